@@ -1,0 +1,96 @@
+"""Faust wiring of the aggregator: topic → contact table → partial snapshots. Logic lives in ``engine``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import faust
+from prometheus_client import Counter, start_http_server
+
+from services.aggregator.engine import Engine
+from services.common.events import EventValidationError, parse_event
+from services.common.kafka import ensure_topics
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS = Counter(
+    "deskpulse_aggregator_events_total",
+    "Events read from the events topic, by outcome (applied, duplicate, ignored, invalid)",
+    ["outcome"],
+)
+SNAPSHOTS = Counter("deskpulse_aggregator_snapshots_published_total", "Partial snapshots published")
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.aggregator_app_id,
+        broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        table_standby_replicas=0,
+        producer_acks=-1,
+        producer_linger=0.005,
+    )
+    events = app.topic(
+        settings.events_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    kpis = app.topic(settings.kpis_topic, key_serializer="raw", value_serializer="raw")
+    # Keys are "<platform>/<contact_id>" strings; values are JSON contact records (see contacts.py).
+    contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
+    engine = Engine(contacts)
+    built_for = {"generation": -1}
+
+    def ready() -> bool:
+        """True once table recovery has completed and the derived aggregates match the assignment."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return False
+        if built_for["generation"] != app.rebalancing_count:
+            active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+            engine.rebuild(active)
+            built_for["generation"] = app.rebalancing_count
+        return True
+
+    @app.agent(events)
+    async def aggregate(stream):
+        async for message in stream.events():
+            ready()
+            try:
+                event = parse_event(json.loads(message.value))
+            except (ValueError, EventValidationError) as exc:
+                # Ingest validates, so this is a foreign writer: skip it, visibly, rather than stall.
+                EVENTS.labels("invalid").inc()
+                log.warning("skipping invalid event at partition %d offset %d: %s",
+                            message.message.partition, message.message.offset, exc)
+                continue
+            EVENTS.labels(engine.handle(message.message.partition, event)).inc()
+
+    @app.timer(settings.snapshot_interval_s)
+    async def publish_snapshots():
+        if not ready():
+            return
+        batch = engine.drain(int(time.time() * 1000))
+        for key, value in batch:
+            await kpis.send(key=key, value=value)
+        SNAPSHOTS.inc(len(batch))
+
+    return app
+
+
+def run(settings: Settings, metrics_port: int | None = None) -> None:
+    """Run one aggregator worker until SIGINT/SIGTERM (Faust's worker handles both gracefully)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.api_host)
+    app = build_app(settings)
+    worker = faust.Worker(app, loop=loop, loglevel=settings.log_level.lower(), override_logging=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,178 @@
+"""Per-contact state: the contact's deduplicated events in event-time order, and the facts they imply.
+
+Pure: no Faust, no Kafka. The aggregator keeps one :data:`ContactRecord` per contact in a Faust table (one
+changelog write per event); everything else is derived from it, so
+
+- a duplicate event (same ``event_id``) is recognised and changes nothing;
+- events of one contact that arrive out of order give the same facts as in order, because facts are always
+  folded from the events sorted by ``(occurred_at, type rank, event_id)``;
+- a restarted worker derives exactly the same figures from the restored records.
+
+Definitions follow ARCHITECTURE.md ("Meaning of the types"):
+
+- *response*: the first public agent ``contact.message`` after creation, or ``contact.connected`` on live
+  channels. A public agent message at the very moment of creation is the agent opening the ticket, not a
+  response (KPIS.md §3.1, Zendesk first reply time).
+- *resolved*: the first transition to ``solved``, or to ``closed`` without a ``solved`` before it (a contact
+  created as ``solved``/``closed`` is resolved at creation).
+- *reopen*: a transition from ``solved``/``closed`` to any open status.
+- *open*: created, not in ``solved``/``closed`` and not abandoned. *Waiting*: open with no response yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
+
+# A contact record as stored in the table (JSON-serialisable):
+#   {"pl": platform, "c": contact_id, "p": partition, "ev": [step, ...]}
+# where a step is the compact list produced by `_step` (field order in `_STEP_FIELDS`).
+ContactRecord = dict[str, Any]
+
+_STEP_FIELDS = ("t", "type", "id", "agent", "queue", "status", "author", "public", "channel", "priority", "account")
+_T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT = range(len(_STEP_FIELDS))
+
+# Events at the same millisecond are ordered so that creation comes first and the outcome is independent of
+# arrival order; the event id breaks the remaining ties.
+_TYPE_RANK = {
+    "contact.created": 0,
+    "contact.queued": 1,
+    "contact.assigned": 2,
+    "contact.connected": 3,
+    "contact.message": 4,
+    "contact.status_changed": 5,
+    "contact.abandoned": 6,
+    "contact.rated": 7,
+}
+
+
+def record_key(event: CanonicalEvent) -> str:
+    """Table key of the contact an event belongs to (contact ids are only unique within a platform)."""
+    return f"{event.platform}/{event.contact_id}"
+
+
+def _step(event: CanonicalEvent) -> list[Any]:
+    return [
+        event.occurred_ms,
+        event.type,
+        event.event_id,
+        event.agent_id,
+        event.queue_id,
+        event.status,
+        event.author,
+        event.public,
+        event.channel,
+        event.priority,
+        event.account,
+    ]
+
+
+def _order(step: list[Any]) -> tuple[int, int, str]:
+    return (step[_T], _TYPE_RANK.get(step[_TYPE], 9), step[_ID])
+
+
+def add_event(record: ContactRecord | None, event: CanonicalEvent, partition: int) -> ContactRecord | None:
+    """Return the record with ``event`` merged in, or ``None`` if the record already holds that event.
+
+    The input record is not modified. ``partition`` is the events-topic partition the contact lives on; it is
+    kept so derived aggregates can be rebuilt per partition after a rebalance.
+    """
+    if record is not None and any(s[_ID] == event.event_id for s in record["ev"]):
+        return None
+    steps = list(record["ev"]) if record is not None else []
+    steps.append(_step(event))
+    steps.sort(key=_order)
+    return {"pl": event.platform, "c": event.contact_id, "p": partition, "ev": steps}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """What one contact's events say, as of the newest event seen. Times are epoch milliseconds."""
+
+    platform: str
+    account: str | None
+    queue: str | None
+    channel: str | None
+    assignee: str | None
+    status: str | None
+    created_at: int | None
+    first_response_at: int | None
+    responder: str | None
+    resolved_at: int | None
+    resolver: str | None
+    reopens: int
+    abandoned: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.created_at is not None and not self.abandoned and (self.status or "new") in OPEN_STATUSES
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.is_open and self.first_response_at is None
+
+    @property
+    def first_response_ms(self) -> int | None:
+        if self.first_response_at is None or self.created_at is None:
+            return None
+        return self.first_response_at - self.created_at
+
+
+def facts(record: ContactRecord) -> ContactFacts:
+    """Fold a record's events (already in event-time order) into the contact's facts."""
+    account = queue = channel = assignee = status = None
+    created_at = first_response_at = responder = resolved_at = resolver = None
+    reopens = 0
+    abandoned = False
+    for step in record["ev"]:
+        kind, t = step[_TYPE], step[_T]
+        account = step[_ACCOUNT] or account
+        queue = step[_QUEUE] or queue
+        channel = step[_CHANNEL] or channel
+        if kind == "contact.created":
+            if created_at is None:
+                created_at = t
+                status = step[_STATUS] or status or "new"
+                if status in DONE_STATUSES:  # created already solved, e.g. by an agent on the phone
+                    resolved_at, resolver = t, step[_AGENT] or assignee
+        elif kind == "contact.assigned":
+            assignee = step[_AGENT]  # null means unassigned
+        elif kind in ("contact.message", "contact.connected"):
+            is_response = kind == "contact.connected" or (step[_AUTHOR] == "agent" and step[_PUBLIC] is True)
+            if (
+                is_response
+                and first_response_at is None
+                and created_at is not None
+                and t > created_at
+                and not abandoned
+            ):
+                first_response_at, responder = t, step[_AGENT]
+            if kind == "contact.connected" and step[_AGENT] and assignee is None:
+                assignee = step[_AGENT]
+        elif kind == "contact.status_changed":
+            new = step[_STATUS]
+            if status in DONE_STATUSES and new in OPEN_STATUSES:
+                reopens += 1
+            if new in DONE_STATUSES and resolved_at is None:
+                resolved_at, resolver = t, assignee
+            status = new
+        elif kind == "contact.abandoned":
+            if first_response_at is None:
+                abandoned = True
+    return ContactFacts(
+        platform=record["pl"],
+        account=account,
+        queue=queue,
+        channel=channel,
+        assignee=assignee,
+        status=status,
+        created_at=created_at,
+        first_response_at=first_response_at,
+        responder=responder,
+        resolved_at=resolved_at,
+        resolver=resolver,
+        reopens=reopens,
+        abandoned=abandoned,
+    )

@@ -1,0 +1,80 @@
+"""API service: figures from the read model over HTTP and Prometheus. Wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from services.api import metrics
+from services.api.readmodel import ReadModel, SnapshotConsumer
+from services.api.views import scope_body
+from services.common.settings import Settings
+
+Window = Literal["all"]  # trailing windows arrive with the KPI engine
+
+
+def create_app(settings: Settings, read_model: ReadModel | None = None, consume: bool = True) -> FastAPI:
+    model = read_model or ReadModel()
+    consumer = SnapshotConsumer(settings, model) if consume else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if consumer is not None:
+            await consumer.start()
+        yield
+        if consumer is not None:
+            await consumer.stop()
+
+    app = FastAPI(title="deskpulse API", version="0.1.0", lifespan=lifespan)
+    app.state.read_model = model
+
+    def resolve(kind: str, key: str) -> str:
+        """Scope id for ``platform/id``, or for a bare id that exactly one platform uses."""
+        scope = f"{kind}/{key}"
+        if model.view(scope) is not None:
+            return scope
+        matches = [s for s in model.scopes(kind) if s.split("/", 2)[2] == key]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            platforms = ", ".join(s.split("/", 2)[1] for s in matches)
+            raise HTTPException(409, f"{kind} '{key}' exists on several platforms ({platforms}); use <platform>/{key}")
+        raise HTTPException(404, f"unknown {kind} '{key}'")
+
+    @app.get("/v1/summary", summary="Figures over every platform")
+    async def summary(window: Window = Query("all")) -> dict:
+        return scope_body(model.view("all"), "all", "all", window, metrics.now_ms())
+
+    @app.get("/v1/queues/{queue_key:path}", summary="One queue, as <platform>/<queue_id> or a unique <queue_id>")
+    async def queue(queue_key: str, window: Window = Query("all")) -> dict:
+        scope = resolve("queue", queue_key)
+        return scope_body(model.view(scope), scope, "queue", window, metrics.now_ms())
+
+    @app.get("/v1/agents/{agent_key:path}", summary="One agent, as <platform>/<agent_id> or a unique <agent_id>")
+    async def agent(agent_key: str, window: Window = Query("all")) -> dict:
+        scope = resolve("agent", agent_key)
+        return scope_body(model.view(scope), scope, "agent", window, metrics.now_ms())
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if model.caught_up:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "catching up", "detail": "read model is still reading the snapshot topic"},
+                            status_code=503)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        views = model.views()  # consistent copy, taken on the loop
+        body = await asyncio.to_thread(metrics.render, views, model.caught_up)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,115 @@
+"""``deskpulse``: the one console script. Each sub-command is a thin entry point into a service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+
+from services.common.settings import get_settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from services.common.localkafka import LocalKafkaError, from_settings
+
+    settings = get_settings()
+    broker = from_settings(settings)
+    try:
+        if args.action == "fetch":
+            spent = broker.fetch()
+            print(f"Kafka {settings.kafka_version} jars in {broker.lib_dir} ({spent:.1f} s)")
+            return 0
+        seconds = broker.start()
+    except LocalKafkaError as exc:
+        print(f"deskpulse kafka: {exc}", file=sys.stderr)
+        return 1
+    print(f"Kafka {settings.kafka_version} ready at {broker.bootstrap} in {seconds:.1f} s (Ctrl-C stops it)", flush=True)
+    stop = {"now": False}
+
+    def _stop(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop["now"] and broker.process is not None and broker.process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        broker.stop()
+    print("Kafka stopped")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.ingest.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_aggregator(args: argparse.Namespace) -> int:
+    from services.aggregator.app import run
+
+    run(get_settings(), metrics_port=args.metrics_port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.demo.run import run_demo
+
+    return run_demo(get_settings(), rate=args.rate, speed=args.speed, history_contacts=args.history)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deskpulse", description="Live customer-service KPIs over Kafka.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run Kafka, aggregator, ingest and API locally and feed them events")
+    demo.add_argument("--rate", type=float, default=40.0, help="new contacts per minute (default 40)")
+    demo.add_argument("--speed", type=float, default=20.0, help="how much faster than real time contacts progress")
+    demo.add_argument("--history", type=int, default=300, help="contacts of backfilled history to post first")
+    demo.set_defaults(func=cmd_demo)
+
+    kafka = sub.add_parser("kafka", help="run a local single-node Kafka (KRaft) until Ctrl-C")
+    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run",
+                       help="run (default), or only fetch the broker jars")
+    kafka.set_defaults(func=cmd_kafka)
+
+    sub.add_parser("ingest", help="run the webhook ingest service").set_defaults(func=cmd_ingest)
+    sub.add_parser("api", help="run the read API").set_defaults(func=cmd_api)
+    agg = sub.add_parser("aggregator", help="run one aggregator worker")
+    agg.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    agg.set_defaults(func=cmd_aggregator)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _logging(get_settings().log_level)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Typed settings, read once from ``DESKPULSE_*`` environment variables (and an optional ``.env``).
+
+Every service receives a :class:`Settings` instance at start-up; domain modules never read the environment.
+The full list is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DESKPULSE_", frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Comma-separated bootstrap brokers")
+    events_topic: str = "deskpulse.events.v1"
+    dlq_topic: str = "deskpulse.dlq.v1"
+    kpis_topic: str = "deskpulse.kpis.v1"
+    topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic (= aggregator parallelism)")
+    topic_replication: int = Field(1, ge=1)
+
+    # Ingest
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted webhook body")
+    publish_timeout_s: float = Field(5.0, gt=0, description="Longest wait for Kafka's ack before answering 503")
+    producer_linger_ms: int = Field(5, ge=0)
+
+    # Aggregator
+    aggregator_app_id: str = "deskpulse-aggregator"
+    snapshot_interval_s: float = Field(0.5, gt=0, description="How often changed scopes are published")
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Local broker (``deskpulse kafka`` and ``make demo``)
+    kafka_version: str = "3.9.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    cache_dir: Path = REPO_ROOT / ".cache"
+    data_dir: Path = REPO_ROOT / ".deskpulse"
+
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

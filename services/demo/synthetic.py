@@ -1,0 +1,114 @@
+"""Synthetic contact-center traffic: contacts that arrive, get assigned, answered, solved, sometimes reopened.
+
+Pure and seeded: ``history(rng, start_ms, contacts)`` returns a list of canonical event documents in event
+time order, so tests and demos are reproducible. ``LiveTraffic`` schedules the same kind of lifecycles
+against a clock for the demo.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.events import SCHEMA_ID, from_epoch_ms, to_epoch_ms
+
+QUEUES = {
+    "zendesk": ["billing", "technical", "vip"],
+    "intercom": ["sales-chat", "support-chat"],
+    "twilio": ["phone-support"],
+}
+CHANNELS = {"zendesk": "email", "intercom": "chat", "twilio": "voice"}
+AGENTS = {platform: [f"{platform[:2]}-agent-{i:02d}" for i in range(1, 7)] for platform in QUEUES}
+
+
+def _event(counter: itertools.count, kind: str, t_ms: int, platform: str, contact: str, **fields: Any) -> dict:
+    doc = {
+        "schema": SCHEMA_ID,
+        "event_id": f"syn-{platform}-{contact}-{next(counter)}",
+        "type": kind,
+        "occurred_at": from_epoch_ms(t_ms),
+        "platform": platform,
+        "contact_id": contact,
+    }
+    doc.update(fields)
+    return doc
+
+
+def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, platform: str, contact: str,
+              speed: float = 1.0) -> list[dict]:
+    """Every event of one contact's life, starting at ``created_ms``. ``speed`` > 1 compresses the delays."""
+    queue = rng.choice(QUEUES[platform])
+    channel = CHANNELS[platform]
+    agent = rng.choice(AGENTS[platform])
+    scale = 1.0 / speed
+    t = created_ms
+    events = [_event(counter, "contact.created", t, platform, contact, queue_id=queue, channel=channel,
+                     priority=rng.choice(["low", "normal", "normal", "high", "urgent"]), status="new")]
+    events.append(_event(counter, "contact.message", t + 1, platform, contact, author="customer", public=True))
+    if rng.random() < 0.08:  # some contacts are never picked up while we watch
+        return events
+    t += int(rng.uniform(2_000, 120_000) * scale)
+    events.append(_event(counter, "contact.assigned", t, platform, contact, agent_id=agent, queue_id=queue))
+    if rng.random() < 0.1:  # assigned, still waiting for a first response
+        return events
+    t += int(rng.expovariate(1 / 240_000) * scale) + 1
+    events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent",
+                         public=True))
+    if rng.random() < 0.15:
+        return events  # answered, conversation still going
+    t += int(rng.uniform(30_000, 900_000) * scale)
+    events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved",
+                         agent_id=agent))
+    if rng.random() < 0.12:  # customer writes back: reopened, then solved again
+        t += int(rng.uniform(60_000, 600_000) * scale)
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="open"))
+        t += int(rng.uniform(60_000, 600_000) * scale)
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved"))
+    if rng.random() < 0.5:
+        t += int(rng.uniform(60_000, 600_000) * scale)
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="closed"))
+    return events
+
+
+def history(rng: random.Random, start_ms: int, contacts: int, mean_gap_ms: int = 20_000) -> list[dict]:
+    """``contacts`` lifecycles arriving as a Poisson process from ``start_ms``, all events in time order."""
+    counter = itertools.count(1)
+    events: list[dict] = []
+    t = start_ms
+    for n in range(contacts):
+        t += int(rng.expovariate(1 / mean_gap_ms))
+        platform = rng.choice(list(QUEUES))
+        events.extend(lifecycle(rng, counter, t, platform, f"c{n:05d}"))
+    events.sort(key=lambda e: e["occurred_at"])
+    return events
+
+
+@dataclass
+class LiveTraffic:
+    """Lifecycles scheduled against a clock, for the demo: ``due(now_ms)`` returns the events now due."""
+
+    rng: random.Random
+    arrivals_per_minute: float = 30.0
+    speed: float = 20.0  # lifecycles run this many times faster than real time
+    _queue: list[tuple[int, int, dict]] = field(default_factory=list)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _contacts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _next_arrival_ms: int | None = None
+
+    def due(self, now_ms: int) -> list[dict]:
+        if self._next_arrival_ms is None:
+            self._next_arrival_ms = now_ms
+        while self._next_arrival_ms <= now_ms:
+            platform = self.rng.choice(list(QUEUES))
+            contact = f"live{next(self._contacts):06d}"
+            for event in lifecycle(self.rng, self._counter, self._next_arrival_ms, platform, contact, self.speed):
+                heapq.heappush(self._queue, (to_epoch_ms(event["occurred_at"]), next(self._counter), event))
+            self._next_arrival_ms += int(self.rng.expovariate(self.arrivals_per_minute / 60_000)) + 1
+        out = []
+        while self._queue and self._queue[0][0] <= now_ms:
+            out.append(heapq.heappop(self._queue)[2])
+        return out
+
