@@ -47,26 +47,34 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+def _serve(app, host: str, port: int) -> int:
+    """Serve an ASGI app until SIGINT/SIGTERM; a requested stop drains requests and exits with code 0."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()  # uvicorn would re-raise the signal after a graceful stop
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().log_level.lower(),
+                            timeout_graceful_shutdown=10)
+    server = Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
     from services.ingest.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
-    return 0
+    return _serve(create_app(settings), settings.ingest_host, settings.ingest_port)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from services.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
-    return 0
+    return _serve(create_app(settings), settings.api_host, settings.api_port)
 
 
 def cmd_aggregator(args: argparse.Namespace) -> int:

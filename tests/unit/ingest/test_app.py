@@ -1,0 +1,130 @@
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.common.settings import Settings
+from services.ingest.app import create_app
+from services.ingest.publisher import InMemoryPublisher
+from tests.support.events import doc
+
+
+@pytest.fixture
+def publisher():
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+def client(publisher):
+    app = create_app(Settings(max_body_bytes=4096), publisher=publisher)
+    with TestClient(app) as c:
+        yield c
+
+
+def received(client, outcome, platform="canonical"):
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("deskpulse_webhooks_received_total{") and f'outcome="{outcome}"' in line \
+                and f'platform="{platform}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_single_event_is_published_keyed_by_contact(client, publisher):
+    response = client.post("/webhooks/canonical", json=doc("contact.created", 0, contact="T-1"))
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1}
+    [(topic, key, value)] = publisher.records
+    assert topic == "deskpulse.events.v1" and key == b"T-1"
+    assert json.loads(value)["occurred_at"].endswith("Z")
+    assert received(client, "accepted") == 1
+
+
+def test_agent_events_are_keyed_by_agent(client, publisher):
+    event = doc("agent.state_changed", 0, agent_id="A-7", state="away")
+    del event["contact_id"]
+    assert client.post("/webhooks/canonical", json=event).status_code == 202
+    assert publisher.records[0][1] == b"A-7"
+
+
+def test_array_is_published_whole(client, publisher):
+    events = [doc("contact.created", i, contact=f"c{i}") for i in range(5)]
+    assert client.post("/webhooks/canonical", json=events).status_code == 202
+    assert [k for _, k, _ in publisher.records] == [f"c{i}".encode() for i in range(5)]
+
+
+def test_array_with_one_bad_event_publishes_nothing_and_names_it(client, publisher):
+    events = [doc("contact.created", i, contact=f"c{i}") for i in range(5)]
+    events[3]["occurred_at"] = "last tuesday"
+    response = client.post("/webhooks/canonical", json=events)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("event[3]: occurred_at:")
+    assert publisher.records == []
+    assert received(client, "malformed") == 1
+
+
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        (b"{not json", "malformed JSON"),
+        (b"[]", "the array holds no events"),
+        (b'"a string"', "event must be a JSON object"),
+        (json.dumps({**doc("contact.created", 0), "type": "contact.exploded"}).encode(), "type:"),
+        (b"\xff\xfe\x00", "malformed JSON"),
+    ],
+)
+def test_malformed_bodies_get_400_with_detail(client, publisher, body, detail):
+    response = client.post("/webhooks/canonical", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert detail in response.json()["detail"]
+    assert publisher.records == []
+
+
+def test_oversized_body_gets_413(client, publisher):
+    big = [doc("contact.created", i, contact=f"c{i}") for i in range(50)]
+    response = client.post("/webhooks/canonical", json=big)
+    assert response.status_code == 413
+    assert "4096" in response.json()["detail"]
+    assert publisher.records == []
+    assert received(client, "too_large") == 1
+
+
+def test_oversized_body_without_content_length_gets_413(client, publisher):
+    def chunks():
+        for _ in range(10):
+            yield b" " * 1000
+    response = client.post("/webhooks/canonical", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_non_json_content_type_gets_415(client, content_type, publisher):
+    response = client.post("/webhooks/canonical", content=b"{}", headers={"content-type": content_type})
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
+
+
+def test_json_with_charset_and_suffix_types_are_accepted(client):
+    body = json.dumps(doc("contact.created", 0)).encode()
+    for content_type in ("application/json; charset=utf-8", "application/cloudevents+json"):
+        assert client.post("/webhooks/canonical", content=body, headers={"content-type": content_type}).status_code == 202
+
+
+def test_kafka_unavailable_gets_503_and_is_counted(client, publisher):
+    publisher.available = False
+    response = client.post("/webhooks/canonical", json=doc("contact.created", 0))
+    assert response.status_code == 503
+    assert "retry" in response.json()["detail"]
+    assert received(client, "unavailable") == 1
+    assert client.get("/readyz").status_code == 503
+
+
+def test_unknown_platform_is_404_and_counted_under_a_bounded_label(client):
+    response = client.post("/webhooks/no-such-desk", json={})
+    assert response.status_code == 404
+    assert "no-such-desk" in response.json()["detail"]
+    assert received(client, "unknown_platform", platform="unknown") == 1
+
+
+def test_health_endpoints(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
