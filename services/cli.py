@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     agg = sub.add_parser("aggregator", help="run one aggregator worker")
     agg.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     agg.set_defaults(func=cmd_aggregator)
+
+    # Further commands live in one module each under services/commands/, with a register(sub) function.
+    from services.commands import webhooks
+
+    for module in (webhooks,):
+        module.register(sub)
     return parser
 
 

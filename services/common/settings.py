@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted webhook body")
     publish_timeout_s: float = Field(5.0, gt=0, description="Longest wait for Kafka's ack before answering 503")
     producer_linger_ms: int = Field(5, ge=0)
+    webhook_secrets_file: Path | None = Field(None, description="YAML of per-account webhook secrets")
+    public_base_url: str | None = Field(
+        None, description="Public base URL platforms call (for URL-signing platforms behind proxies)"
+    )
+    signature_tolerance_s: float = Field(300.0, gt=0, description="Replay window for signed timestamps")
+    dedupe_cache_size: int = Field(100_000, ge=0, description="Recently accepted event ids remembered per ingest")
 
     # Aggregator
     aggregator_app_id: str = "deskpulse-aggregator"

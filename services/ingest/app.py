@@ -1,37 +1,43 @@
 """Ingest service: webhooks in, canonical events durably on Kafka, then 2xx.
 
-Wiring only: the request body is read under a size limit, decoded, validated (pure), published, and
-answered. Platform adapters (``platforms/``) plug into ``/webhooks/{platform}``.
+Wiring only. One route family serves every platform: read the body under a size limit, check the media
+type, verify (pure, per platform), adapt (pure, per platform), publish, answer. Unmappable but authentic
+deliveries go to the DLQ topic and get 422. See ``docs/api.md`` for the status codes.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from services.common.events import CanonicalEvent, EventValidationError, parse_event
+from services.common.events import CanonicalEvent
 from services.common.settings import Settings
+from services.ingest import platforms
+from services.ingest.platforms.base import Adapted, Delivery, Reply, WebhookError
 from services.ingest.publisher import KafkaPublisher, Publisher, PublishUnavailable
+from services.ingest.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
-# Platforms served by this ingest; any other path segment is counted as "unknown" so that metric labels stay
-# bounded whatever clients send.
-KNOWN_PLATFORMS = frozenset({"canonical"})
+OUTCOMES = ("accepted", "duplicate", "ignored", "unauthorized", "malformed", "unmappable", "unavailable",
+            "too_large", "unsupported_media_type", "unknown_platform")
+# Headers never copied into the DLQ: credentials.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.received = Counter(
             "deskpulse_webhooks_received_total",
-            "Webhook deliveries by platform and outcome "
-            "(accepted, malformed, too_large, unsupported_media_type, unknown_platform, unavailable)",
+            "Webhook deliveries by platform and outcome (" + ", ".join(OUTCOMES) + ")",
             ["platform", "outcome"],
             registry=registry,
         )
@@ -46,64 +52,88 @@ class IngestMetrics:
         )
 
 
-class Rejected(HTTPException):
-    """An HTTP error that is also counted under ``outcome``."""
+class RecentIds:
+    """Event ids acknowledged recently (bounded LRU), so an immediate redelivery is answered 200 unpublished.
 
-    def __init__(self, status: int, outcome: str, detail: str) -> None:
-        super().__init__(status, detail)
-        self.outcome = outcome
+    Only ids Kafka acknowledged are remembered; a delivery that failed is never mistaken for a duplicate.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def all_seen(self, ids: list[str]) -> bool:
+        return self._size > 0 and bool(ids) and all(i in self._ids for i in ids)
+
+    def remember(self, ids: list[str]) -> None:
+        if self._size == 0:
+            return
+        for i in ids:
+            self._ids[i] = None
+            self._ids.move_to_end(i)
+        while len(self._ids) > self._size:
+            self._ids.popitem(last=False)
 
 
-def _is_json(content_type: str | None) -> bool:
+def media_type(content_type: str | None) -> str:
     media = (content_type or "").split(";")[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    if media.startswith("application/") and media.endswith("+json"):
+        return "application/json"
+    return media
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, or 413 as soon as it is known to exceed ``limit`` bytes."""
+    """The raw body, or ``WebhookError`` 413 as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Rejected(413, "too_large", f"body of {declared} bytes exceeds the limit of {limit} bytes")
+        raise _error(413, "too_large", f"body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Rejected(413, "too_large", f"body exceeds the limit of {limit} bytes")
+            raise _error(413, "too_large", f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def parse_canonical_body(body: bytes) -> list[CanonicalEvent]:
-    """Decode one canonical event or a non-empty array of them; all or nothing.
+def _error(status: int, outcome: str, detail: str) -> WebhookError:
+    err = WebhookError(detail)
+    err.status, err.outcome = status, outcome
+    return err
 
-    Raises ``Rejected`` (400) naming the offending element and field.
-    """
+
+def public_url(settings: Settings, request: Request) -> str:
+    """The URL as the platform called it: behind a proxy, rebuilt from DESKPULSE_PUBLIC_BASE_URL."""
+    if not settings.public_base_url:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return settings.public_base_url.rstrip("/") + request.url.path + query
+
+
+def dlq_record(platform: str, delivery: Delivery, reason: str) -> tuple[bytes, bytes]:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(400, "malformed", f"malformed JSON: {exc}") from None
-    if isinstance(document, list):
-        if not document:
-            raise Rejected(400, "malformed", "the array holds no events")
-        events = []
-        for index, item in enumerate(document):
-            try:
-                events.append(parse_event(item))
-            except EventValidationError as exc:
-                raise Rejected(400, "malformed", f"event[{index}]: {exc}") from None
-        return events
-    try:
-        return [parse_event(document)]
-    except EventValidationError as exc:
-        raise Rejected(400, "malformed", str(exc)) from None
+        body: dict = {"text": delivery.body.decode()}
+    except UnicodeDecodeError:
+        body = {"base64": base64.b64encode(delivery.body).decode()}
+    value = {
+        "platform": platform,
+        "account": delivery.account,
+        "reason": reason,
+        "received_at": delivery.received_at,
+        "headers": {k: v for k, v in delivery.headers.items() if k not in _SECRET_HEADERS and "secret" not in k},
+        "body": body,
+    }
+    return platform.encode(), json.dumps(value).encode()
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
+def create_app(settings: Settings, publisher: Publisher | None = None, secrets: SecretStore | None = None) -> FastAPI:
     publisher = publisher or KafkaPublisher(
         settings.kafka_bootstrap, timeout_s=settings.publish_timeout_s, linger_ms=settings.producer_linger_ms
     )
+    secrets = secrets if secrets is not None else SecretStore.load(path=settings.webhook_secrets_file)
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
+    recent = RecentIds(settings.dedupe_cache_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -113,14 +143,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
     app = FastAPI(title="deskpulse ingest", version="0.1.0", lifespan=lifespan)
 
-    @app.exception_handler(Rejected)
-    async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
-        platform = request.path_params.get("platform")
-        platform = platform if platform in KNOWN_PLATFORMS else "unknown"
-        metrics.received.labels(platform, exc.outcome).inc()
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-
-    async def accept(platform: str, events: list[CanonicalEvent]) -> JSONResponse:
+    async def publish(platform: str, events: list[CanonicalEvent]) -> None:
         records = [
             (e.kafka_key.encode(), json.dumps(e.to_json_dict(), separators=(",", ":")).encode()) for e in events
         ]
@@ -129,25 +152,73 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
             await publisher.publish(settings.events_topic, records)
         except PublishUnavailable as exc:
             log.warning("answering 503 for %s: %s", platform, exc)
-            raise Rejected(503, "unavailable", f"Kafka is unavailable, retry later ({exc})") from None
+            raise _error(503, "unavailable", f"Kafka is unavailable, retry later ({exc})") from None
         metrics.publish_seconds.observe(time.perf_counter() - started)
-        metrics.received.labels(platform, "accepted").inc()
-        metrics.events.labels(platform).inc(len(events))
-        return JSONResponse({"accepted": len(events)}, status_code=202)
 
-    @app.post("/webhooks/canonical", status_code=202, summary="Post one canonical event or an array of them")
-    async def canonical(request: Request) -> JSONResponse:
-        request.path_params["platform"] = "canonical"
-        if not _is_json(request.headers.get("content-type")):
-            raise Rejected(415, "unsupported_media_type", "content type must be application/json")
+    async def handle(platform: str, account: str | None, request: Request) -> Response:
+        adapter = platforms.get(platform)
+        if adapter is None:
+            known = ", ".join(sorted(platforms.PLATFORMS))
+            raise _error(404, "unknown_platform", f"unknown platform '{platform[:64]}'; known: {known}")
         body = await read_body(request, settings.max_body_bytes)
-        return await accept("canonical", parse_canonical_body(body))
+        if media_type(request.headers.get("content-type")) not in adapter.MEDIA_TYPES:
+            accepted = " or ".join(sorted(adapter.MEDIA_TYPES))
+            raise _error(415, "unsupported_media_type", f"{platform} webhooks must be sent as {accepted}")
+        delivery = Delivery(
+            body=body,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            method=request.method,
+            url=public_url(settings, request),
+            query=dict(request.query_params),
+            account=account,
+            received_at=time.time(),
+        )
+        configured = secrets.secrets(platform, account)
+        if adapter.REQUIRES_SECRET and not configured:
+            where = f"{platform}/{account}" if account else platform
+            raise _error(401, "unauthorized", f"no webhook secret is configured for {where}")
+        adapter.verify(delivery, configured, settings.signature_tolerance_s)
+        try:
+            adapted: Adapted = adapter.to_events(delivery)
+        except WebhookError as exc:
+            if exc.outcome == "unmappable":
+                await publisher_dlq(platform, delivery, exc.detail)
+            raise
+        reply = adapted.reply
+        if not adapted.events:
+            metrics.received.labels(platform, "ignored").inc()
+            return _reply(reply) if reply else JSONResponse({"accepted": 0, "ignored": True}, status_code=200)
+        ids = [e.event_id for e in adapted.events]
+        if recent.all_seen(ids):
+            metrics.received.labels(platform, "duplicate").inc()
+            return _reply(reply) if reply else JSONResponse({"accepted": 0, "duplicate": True}, status_code=200)
+        await publish(platform, adapted.events)
+        recent.remember(ids)
+        metrics.received.labels(platform, "accepted").inc()
+        metrics.events.labels(platform).inc(len(adapted.events))
+        return _reply(reply) if reply else JSONResponse({"accepted": len(adapted.events)}, status_code=202)
 
-    @app.post("/webhooks/{platform}")
-    @app.post("/webhooks/{platform}/{account}")
-    async def platform_webhook(platform: str, request: Request, account: str | None = None) -> JSONResponse:
-        known = ", ".join(sorted(KNOWN_PLATFORMS))
-        raise Rejected(404, "unknown_platform", f"unknown platform '{platform[:64]}'; known: {known}")
+    async def publisher_dlq(platform: str, delivery: Delivery, reason: str) -> None:
+        try:
+            await publisher.publish(settings.dlq_topic, [dlq_record(platform, delivery, reason)])
+        except PublishUnavailable as exc:  # the platform retries on 503; nothing is lost
+            raise _error(503, "unavailable", f"Kafka is unavailable, retry later ({exc})") from None
+
+    async def route(request: Request, platform: str, account: str | None = None) -> Response:
+        try:
+            return await handle(platform, account, request)
+        except WebhookError as exc:
+            label = platform if platform in platforms.PLATFORMS else "unknown"
+            metrics.received.labels(label, exc.outcome).inc()
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @app.post("/webhooks/{platform}", summary="Receive a platform webhook (or canonical events)")
+    async def webhook(platform: str, request: Request) -> Response:
+        return await route(request, platform)
+
+    @app.post("/webhooks/{platform}/{account}", summary="Receive a platform webhook for one account")
+    async def webhook_for_account(platform: str, account: str, request: Request) -> Response:
+        return await route(request, platform, account)
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -164,3 +235,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _reply(reply: Reply) -> Response:
+    return Response(reply.body, status_code=reply.status, media_type=reply.media_type)

@@ -52,7 +52,8 @@ def scrape(client: httpx.Client, url: str) -> dict[tuple[str, str], float]:
 
 @pytest.fixture
 def pipeline(kafka_bootstrap, unique_names, tmp_path):
-    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs")
+    # Ingest's short-circuit for recent duplicates is off, so every redelivery reaches the aggregator's dedupe.
+    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs", extra_env={"DESKPULSE_DEDUPE_CACHE_SIZE": "0"})
     try:
         yield pipe
     finally:

@@ -17,6 +17,7 @@ class Pipeline:
     names: dict[str, str]
     log_dir: Path
     partitions: int = 3
+    extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -28,6 +29,7 @@ class Pipeline:
             "DESKPULSE_INGEST_PORT": str(self.ingest_port),
             "DESKPULSE_API_PORT": str(self.api_port),
             "DESKPULSE_SNAPSHOT_INTERVAL_S": "0.2",
+            **self.extra_env,
         }
 
     @property
