@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import webhooks
+    from services.commands import staffing, webhooks
 
-    for module in (webhooks,):
+    for module in (webhooks, staffing):
         module.register(sub)
     return parser
 
