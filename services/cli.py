@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import staffing, webhooks
+    from services.commands import replay, staffing, webhooks
 
-    for module in (webhooks, staffing):
+    for module in (webhooks, staffing, replay):
         module.register(sub)
     return parser
 
