@@ -30,6 +30,7 @@ REQUIRES_SECRET = True
 
 APP_WINDOW_S = 300.0  # Front recommends rejecting application webhooks older than 5 minutes
 _APP_NAMES = {"inbound_received": "inbound", "outbound_sent": "outbound", "new_comment_added": "comment",
+              "assignee_changed": "assign",
               "conversation_moved": "move", "conversation_archived": "archive", "conversation_reopened": "reopen",
               "conversation_snoozed": "snooze", "conversation_snooze_expired": "reminder",
               "conversation_deleted": "trash", "conversation_restored": "restore"}

@@ -16,6 +16,7 @@ the REST API and placeholders lower- or title-case: all are normalised case-inse
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,7 +160,7 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
     kind = doc.get("event")
     if contact is None:
         raise Unmappable("ticket.id missing")
-    when = to_rfc3339(ticket.get("updated_at") or ticket.get("created_at"), field="ticket.updated_at")
+    when = to_rfc3339(_minutes(ticket.get("updated_at") or ticket.get("created_at")), field="ticket.updated_at")
     eid = stable_id(NAME, contact, kind, when, actor.get("id"), ticket.get("status"))
     assignee = _id(ticket.get("assignee_id"))
     common = {"platform": NAME, "contact_id": contact, "occurred_at": when,
@@ -169,7 +170,8 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
     if kind == "ticket.created":
         events = [event({**common, "event_id": eid, "type": "contact.created", "status": status or "new",
                          "agent_id": assignee,
-                         "occurred_at": to_rfc3339(ticket.get("created_at") or when, field="ticket.created_at")})]
+                         "occurred_at": to_rfc3339(_minutes(ticket.get("created_at")) or when,
+                                                   field="ticket.created_at")})]
         if assignee:
             events.append(event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned",
                                  "agent_id": assignee}))
@@ -250,6 +252,14 @@ def _channel(value: Any) -> str | None:
         if needle in text:
             return channel
     return "other"
+
+
+def _minutes(value: Any) -> Any:
+    """``2013-12-12T05:35Z`` (what ``*_with_timestamp`` placeholders render: no seconds) → ``...T05:35:00Z``."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})", value.strip()):
+        text = value.strip()
+        return text[:16] + ":00" + text[16:]
+    return value
 
 
 def _subdomain(url: Any) -> str | None:
