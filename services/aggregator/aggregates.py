@@ -1,186 +1,198 @@
-"""Per-scope aggregates of one partition, derived from its contacts' facts.
+"""Per-scope aggregates of one partition, derived from its contacts' contributions (``kpis.py``).
 
-Pure: no Faust, no Kafka. Each contact *contributes* to a few scopes (overall, its platform, its queue, the
-agents involved). The partition's aggregate of a scope is the sum of its contacts' contributions, kept
+Pure: no Faust, no Kafka. The aggregate of a scope is the sum of its contacts' contributions, kept
 incrementally: when a contact changes, its old contribution is subtracted and the new one added. All values
-are integers (durations in milliseconds), so any sequence of updates is exact and the result equals a
-recomputation from scratch, which is what a rebuild after a rebalance does.
+are integers, so any sequence of updates equals a recomputation from scratch (what a rebuild after a
+rebalance does).
 
-Scope ids are the keys of ARCHITECTURE.md: ``all``, ``platform/<p>``, ``queue/<p>/<queue>``,
-``agent/<p>/<agent>``. A partition's snapshot of a scope is a *partial*: the API adds the partials of every
-partition (sums, and the minimum for the oldest waiting contact).
+Buckets older than the retention cutoff are dropped; adding to or subtracting from a dropped bucket does
+nothing, and cutoffs only move forward, so every bucket that exists holds exactly the sum of the current
+contributions to it.
+
+A partition's snapshot of a scope is a *partial*: the API adds the partials of every partition.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
-from services.aggregator.contacts import ContactFacts
+from services.aggregator.kpis import EMPTY, Clock, Contribution, Counters, describe_scope
+from services.aggregator.windows import LEVEL_SIZE, Retention
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
 
-# Completed-event counters: they only grow as contacts progress (window "all" = since state began).
-COUNTERS = ("created", "first_responses", "first_response_ms_sum", "resolved", "reopened")
-# Live gauges: the state right now.
-GAUGES = ("open", "waiting")
 
-
-def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> str:
-    if kind == "all":
-        return "all"
-    if kind == "platform":
-        return f"platform/{platform}"
-    return f"{kind}/{platform}/{key}"
-
-
-def describe_scope(scope: str) -> dict[str, str | None]:
-    """Labels of a scope id: ``{"kind", "platform", "id"}`` (``id`` may itself contain ``/``)."""
-    if scope == "all":
-        return {"kind": "all", "platform": None, "id": None}
-    kind, _, rest = scope.partition("/")
-    if kind == "platform":
-        return {"kind": kind, "platform": rest, "id": None}
-    platform, _, key = rest.partition("/")
-    return {"kind": kind, "platform": platform, "id": key}
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """What one contact adds to each scope: non-zero values only."""
-
-    values: dict[str, dict[str, int]]  # scope -> counter or gauge -> value
-    waiting_since: dict[str, int]  # scope -> creation time, for scopes in which the contact is waiting
-
-
-EMPTY = Contribution({}, {})
-
-
-def contribution(f: ContactFacts) -> Contribution:
-    """The scopes a contact counts in and what it counts there.
-
-    Contact figures go to overall, platform and (current) queue. Agent figures: the first response to the
-    responding agent, the resolution to the assignee at resolution time, an open contact to its assignee now.
-    """
-    if f.created_at is None:
-        return EMPTY  # nothing counts until the contact's creation is known
-    values: dict[str, dict[str, int]] = {}
-    contact_figures: dict[str, int] = {"created": 1}
-    if f.first_response_ms is not None:
-        contact_figures["first_responses"] = 1
-        contact_figures["first_response_ms_sum"] = f.first_response_ms
-    if f.resolved_at is not None:
-        contact_figures["resolved"] = 1
-    if f.reopens:
-        contact_figures["reopened"] = f.reopens
-    if f.is_open:
-        contact_figures["open"] = 1
-    if f.is_waiting:
-        contact_figures["waiting"] = 1
-    contact_scopes = [scope_id("all"), scope_id("platform", f.platform)]
-    if f.queue:
-        contact_scopes.append(scope_id("queue", f.platform, f.queue))
-    for scope in contact_scopes:
-        values[scope] = dict(contact_figures)
-
-    def agent(agent_id: str | None, figures: dict[str, int]) -> None:
-        if agent_id:
-            bucket = values.setdefault(scope_id("agent", f.platform, agent_id), {})
-            for name, value in figures.items():
-                bucket[name] = bucket.get(name, 0) + value
-
-    if f.first_response_ms is not None:
-        agent(f.responder, {"first_responses": 1, "first_response_ms_sum": f.first_response_ms})
-    if f.resolved_at is not None:
-        agent(f.resolver, {"resolved": 1})
-    if f.is_open:
-        agent(f.assignee, {"open": 1})
-    waiting = {scope: f.created_at for scope in contact_scopes} if f.is_waiting else {}
-    return Contribution(values, waiting)
+def _bump(target: Counters, counters: Counters, sign: int) -> None:
+    for name, value in counters.items():
+        new = target.get(name, 0) + sign * value
+        if new:
+            target[name] = new
+        else:
+            target.pop(name, None)
 
 
 @dataclass(slots=True)
-class ScopeTotals:
-    values: dict[str, int] = field(default_factory=dict)
-    waiting: dict[str, int] = field(default_factory=dict)  # contact key -> creation time
-    _heap: list[tuple[int, str]] = field(default_factory=list)  # lazily pruned min-heap over `waiting`
+class _Oldest:
+    """Minimum "since" time over contacts, with removals: a dict plus a lazily pruned heap."""
 
-    def add(self, figures: dict[str, int], sign: int) -> None:
-        for name, value in figures.items():
-            self.values[name] = self.values.get(name, 0) + sign * value
+    since: dict[str, int] = field(default_factory=dict)
+    heap: list[tuple[int, str]] = field(default_factory=list)
 
-    def set_waiting(self, key: str, created_at: int | None) -> None:
-        if created_at is None:
-            self.waiting.pop(key, None)
+    def set(self, key: str, t: int | None) -> None:
+        if t is None:
+            self.since.pop(key, None)
             return
-        self.waiting[key] = created_at
-        heapq.heappush(self._heap, (created_at, key))
-        if len(self._heap) > 2 * len(self.waiting) + 64:
-            self._heap = [(t, k) for k, t in self.waiting.items()]
-            heapq.heapify(self._heap)
+        self.since[key] = t
+        heapq.heappush(self.heap, (t, key))
+        if len(self.heap) > 2 * len(self.since) + 64:
+            self.heap = [(v, k) for k, v in self.since.items()]
+            heapq.heapify(self.heap)
 
-    def oldest_waiting(self) -> int | None:
-        heap = self._heap
-        while heap and self.waiting.get(heap[0][1]) != heap[0][0]:
+    def min(self) -> int | None:
+        heap = self.heap
+        while heap and self.since.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+
+@dataclass(slots=True)
+class ScopeState:
+    totals: Counters = field(default_factory=dict)
+    buckets: dict[str, dict[int, Counters]] = field(default_factory=lambda: {"m": {}, "q": {}})
+    live: Counters = field(default_factory=dict)
+    oldest: dict[str, _Oldest] = field(default_factory=lambda: {"waiting": _Oldest(), "queued": _Oldest()})
+    deadlines: list[int] = field(default_factory=list)  # running SLA clocks, sorted
+    risks: list[int] = field(default_factory=list)  # their at-risk times, sorted
+
+    def clock_summary(self, now_ms: int) -> dict[str, Any]:
+        breaching = bisect.bisect_right(self.deadlines, now_ms)
+        at_risk = max(0, bisect.bisect_right(self.risks, now_ms) - breaching)
+        return {
+            "sla_running": len(self.deadlines),
+            "sla_breaching": breaching,
+            "sla_at_risk": at_risk,
+            "next_breach_ms": self.deadlines[breaching] if breaching < len(self.deadlines) else None,
+        }
+
+    def next_clock_change(self, now_ms: int) -> int | None:
+        """The next time a clock turns at-risk or breached, so the scope is republished then."""
+        candidates = []
+        i = bisect.bisect_right(self.deadlines, now_ms)
+        if i < len(self.deadlines):
+            candidates.append(self.deadlines[i])
+        j = bisect.bisect_right(self.risks, now_ms)
+        if j < len(self.risks):
+            candidates.append(self.risks[j])
+        return min(candidates) if candidates else None
+
+
+def _insort_all(target: list[int], values: list[int]) -> None:
+    for v in values:
+        bisect.insort(target, v)
+
+
+def _remove_all(target: list[int], values: list[int]) -> None:
+    for v in values:
+        i = bisect.bisect_left(target, v)
+        if i < len(target) and target[i] == v:
+            del target[i]
 
 
 class PartitionAggregates:
     """Every scope's aggregate over the contacts of one partition."""
 
-    def __init__(self, partition: int) -> None:
+    def __init__(self, partition: int, retention: Retention | None = None) -> None:
         self.partition = partition
-        self.scopes: dict[str, ScopeTotals] = {}
+        self.retention = retention or Retention()
+        self.scopes: dict[str, ScopeState] = {}
+        self.cutoffs = {level: 0 for level in LEVEL_SIZE}
+
+    def _state(self, scope: str) -> ScopeState:
+        state = self.scopes.get(scope)
+        if state is None:
+            state = self.scopes[scope] = ScopeState()
+        return state
 
     def apply(self, key: str, old: Contribution, new: Contribution) -> set[str]:
         """Replace contact ``key``'s contribution ``old`` by ``new``; return the scopes whose figures changed."""
         changed: set[str] = set()
-        for scope, figures in old.values.items():
-            if new.values.get(scope) != figures:
-                self._totals(scope).add(figures, -1)
+        for sign, contrib in ((-1, old), (+1, new)):
+            for scope, counters in contrib.totals.items():
+                _bump(self._state(scope).totals, counters, sign)
                 changed.add(scope)
-        for scope, figures in new.values.items():
-            if old.values.get(scope) != figures:
-                self._totals(scope).add(figures, +1)
+            for (scope, level, start), counters in contrib.buckets.items():
+                if start < self.cutoffs[level]:
+                    continue  # that bucket has expired; facts for it only count in the totals
+                buckets = self._state(scope).buckets[level]
+                bucket = buckets.setdefault(start, {})
+                _bump(bucket, counters, sign)
+                if not bucket:
+                    del buckets[start]
+            for scope, counters in contrib.live.items():
+                _bump(self._state(scope).live, counters, sign)
                 changed.add(scope)
-        for scope in old.waiting_since.keys() - new.waiting_since.keys():
-            self._totals(scope).set_waiting(key, None)
+            for scope, clocks in contrib.clocks.items():
+                state = self._state(scope)
+                deadlines, risks = [c[0] for c in clocks], [c[1] for c in clocks]
+                if sign > 0:
+                    _insort_all(state.deadlines, deadlines)
+                    _insort_all(state.risks, risks)
+                else:
+                    _remove_all(state.deadlines, deadlines)
+                    _remove_all(state.risks, risks)
+                changed.add(scope)
+        for (scope, kind) in old.oldest.keys() - new.oldest.keys():
+            self._state(scope).oldest[kind].set(key, None)
             changed.add(scope)
-        for scope, created_at in new.waiting_since.items():
-            if old.waiting_since.get(scope) != created_at:
-                self._totals(scope).set_waiting(key, created_at)
+        for (scope, kind), since in new.oldest.items():
+            if old.oldest.get((scope, kind)) != since:
+                self._state(scope).oldest[kind].set(key, since)
                 changed.add(scope)
         return changed
 
-    def _totals(self, scope: str) -> ScopeTotals:
-        totals = self.scopes.get(scope)
-        if totals is None:
-            totals = self.scopes[scope] = ScopeTotals()
-        return totals
+    def expire(self, stream_ms: int) -> None:
+        """Drop buckets that fell behind retention at ``stream_ms`` (cutoffs only move forward)."""
+        for level in LEVEL_SIZE:
+            cutoff = max(self.cutoffs[level], self.retention.cutoff(level, stream_ms))
+            if cutoff == self.cutoffs[level]:
+                continue
+            self.cutoffs[level] = cutoff
+            for state in self.scopes.values():
+                buckets = state.buckets[level]
+                for start in [s for s in buckets if s < cutoff]:
+                    del buckets[start]
 
-    def snapshot(self, scope: str, now_ms: int) -> dict[str, Any]:
+    def snapshot(self, scope: str, stream_ms: int, published_ms: int, extra: dict | None = None) -> dict[str, Any]:
         """The partial snapshot of ``scope`` on this partition, as published to ``deskpulse.kpis.v1``."""
-        totals = self.scopes.get(scope) or ScopeTotals()
-        values = totals.values
+        state = self.scopes.get(scope) or ScopeState()
         return {
             "schema": SNAPSHOT_SCHEMA,
             "scope": scope,
             **describe_scope(scope),
             "partition": self.partition,
-            "published_ms": now_ms,
-            "windows": {"all": {name: values.get(name, 0) for name in COUNTERS}},
+            "stream_ms": stream_ms,
+            "published_ms": published_ms,
+            "totals": dict(state.totals),
+            "minutes": {str(k): v for k, v in sorted(state.buckets["m"].items())},
+            "quarters": {str(k): v for k, v in sorted(state.buckets["q"].items())},
             "live": {
-                **{name: values.get(name, 0) for name in GAUGES},
-                "oldest_waiting_created_ms": totals.oldest_waiting(),
+                **state.live,
+                "oldest_waiting_created_ms": state.oldest["waiting"].min(),
+                "oldest_queued_ms": state.oldest["queued"].min(),
+                **state.clock_summary(stream_ms),
             },
+            **(extra or {}),
         }
 
 
-def rebuild(partition: int, contributions: Iterable[tuple[str, Contribution]]) -> PartitionAggregates:
+def rebuild(partition: int, contributions, stream_ms: int | None, retention: Retention | None = None) -> PartitionAggregates:
     """Aggregates of a partition recomputed from scratch from its contacts' contributions."""
-    aggregates = PartitionAggregates(partition)
+    aggregates = PartitionAggregates(partition, retention)
+    if stream_ms is not None:
+        aggregates.expire(stream_ms)
     for key, contrib in contributions:
         aggregates.apply(key, EMPTY, contrib)
     return aggregates

@@ -19,10 +19,23 @@ log = logging.getLogger(__name__)
 
 EVENTS = Counter(
     "deskpulse_aggregator_events_total",
-    "Events read from the events topic, by outcome (applied, duplicate, ignored, invalid)",
+    "Events read from the events topic, by outcome (applied, duplicate, late, retired_late, invalid)",
     ["outcome"],
 )
+LATE = Counter(
+    "deskpulse_late_events_total",
+    "Events older than stream time minus the grace period; counted where their buckets still exist and "
+    "always in totals and live state (retired_late: older than the retirement cutoff, not applied)",
+    ["kind"],
+)
 SNAPSHOTS = Counter("deskpulse_aggregator_snapshots_published_total", "Partial snapshots published")
+
+
+def kpi_config(settings: Settings):
+    """SLA policies and service-level settings from DESKPULSE_SLA_CONFIG, else the defaults."""
+    from services.aggregator.kpis import DefaultConfig
+
+    return DefaultConfig()
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -43,9 +56,9 @@ def build_app(settings: Settings) -> faust.App:
         partitions=settings.topic_partitions,
     )
     kpis = app.topic(settings.kpis_topic, key_serializer="raw", value_serializer="raw")
-    # Keys are "<platform>/<contact_id>" strings; values are JSON contact records (see contacts.py).
+    # Keys are strings; values are JSON records: contacts, agents and retired totals (see engine.py).
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
-    engine = Engine(contacts)
+    engine = Engine(contacts, config=kpi_config(settings))
     built_for = {"generation": -1}
 
     def ready() -> bool:
@@ -54,7 +67,7 @@ def build_app(settings: Settings) -> faust.App:
             return False
         if built_for["generation"] != app.rebalancing_count:
             active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
-            engine.rebuild(active)
+            engine.rebuild(active, int(time.time() * 1000))
             built_for["generation"] = app.rebalancing_count
         return True
 
@@ -70,7 +83,10 @@ def build_app(settings: Settings) -> faust.App:
                 log.warning("skipping invalid event at partition %d offset %d: %s",
                             message.message.partition, message.message.offset, exc)
                 continue
-            EVENTS.labels(engine.handle(message.message.partition, event)).inc()
+            outcome = engine.handle(message.message.partition, event, int(time.time() * 1000))
+            EVENTS.labels(outcome).inc()
+            if outcome in ("late", "retired_late"):
+                LATE.labels(outcome).inc()
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():

@@ -31,8 +31,13 @@ from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
 # where a step is the compact list produced by `_step` (field order in `_STEP_FIELDS`).
 ContactRecord = dict[str, Any]
 
-_STEP_FIELDS = ("t", "type", "id", "agent", "queue", "status", "author", "public", "channel", "priority", "account")
-_T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT = range(len(_STEP_FIELDS))
+_STEP_FIELDS = ("t", "type", "id", "agent", "queue", "status", "author", "public", "channel", "priority", "account",
+                "rating")
+_T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT, _RATING = range(
+    len(_STEP_FIELDS))
+
+# Channels where a customer waits in a queue for an agent to connect (service level, ASA, abandonment).
+LIVE_CHANNELS = frozenset({"voice", "chat", "messaging", "sms"})
 
 # Events at the same millisecond are ordered so that creation comes first and the outcome is independent of
 # arrival order; the event id breaks the remaining ties.
@@ -66,6 +71,7 @@ def _step(event: CanonicalEvent) -> list[Any]:
         event.channel,
         event.priority,
         event.account,
+        [event.rating.label, event.rating.score, event.rating.scale_max] if event.rating else None,
     ]
 
 
@@ -95,15 +101,35 @@ class ContactFacts:
     account: str | None
     queue: str | None
     channel: str | None
+    priority: str | None
     assignee: str | None
     status: str | None
     created_at: int | None
     first_response_at: int | None
     responder: str | None
-    resolved_at: int | None
+    resolved_at: int | None  # first resolution
     resolver: str | None
-    reopens: int
-    abandoned: bool
+    last_solved_at: int | None  # latest resolution, if the contact is resolved now (full resolution)
+    reopen_times: tuple[int, ...]
+    abandoned_at: int | None
+    replies: tuple[tuple[int, str | None], ...]  # public agent replies after creation: (time, agent)
+    next_replies: tuple[tuple[int, int, str | None], ...]  # (reply time, wait since oldest unanswered, agent)
+    unanswered_since: int | None  # oldest customer message still awaiting a reply, after the first response
+    queued_at: int | None  # entered a live queue
+    connected_at: int | None
+    connected_agent: str | None
+    ended_at: int | None  # first solve/close after the agent connected (handle time ends)
+    rating: tuple[int, str, float | None, float | None] | None  # latest: (time, label, score, scale_max)
+    rating_agent: str | None  # assignee when the rating arrived
+    last_event_at: int
+
+    @property
+    def reopens(self) -> int:
+        return len(self.reopen_times)
+
+    @property
+    def abandoned(self) -> bool:
+        return self.abandoned_at is not None
 
     @property
     def is_open(self) -> bool:
@@ -114,6 +140,11 @@ class ContactFacts:
         return self.is_open and self.first_response_at is None
 
     @property
+    def in_queue(self) -> bool:
+        """Waiting in a live queue now: queued, not yet connected, not abandoned, not closed."""
+        return self.is_open and self.queued_at is not None and self.connected_at is None
+
+    @property
     def first_response_ms(self) -> int | None:
         if self.first_response_at is None or self.created_at is None:
             return None
@@ -122,50 +153,80 @@ class ContactFacts:
 
 def facts(record: ContactRecord) -> ContactFacts:
     """Fold a record's events (already in event-time order) into the contact's facts."""
-    account = queue = channel = assignee = status = None
-    created_at = first_response_at = responder = resolved_at = resolver = None
-    reopens = 0
-    abandoned = False
+    account = queue = channel = priority = assignee = status = None
+    created_at = first_response_at = responder = resolved_at = resolver = last_solved_at = None
+    abandoned_at = queued_at = connected_at = connected_agent = ended_at = None
+    unanswered_since = None
+    rating = rating_agent = None
+    reopen_times: list[int] = []
+    replies: list[tuple[int, str | None]] = []
+    next_replies: list[tuple[int, int, str | None]] = []
     for step in record["ev"]:
         kind, t = step[_TYPE], step[_T]
         account = step[_ACCOUNT] or account
         queue = step[_QUEUE] or queue
         channel = step[_CHANNEL] or channel
+        priority = step[_PRIORITY] or priority
         if kind == "contact.created":
             if created_at is None:
                 created_at = t
                 status = step[_STATUS] or status or "new"
                 if status in DONE_STATUSES:  # created already solved, e.g. by an agent on the phone
-                    resolved_at, resolver = t, step[_AGENT] or assignee
+                    resolved_at = last_solved_at = t
+                    resolver = step[_AGENT] or assignee
+                if channel in LIVE_CHANNELS and queued_at is None:
+                    queued_at = t
+        elif kind == "contact.queued":
+            if queued_at is None and connected_at is None:
+                queued_at = t
         elif kind == "contact.assigned":
             assignee = step[_AGENT]  # null means unassigned
-        elif kind in ("contact.message", "contact.connected"):
-            is_response = kind == "contact.connected" or (step[_AUTHOR] == "agent" and step[_PUBLIC] is True)
-            if (
-                is_response
-                and first_response_at is None
-                and created_at is not None
-                and t > created_at
-                and not abandoned
-            ):
-                first_response_at, responder = t, step[_AGENT]
-            if kind == "contact.connected" and step[_AGENT] and assignee is None:
+        elif kind == "contact.connected":
+            if connected_at is None and abandoned_at is None:
+                connected_at, connected_agent = t, step[_AGENT]
+                if created_at is not None and t > created_at and first_response_at is None:
+                    first_response_at, responder = t, step[_AGENT]
+            if step[_AGENT] and assignee is None:
                 assignee = step[_AGENT]
+        elif kind == "contact.message":
+            author, public = step[_AUTHOR], step[_PUBLIC] is True
+            if author == "customer" and public:
+                if first_response_at is not None and unanswered_since is None:
+                    unanswered_since = t
+            elif author == "agent" and public and created_at is not None and t > created_at:
+                replies.append((t, step[_AGENT]))
+                if first_response_at is None and abandoned_at is None:
+                    first_response_at, responder = t, step[_AGENT]
+                elif unanswered_since is not None:
+                    next_replies.append((t, t - unanswered_since, step[_AGENT]))
+                unanswered_since = None
         elif kind == "contact.status_changed":
             new = step[_STATUS]
             if status in DONE_STATUSES and new in OPEN_STATUSES:
-                reopens += 1
-            if new in DONE_STATUSES and resolved_at is None:
-                resolved_at, resolver = t, assignee
+                reopen_times.append(t)
+                last_solved_at = None
+            if new in DONE_STATUSES:
+                if resolved_at is None:
+                    resolved_at, resolver = t, assignee
+                if status not in DONE_STATUSES:
+                    last_solved_at = t
+                if connected_at is not None and ended_at is None:
+                    ended_at = t
             status = new
         elif kind == "contact.abandoned":
-            if first_response_at is None:
-                abandoned = True
+            if connected_at is None and first_response_at is None and abandoned_at is None:
+                abandoned_at = t
+        elif kind == "contact.rated" and step[_RATING]:
+            label, score, scale_max = step[_RATING]
+            rating, rating_agent = (t, label, score, scale_max), assignee
+    if status not in DONE_STATUSES:
+        last_solved_at = None  # reopened since: no full resolution yet
     return ContactFacts(
         platform=record["pl"],
         account=account,
         queue=queue,
         channel=channel,
+        priority=priority,
         assignee=assignee,
         status=status,
         created_at=created_at,
@@ -173,6 +234,17 @@ def facts(record: ContactRecord) -> ContactFacts:
         responder=responder,
         resolved_at=resolved_at,
         resolver=resolver,
-        reopens=reopens,
-        abandoned=abandoned,
+        last_solved_at=last_solved_at,
+        reopen_times=tuple(reopen_times),
+        abandoned_at=abandoned_at,
+        replies=tuple(replies),
+        next_replies=tuple(next_replies),
+        unanswered_since=unanswered_since if status not in DONE_STATUSES else None,
+        queued_at=queued_at,
+        connected_at=connected_at,
+        connected_agent=connected_agent,
+        ended_at=ended_at,
+        rating=rating,
+        rating_agent=rating_agent,
+        last_event_at=record["ev"][-1][_T] if record["ev"] else 0,
     )

@@ -1,25 +1,41 @@
-"""The aggregator's processing step over a table of contact records, independent of Faust.
+"""The aggregator's processing step over a table of records, independent of Faust.
 
-``Engine`` is given the table (a Faust table in production, a dict in unit tests). For each event it updates
-the contact's record (the one write per event) and the derived per-partition aggregates, and it remembers
-which (scope, partition) partial snapshots changed so they can be published in batches.
+``Engine`` is given the table (a Faust table in production, a dict in unit tests) holding three kinds of
+record: one per contact (``contacts.py``), one per agent (``agents.py``) and one ``retired#<partition>`` per
+partition (totals of contacts retired from memory). For each event it updates one record — the one write per
+event — and the derived per-partition aggregates, and it remembers which (scope, partition) partials changed
+so they can be published in batches.
+
+Exactness under at-least-once delivery and restarts:
+
+- duplicates are recognised inside the record; any order gives the in-order facts (records are sorted);
+- the aggregates are never persisted: after recovery they are rebuilt from the table;
+- contacts closed for longer than ``contact_retention_ms`` are retired: their totals are folded into the
+  partition's retired record, written *before* the contacts are deleted, with the cutoff time. A rebuild
+  skips (and deletes) records older than that cutoff, so a crash between the two writes never counts twice.
+  Events older than the cutoff are late for good and are counted as such, not applied.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 from collections import defaultdict
 from collections.abc import MutableMapping
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from services.aggregator.aggregates import EMPTY, PartitionAggregates, contribution, rebuild
-from services.aggregator.contacts import ContactRecord, add_event, facts, record_key
+from services.aggregator import agents
+from services.aggregator.aggregates import PartitionAggregates, rebuild
+from services.aggregator.contacts import add_event, facts, record_key
+from services.aggregator.kpis import EMPTY, Contribution, DefaultConfig, KpiConfig, contribution
+from services.aggregator.windows import DAY_MS, MINUTE_MS, Retention, StreamClock
 from services.common.events import CanonicalEvent
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["applied", "duplicate", "ignored"]
+Outcome = Literal["applied", "duplicate", "late", "retired_late"]
 
 
 def snapshot_key(scope: str, partition: int) -> str:
@@ -27,53 +43,214 @@ def snapshot_key(scope: str, partition: int) -> str:
     return f"{scope}#{partition}"
 
 
-class Engine:
-    def __init__(self, table: MutableMapping[str, ContactRecord]) -> None:
-        self.table = table
-        self.partitions: dict[int, PartitionAggregates] = {}
-        self._dirty: set[tuple[str, int]] = set()
+def retired_key(partition: int) -> str:
+    return f"retired#{partition}"
 
-    def rebuild(self, active: set[int]) -> None:
+
+@dataclass(frozen=True)
+class EngineSettings:
+    retention: Retention = Retention()
+    contact_retention_ms: int = 3 * DAY_MS  # closed contacts stay in memory this long (reopens, late events)
+    sweep_interval_ms: int = MINUTE_MS
+
+
+class _Partition:
+    def __init__(self, partition: int, settings: EngineSettings) -> None:
+        self.aggregates = PartitionAggregates(partition, settings.retention)
+        self.clock = StreamClock()
+        self.agent_scopes: dict[str, str] = {}  # agent scope -> agent record key (agents living here)
+        self.clock_heap: list[tuple[int, str]] = []  # (time a clock crosses a threshold, scope)
+        self.last_sweep_ms = 0
+
+
+class Engine:
+    def __init__(self, table: MutableMapping[str, Any], config: KpiConfig | None = None,
+                 settings: EngineSettings | None = None) -> None:
+        self.table = table
+        self.config = config or DefaultConfig()
+        self.settings = settings or EngineSettings()
+        self.partitions: dict[int, _Partition] = {}
+        self._dirty: set[tuple[str, int]] = set()
+        self.late_events = 0
+
+    # -- contributions of records -------------------------------------------------------------------------
+
+    def _contribution(self, record: dict | None) -> Contribution:
+        if record is None:
+            return EMPTY
+        if record.get("kind") == "agent":
+            return agents.contribution(record)
+        return contribution(facts(record), self.config)
+
+    def _partition(self, partition: int) -> _Partition:
+        state = self.partitions.get(partition)
+        if state is None:
+            state = self.partitions[partition] = _Partition(partition, self.settings)
+        return state
+
+    # -- processing ---------------------------------------------------------------------------------------
+
+    def handle(self, partition: int, event: CanonicalEvent, wall_ms: int) -> Outcome:
+        """Apply one event read from ``partition`` at wall-clock time ``wall_ms``. Idempotent."""
+        part = self._partition(partition)
+        t = event.occurred_ms
+        retired = self.table.get(retired_key(partition))
+        if retired is not None and t < retired["through_ms"]:
+            self.late_events += 1
+            return "retired_late"
+        now = part.clock.now(wall_ms)
+        late = now is not None and self.settings.retention.is_late(t, now)
+        if event.type == "agent.state_changed":
+            key = agents.record_key(event)
+            old = self.table.get(key)
+            new = agents.add_state(old, event, partition)
+        else:
+            key = record_key(event)
+            old = self.table.get(key)
+            new = add_event(old, event, partition)
+        if new is None:
+            return "duplicate"
+        part.clock.observe(t, wall_ms)
+        self.table[key] = new
+        self._apply(part, key, self._contribution(old), self._contribution(new), wall_ms)
+        if new.get("kind") == "agent":
+            scope = f"agent/{new['pl']}/{new['a']}"
+            part.agent_scopes[scope] = key
+            self._dirty.add((scope, partition))
+        self._maybe_sweep(partition, part, wall_ms)
+        if late:
+            self.late_events += 1  # counted in its (still kept) bucket or only in the totals; reported
+            return "late"
+        return "applied"
+
+    def _apply(self, part: _Partition, key: str, before: Contribution, after: Contribution, wall_ms: int) -> None:
+        stream_ms = part.clock.now(wall_ms) or 0
+        for scope in part.aggregates.apply(key, before, after):
+            self._dirty.add((scope, part.aggregates.partition))
+            if scope in after.clocks or scope in before.clocks:
+                self._schedule_clock(part, scope, stream_ms)
+
+    def _schedule_clock(self, part: _Partition, scope: str, stream_ms: int) -> None:
+        state = part.aggregates.scopes.get(scope)
+        if state is not None:
+            change = state.next_clock_change(stream_ms)
+            if change is not None:
+                heapq.heappush(part.clock_heap, (change, scope))
+
+    # -- retirement ---------------------------------------------------------------------------------------
+
+    def _maybe_sweep(self, partition: int, part: _Partition, wall_ms: int) -> None:
+        if wall_ms - part.last_sweep_ms < self.settings.sweep_interval_ms:
+            return
+        part.last_sweep_ms = wall_ms
+        stream_ms = part.clock.now(wall_ms)
+        if stream_ms is None:
+            return
+        part.aggregates.expire(stream_ms)
+        self.retire(partition, stream_ms - self.settings.contact_retention_ms)
+
+    def retire(self, partition: int, through_ms: int) -> int:
+        """Fold contacts of ``partition`` closed and idle since before ``through_ms`` into the retired record.
+
+        Must run while processing an event of ``partition`` (table writes go to that changelog partition).
+        Returns how many contacts were retired.
+        """
+        victims = []
+        for key, record in self.table.items():
+            if record is None or record.get("p") != partition or record.get("kind") == "agent" or key.startswith("retired#"):
+                continue
+            f = facts(record)
+            if not f.is_open and f.last_event_at < through_ms:
+                victims.append((key, record))
+        if not victims:
+            return 0
+        retired = self.table.get(retired_key(partition)) or {"p": partition, "through_ms": 0, "totals": {}}
+        totals = {scope: dict(c) for scope, c in retired["totals"].items()}
+        for _, record in victims:
+            for scope, counters in self._contribution(record).totals.items():
+                target = totals.setdefault(scope, {})
+                for name, value in counters.items():
+                    target[name] = target.get(name, 0) + value
+        # The retired record first, then the deletions: see the module docstring.
+        self.table[retired_key(partition)] = {"p": partition, "through_ms": max(through_ms, retired["through_ms"]),
+                                              "totals": totals}
+        part = self._partition(partition)
+        for key, record in victims:
+            contrib = self._contribution(record)
+            # The totals stay (now accounted for by the retired record); buckets, gauges and clocks go.
+            part.aggregates.apply(key, contrib, Contribution(totals=contrib.totals))
+            del self.table[key]
+        self._dirty.update((scope, partition) for scope in totals)
+        log.info("retired %d closed contacts of partition %d", len(victims), partition)
+        return len(victims)
+
+    # -- rebuild and publication --------------------------------------------------------------------------
+
+    def rebuild(self, active: set[int], wall_ms: int) -> None:
         """Recompute the aggregates of the ``active`` partitions from the table, e.g. after recovery.
 
         Every scope of every active partition is marked for publication, so the snapshot topic is repaired
         even if the previous owner of a partition died between a table write and a snapshot.
         """
-        groups: dict[int, list] = defaultdict(list)
+        groups: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+        retired: dict[int, dict] = {}
         for key, record in self.table.items():
-            if record is not None and record["p"] in active:
-                groups[record["p"]].append((key, contribution(facts(record))))
-        self.partitions = {p: rebuild(p, groups[p]) for p in active}
-        self._dirty = {(scope, p) for p, aggs in self.partitions.items() for scope in aggs.scopes}
-        log.info("rebuilt aggregates of partitions %s from %d contacts", sorted(active), sum(map(len, groups.values())))
+            if record is None or record.get("p") not in active:
+                continue
+            if key.startswith("retired#"):
+                retired[record["p"]] = record
+            else:
+                groups[record["p"]].append((key, record))
+        self.partitions = {}
+        self._dirty = set()
+        for p in active:
+            part = self._partition(p)
+            through = retired.get(p, {}).get("through_ms", 0)
+            records = []
+            for key, record in groups[p]:
+                if record.get("kind") != "agent" and through:
+                    f = facts(record)
+                    if not f.is_open and f.last_event_at < through:
+                        continue  # already folded into the retired totals by a sweep that was cut short
+                records.append((key, record))
+                newest = record["ev"][-1][0] if record["ev"] else None
+                if newest is not None:
+                    part.clock.observe(newest, wall_ms)
+                if record.get("kind") == "agent":
+                    part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
+            contributions = [(key, self._contribution(record)) for key, record in records]
+            retired_totals = Contribution(totals=retired.get(p, {}).get("totals", {}))
+            part.aggregates = rebuild(p, contributions + [("retired", retired_totals)], part.clock.now(wall_ms),
+                                      self.settings.retention)
+            stream_ms = part.clock.now(wall_ms) or 0
+            for scope in part.aggregates.scopes:
+                self._dirty.add((scope, p))
+                self._schedule_clock(part, scope, stream_ms)
+        log.info("rebuilt aggregates of partitions %s from %d records", sorted(active),
+                 sum(map(len, groups.values())))
 
-    def handle(self, partition: int, event: CanonicalEvent) -> Outcome:
-        """Apply one event read from ``partition``. Idempotent: a repeated event id changes nothing."""
-        if event.contact_id is None:
-            return "ignored"  # agent.* events: agent state arrives with the KPI engine
-        key = record_key(event)
-        old = self.table.get(key)
-        new = add_event(old, event, partition)
-        if new is None:
-            return "duplicate"
-        self.table[key] = new
-        before = contribution(facts(old)) if old is not None else EMPTY
-        after = contribution(facts(new))
-        aggregates = self.partitions.get(partition)
-        if aggregates is None:
-            aggregates = self.partitions[partition] = PartitionAggregates(partition)
-        for scope in aggregates.apply(key, before, after):
-            self._dirty.add((scope, partition))
-        return "applied"
-
-    def drain(self, now_ms: int) -> list[tuple[bytes, bytes]]:
-        """Partial snapshots changed since the last drain, as (key, value) bytes for the KPI topic."""
+    def drain(self, wall_ms: int) -> list[tuple[bytes, bytes]]:
+        """Partial snapshots to publish now: scopes that changed, and scopes whose SLA clocks crossed a
+        threshold since. Returns (key, value) bytes for the KPI topic."""
+        for p, part in self.partitions.items():
+            stream_ms = part.clock.now(wall_ms)
+            if stream_ms is None:
+                continue
+            part.aggregates.expire(stream_ms)
+            while part.clock_heap and part.clock_heap[0][0] <= stream_ms:
+                _, scope = heapq.heappop(part.clock_heap)
+                self._dirty.add((scope, p))
+                self._schedule_clock(part, scope, stream_ms)
         dirty, self._dirty = self._dirty, set()
         out = []
         for scope, partition in sorted(dirty):
-            aggregates = self.partitions.get(partition)
-            if aggregates is None:
+            part = self.partitions.get(partition)
+            if part is None:
                 continue  # partition revoked since
-            value = aggregates.snapshot(scope, now_ms)
+            extra = None
+            agent_key = part.agent_scopes.get(scope)
+            if agent_key is not None and self.table.get(agent_key) is not None:
+                extra = {"agent": agents.current(self.table[agent_key])}
+            value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, extra)
             out.append((snapshot_key(scope, partition).encode(), json.dumps(value, separators=(",", ":")).encode()))
         return out

@@ -12,10 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.api import metrics
 from services.api.readmodel import ReadModel, SnapshotConsumer
+from services.aggregator.calendars import local_day_start
 from services.api.views import scope_body
 from services.common.settings import Settings
 
-Window = Literal["all"]  # trailing windows arrive with the KPI engine
+Window = Literal["5m", "15m", "30m", "1h", "24h", "today", "all"]
 
 
 def create_app(settings: Settings, read_model: ReadModel | None = None, consume: bool = True) -> FastAPI:
@@ -46,19 +47,32 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
             raise HTTPException(409, f"{kind} '{key}' exists on several platforms ({platforms}); use <platform>/{key}")
         raise HTTPException(404, f"unknown {kind} '{key}'")
 
+    def body(scope: str, kind: str, window: str) -> dict:
+        view = model.view(scope)
+        # Windows run on stream time (event time, advanced by the wall clock while idle), so a replay of
+        # history shows its own "last 15 minutes".
+        now = view.stream_ms if view else metrics.now_ms()
+        today = local_day_start(settings.timezone, now, settings.day_reset)
+        return scope_body(view, scope, kind, window, now, today)
+
     @app.get("/v1/summary", summary="Figures over every platform")
     async def summary(window: Window = Query("all")) -> dict:
-        return scope_body(model.view("all"), "all", "all", window, metrics.now_ms())
+        return body("all", "all", window)
+
+    @app.get("/v1/platforms/{platform}", summary="Figures of one platform")
+    async def platform(platform: str, window: Window = Query("all")) -> dict:
+        scope = f"platform/{platform}"
+        if model.view(scope) is None:
+            raise HTTPException(404, f"unknown platform '{platform}'")
+        return body(scope, "platform", window)
 
     @app.get("/v1/queues/{queue_key:path}", summary="One queue, as <platform>/<queue_id> or a unique <queue_id>")
     async def queue(queue_key: str, window: Window = Query("all")) -> dict:
-        scope = resolve("queue", queue_key)
-        return scope_body(model.view(scope), scope, "queue", window, metrics.now_ms())
+        return body(resolve("queue", queue_key), "queue", window)
 
     @app.get("/v1/agents/{agent_key:path}", summary="One agent, as <platform>/<agent_id> or a unique <agent_id>")
     async def agent(agent_key: str, window: Window = Query("all")) -> dict:
-        scope = resolve("agent", agent_key)
-        return scope_body(model.view(scope), scope, "agent", window, metrics.now_ms())
+        return body(resolve("agent", agent_key), "agent", window)
 
     @app.get("/healthz")
     async def healthz() -> dict:

@@ -19,8 +19,8 @@ from services.api.readmodel import ScopeView
 # (metric suffix, help, source counter in window "all", scale to base units)
 _COUNTERS = (
     ("contacts_created", "Contacts created", "created", 1),
-    ("first_responses", "Contacts that received their first agent response", "first_responses", 1),
-    ("first_response_seconds", "Sum of first response times", "first_response_ms_sum", 0.001),
+    ("first_responses", "Contacts that received their first agent response", "fr_count", 1),
+    ("first_response_seconds", "Sum of first response times", "fr_ms", 0.001),
     ("contacts_resolved", "Contacts resolved for the first time", "resolved", 1),
     ("contacts_reopened", "Reopens (solved or closed back to open)", "reopened", 1),
 )
@@ -55,15 +55,15 @@ class SnapshotCollector:
         for view in self._views:
             if view.kind == "queue":
                 labels = [view.platform or "", view.id or ""]
-                figures = view.windows.get("all", {})
+                figures = view.totals
                 for name, _, source, scale in _COUNTERS:
                     counters[name].add_metric(labels, figures.get(source, 0) * scale)
-                open_.add_metric(labels, view.open)
-                waiting.add_metric(labels, view.waiting)
-                if view.oldest_waiting_created_ms is not None:
-                    oldest.add_metric(labels, view.oldest_waiting_created_ms / 1000)
+                open_.add_metric(labels, view.live.get("open", 0))
+                waiting.add_metric(labels, view.live.get("waiting", 0))
+                if view.live.get("oldest_waiting_created_ms") is not None:
+                    oldest.add_metric(labels, view.live["oldest_waiting_created_ms"] / 1000)
             elif view.kind == "agent":
-                agent_open.add_metric([view.platform or "", view.id or ""], view.open)
+                agent_open.add_metric([view.platform or "", view.id or ""], view.live.get("open", 0))
         yield from counters.values()
         yield from (open_, waiting, oldest, agent_open)
         ready = GaugeMetricFamily("deskpulse_api_read_model_ready", "1 once the read model has caught up")

@@ -16,10 +16,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from services.aggregator.windows import sum_buckets, window_start
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,40 +35,70 @@ class ScopeView:
     kind: str
     platform: str | None
     id: str | None
-    windows: dict[str, dict[str, int]]
-    open: int
-    waiting: int
-    oldest_waiting_created_ms: int | None
+    totals: dict[str, int]  # window "all"
+    minutes: dict[int, dict[str, int]]  # one-minute buckets by start (ms)
+    quarters: dict[int, dict[str, int]]  # fifteen-minute buckets by start (ms)
+    live: dict[str, Any]
+    agent: dict[str, Any] | None  # current state, for agent scopes
+    stream_ms: int  # newest stream time among the partials, advanced by wall time since publication
     published_ms: int
 
+    def counters(self, window: str, now_ms: int, today_start_ms: int | None = None) -> dict[str, int]:
+        """Summed counters of ``window`` at ``now_ms`` (``today`` needs its local start)."""
+        if window == "all":
+            return self.totals
+        if window == "today":
+            return sum_buckets(self.quarters, today_start_ms or 0)
+        level, start = window_start(window, now_ms)
+        return sum_buckets(self.minutes if level == "m" else self.quarters, start)
 
-def merge(partials: list[dict[str, Any]]) -> ScopeView:
-    """Merge the partial snapshots of one scope (at least one)."""
+    def window_from(self, window: str, now_ms: int, today_start_ms: int | None = None) -> int | None:
+        if window == "all":
+            return None
+        if window == "today":
+            return today_start_ms
+        return window_start(window, now_ms)[1]
+
+
+_LIVE_MIN = ("oldest_waiting_created_ms", "oldest_queued_ms", "next_breach_ms")
+
+
+def _bucket_merge(target: dict[int, dict[str, int]], buckets: dict[str, dict[str, int]]) -> None:
+    for start, counters in buckets.items():
+        merged = target.setdefault(int(start), {})
+        for name, value in counters.items():
+            merged[name] = merged.get(name, 0) + value
+
+
+def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
+    """Merge the partial snapshots of one scope (at least one): sums, and minima of "oldest" times."""
     first = partials[0]
-    windows: dict[str, dict[str, int]] = {}
-    open_ = waiting = 0
-    oldest: int | None = None
+    totals: dict[str, int] = {}
+    minutes: dict[int, dict[str, int]] = {}
+    quarters: dict[int, dict[str, int]] = {}
+    live: dict[str, Any] = {}
+    agent = None
+    agent_published = -1
     for partial in partials:
-        for window, figures in partial["windows"].items():
-            merged = windows.setdefault(window, {})
-            for name, value in figures.items():
-                merged[name] = merged.get(name, 0) + value
-        live = partial["live"]
-        open_ += live["open"]
-        waiting += live["waiting"]
-        candidate = live["oldest_waiting_created_ms"]
-        if candidate is not None and (oldest is None or candidate < oldest):
-            oldest = candidate
+        for name, value in partial["totals"].items():
+            totals[name] = totals.get(name, 0) + value
+        _bucket_merge(minutes, partial["minutes"])
+        _bucket_merge(quarters, partial["quarters"])
+        for name, value in partial["live"].items():
+            if name in _LIVE_MIN:
+                if value is not None and (live.get(name) is None or value < live[name]):
+                    live[name] = value
+                else:
+                    live.setdefault(name, None)
+            else:
+                live[name] = live.get(name, 0) + value
+        if partial.get("agent") and partial["published_ms"] > agent_published:
+            agent, agent_published = partial["agent"], partial["published_ms"]
+    stream = max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in partials)
     return ScopeView(
-        scope=first["scope"],
-        kind=first["kind"],
-        platform=first["platform"],
-        id=first["id"],
-        windows=windows,
-        open=open_,
-        waiting=waiting,
-        oldest_waiting_created_ms=oldest,
-        published_ms=max(p["published_ms"] for p in partials),
+        scope=first["scope"], kind=first["kind"], platform=first["platform"], id=first["id"],
+        totals=totals, minutes=minutes, quarters=quarters, live=live, agent=agent,
+        stream_ms=stream, published_ms=max(p["published_ms"] for p in partials),
     )
 
 
@@ -96,9 +131,9 @@ class ReadModel:
     def scope_count(self) -> int:
         return len(self._partials)
 
-    def view(self, scope: str) -> ScopeView | None:
+    def view(self, scope: str, wall_ms: int | None = None) -> ScopeView | None:
         partials = self._partials.get(scope)
-        return merge(list(partials.values())) if partials else None
+        return merge(list(partials.values()), wall_ms or _wall_ms()) if partials else None
 
     def scopes(self, kind: str) -> list[str]:
         prefix = f"{kind}/"
@@ -106,7 +141,8 @@ class ReadModel:
 
     def views(self) -> list[ScopeView]:
         """Every scope, merged; taken on the event loop so it is a consistent copy for a render thread."""
-        return [merge(list(p.values())) for p in self._partials.values() if p]
+        wall = _wall_ms()
+        return [merge(list(p.values()), wall) for p in self._partials.values() if p]
 
 
 class SnapshotConsumer:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     aggregator_app_id: str = "deskpulse-aggregator"
     snapshot_interval_s: float = Field(0.5, gt=0, description="How often changed scopes are published")
 
+    # Time
+    timezone: str = Field("UTC", description="IANA time zone of the 'today' window where no queue sets one")
+    day_reset: str = Field("00:00", description="Local time at which 'today' starts")
+    sla_config: Path | None = Field(None, description="YAML of SLA policies, calendars, goals (docs/sla.md)")
+    grace_s: float = Field(300.0, ge=0, description="Grace period for late events")
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000

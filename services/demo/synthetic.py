@@ -44,9 +44,24 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
     channel = CHANNELS[platform]
     agent = rng.choice(AGENTS[platform])
     scale = 1.0 / speed
+    live = channel in ("chat", "voice")
     t = created_ms
     events = [_event(counter, "contact.created", t, platform, contact, queue_id=queue, channel=channel,
                      priority=rng.choice(["low", "normal", "normal", "high", "urgent"]), status="new")]
+    if live:
+        events.append(_event(counter, "contact.queued", t, platform, contact, queue_id=queue))
+        wait = int(rng.expovariate(1 / 40_000) * scale) + 1
+        if rng.random() < 0.12:  # the customer gives up in the queue, some of them quickly
+            t += wait if rng.random() < 0.6 else int(rng.uniform(500, 4_000) * scale) + 1
+            events.append(_event(counter, "contact.abandoned", t, platform, contact))
+            return events
+        t += wait
+        events.append(_event(counter, "contact.connected", t, platform, contact, agent_id=agent))
+        t += int(rng.uniform(60_000, 600_000) * scale)  # talk / chat
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="closed",
+                             agent_id=agent))
+        _maybe_rate(rng, counter, events, t, platform, contact, scale)
+        return events
     events.append(_event(counter, "contact.message", t + 1, platform, contact, author="customer", public=True))
     if rng.random() < 0.08:  # some contacts are never picked up while we watch
         return events
@@ -57,8 +72,22 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
     t += int(rng.expovariate(1 / 240_000) * scale) + 1
     events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent",
                          public=True))
+    if rng.random() < 0.3:  # the customer writes back and gets a next reply
+        t += int(rng.uniform(30_000, 300_000) * scale)
+        events.append(_event(counter, "contact.message", t, platform, contact, author="customer", public=True))
+        if rng.random() < 0.3:
+            t += int(rng.uniform(1_000, 60_000) * scale)
+            events.append(_event(counter, "contact.message", t, platform, contact, author="customer", public=True))
+        if rng.random() < 0.2:
+            return events  # still awaiting the next reply
+        t += int(rng.expovariate(1 / 300_000) * scale) + 1
+        events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent",
+                             public=True))
     if rng.random() < 0.15:
         return events  # answered, conversation still going
+    if rng.random() < 0.2:
+        t += int(rng.uniform(10_000, 60_000) * scale)
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="pending"))
     t += int(rng.uniform(30_000, 900_000) * scale)
     events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved",
                          agent_id=agent))
@@ -67,9 +96,41 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="open"))
         t += int(rng.uniform(60_000, 600_000) * scale)
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved"))
+    _maybe_rate(rng, counter, events, t, platform, contact, scale)
     if rng.random() < 0.5:
         t += int(rng.uniform(60_000, 600_000) * scale)
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="closed"))
+    return events
+
+
+def _maybe_rate(rng, counter, events, t, platform, contact, scale) -> None:
+    if rng.random() < 0.45:
+        t += int(rng.uniform(60_000, 1_800_000) * scale)
+        if rng.random() < 0.25:  # an NPS-style 0-10 survey
+            score = rng.choice([10, 9, 9, 8, 7, 6, 3, 10])
+            label = "good" if score >= 9 else "bad" if score <= 6 else "neutral"
+            rating = {"label": label, "score": score, "scale_max": 10}
+        else:
+            label = rng.choice(["good", "good", "good", "good", "bad", "neutral"])
+            rating = {"label": label, "score": {"good": 5, "neutral": 3, "bad": 1}[label], "scale_max": 5}
+        events.append(_event(counter, "contact.rated", t, platform, contact, rating=rating))
+
+
+def agent_shifts(rng: random.Random, start_ms: int, end_ms: int) -> list[dict]:
+    """Presence changes of every synthetic agent between two instants."""
+    counter = itertools.count(1)
+    events = []
+    for platform, agents in AGENTS.items():
+        for agent in agents:
+            t = start_ms + int(rng.uniform(0, 600_000))
+            while t < end_ms:
+                state = rng.choice(["available", "available", "busy", "busy", "away", "offline"])
+                events.append({
+                    "schema": SCHEMA_ID, "event_id": f"syn-{platform}-{agent}-state-{next(counter)}",
+                    "type": "agent.state_changed", "occurred_at": from_epoch_ms(t), "platform": platform,
+                    "agent_id": agent, "state": state, "attributes": {"raw_state": state.title()},
+                })
+                t += int(rng.expovariate(1 / 900_000)) + 1_000
     return events
 
 

@@ -1,7 +1,9 @@
-"""A straightforward batch recomputation of the skeleton's figures from canonical event documents.
+"""A straightforward batch recomputation of deskpulse's figures from canonical event documents.
 
-Written independently of ``services.aggregator`` (no imports from it), directly from the definitions in
-ARCHITECTURE.md, so tests can compare the streaming result with it.
+Written independently of ``services.aggregator`` (no imports from it), from the definitions in ARCHITECTURE.md
+and docs/kpis.md, so tests can compare the streaming result with it. ``facts(docs)`` lists every counted fact
+as (time, scope, counters); ``figures(docs, window=...)`` sums them per scope, ``live(docs)`` gives the
+gauges now.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ TYPE_ORDER = ["contact.created", "contact.queued", "contact.assigned", "contact.
               "contact.status_changed", "contact.abandoned", "contact.rated"]
 DONE = {"solved", "closed"}
 OPEN = {"new", "open", "pending", "on_hold"}
+LIVE = {"voice", "chat", "messaging", "sms"}
+SL_THRESHOLD_MS, SHORT_ABANDON_MS = 20_000, 5_000  # DefaultConfig
+MINUTE, QUARTER = 60_000, 900_000
 
 
 def ms(doc: dict) -> int:
@@ -20,9 +25,7 @@ def ms(doc: dict) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def expected_figures(docs: list[dict]) -> dict[str, dict]:
-    """scope id -> {created, first_responses, first_response_ms_sum, resolved, reopened, open, waiting,
-    oldest_waiting_created_ms}."""
+def _contacts(docs: list[dict]) -> dict[tuple[str, str], list[dict]]:
     unique = {}
     for doc in docs:
         unique.setdefault(doc["event_id"], doc)
@@ -30,73 +33,165 @@ def expected_figures(docs: list[dict]) -> dict[str, dict]:
     for doc in unique.values():
         if doc["type"].startswith("contact."):
             contacts[(doc["platform"], doc["contact_id"])].append(doc)
-
-    figures: dict[str, dict] = defaultdict(lambda: {
-        "created": 0, "first_responses": 0, "first_response_ms_sum": 0, "resolved": 0, "reopened": 0,
-        "open": 0, "waiting": 0, "oldest_waiting_created_ms": None,
-    })
-    for (platform, _), evs in contacts.items():
+    for evs in contacts.values():
         evs.sort(key=lambda d: (ms(d), TYPE_ORDER.index(d["type"]), d["event_id"]))
-        creations = [d for d in evs if d["type"] == "contact.created"]
-        if not creations:
-            continue
-        created = creations[0]
-        created_at = ms(created)
-        queues = [d["queue_id"] for d in evs if d.get("queue_id")]
-        queue = queues[-1] if queues else None
+    return contacts
 
-        abandoned_at = next((ms(d) for d in evs if d["type"] == "contact.abandoned"), None)
-        responses = [
-            d for d in evs
-            if ms(d) > created_at
-            and (d["type"] == "contact.connected"
-                 or (d["type"] == "contact.message" and d.get("author") == "agent" and d.get("public") is True))
-        ]
-        first = responses[0] if responses else None
-        if first is not None and abandoned_at is not None and abandoned_at <= ms(first):
-            first = None
-        abandoned = abandoned_at is not None and first is None
 
-        # status history and who was assigned at each point
-        status = created.get("status") or "new"
-        assignee = None
-        resolved_by, resolved, reopens = None, False, 0
-        if status in DONE:
-            resolved, resolved_by = True, created.get("agent_id")
-        for d in evs:
-            if d["type"] == "contact.assigned":
-                assignee = d.get("agent_id")
-            if d["type"] == "contact.connected" and d.get("agent_id") and assignee is None:
+def _walk(platform: str, evs: list[dict]):
+    """Yield (time, [scopes], {counter: value}) facts of one contact, and return its final state."""
+    creations = [d for d in evs if d["type"] == "contact.created"]
+    if not creations:
+        return [], None
+    c0 = creations[0]
+    t0 = ms(c0)
+    last = lambda key: next((d[key] for d in reversed(evs) if d.get(key)), None)  # noqa: E731
+    queue, account, channel = last("queue_id"), last("account"), last("channel")
+    scopes = ["all", f"platform/{platform}"]
+    if account:
+        scopes.append(f"account/{platform}/{account}")
+    if queue:
+        scopes.append(f"queue/{platform}/{queue}")
+    agent = lambda a: [f"agent/{platform}/{a}"] if a else []  # noqa: E731
+
+    out = [(t0, scopes, {"created": 1})]
+    status = c0.get("status") or "new"
+    assignee = None
+    first_resp = resolved_at = resolver = abandoned_at = connected_at = connected_agent = ended_at = None
+    queued_at = t0 if channel in LIVE else None
+    unanswered = None
+    agent_replies = 0
+    reopens = []
+    last_solved = t0 if status in DONE else None
+    rating = None
+    if status in DONE:
+        resolved_at, resolver = t0, c0.get("agent_id")
+    for d in evs:
+        t, kind = ms(d), d["type"]
+        if kind == "contact.queued" and queued_at is None and connected_at is None:
+            queued_at = t
+        elif kind == "contact.assigned":
+            assignee = d.get("agent_id")
+        elif kind == "contact.connected":
+            if connected_at is None and abandoned_at is None:
+                connected_at, connected_agent = t, d.get("agent_id")
+                if t > t0 and first_resp is None:
+                    first_resp = t
+                    out.append((t, scopes + agent(d.get("agent_id")), {"fr_count": 1, "fr_ms": t - t0}))
+            if d.get("agent_id") and assignee is None:
                 assignee = d["agent_id"]
-            if d["type"] == "contact.status_changed":
-                new = d["status"]
-                if status in DONE and new in OPEN:
-                    reopens += 1
-                if new in DONE and not resolved:
-                    resolved, resolved_by = True, assignee
-                status = new
-        is_open = not abandoned and status in OPEN
-        is_waiting = is_open and first is None
+        elif kind == "contact.message" and d.get("public") is True:
+            if d.get("author") == "customer":
+                if first_resp is not None and unanswered is None:
+                    unanswered = t
+            elif d.get("author") == "agent" and t > t0:
+                agent_replies += 1
+                out.append((t, scopes + agent(d.get("agent_id")), {"replies": 1}))
+                if first_resp is None and abandoned_at is None:
+                    first_resp = t
+                    out.append((t, scopes + agent(d.get("agent_id")), {"fr_count": 1, "fr_ms": t - t0}))
+                elif unanswered is not None:
+                    out.append((t, scopes + agent(d.get("agent_id")), {"nr_count": 1, "nr_ms": t - unanswered}))
+                unanswered = None
+        elif kind == "contact.status_changed":
+            new = d["status"]
+            if status in DONE and new in OPEN:
+                reopens.append(t)
+            if new in DONE:
+                if resolved_at is None:
+                    resolved_at, resolver = t, assignee
+                if status not in DONE:
+                    last_solved = t
+                if connected_at is not None and ended_at is None:
+                    ended_at = t
+            if new in OPEN:
+                last_solved = None
+            status = new
+        elif kind == "contact.abandoned":
+            if connected_at is None and first_resp is None and abandoned_at is None:
+                abandoned_at = t
+        elif kind == "contact.rated":
+            rating = (t, d["rating"], assignee)
+    if resolved_at is not None:
+        figures = {"resolved": 1, "res_count": 1, "res_ms": resolved_at - t0}
+        if agent_replies == 1 and not reopens:
+            figures["one_touch"] = 1
+        out.append((resolved_at, scopes + agent(resolver), figures))
+    if last_solved is not None and status in DONE:
+        out.append((last_solved, scopes, {"full_res_count": 1, "full_res_ms": last_solved - t0}))
+    for t in reopens:
+        out.append((t, scopes + agent(resolver), {"reopened": 1}))
+    if queued_at is not None:
+        if connected_at is not None:
+            wait = max(0, connected_at - queued_at)
+            out.append((connected_at, scopes + agent(connected_agent),
+                        {"answered": 1, "asa_ms": wait, "sl_offered": 1, "sl_met": int(wait <= SL_THRESHOLD_MS)}))
+        elif abandoned_at is not None:
+            wait = max(0, abandoned_at - queued_at)
+            if wait < SHORT_ABANDON_MS:
+                out.append((abandoned_at, scopes, {"short_abandoned": 1}))
+            else:
+                out.append((abandoned_at, scopes, {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": 1}))
+    if connected_at is not None and ended_at is not None:
+        out.append((ended_at, scopes + agent(connected_agent), {"handled": 1, "handle_ms": ended_at - connected_at}))
+    if rating is not None:
+        t, r, rated_agent = rating
+        figures = {"rated": 1, f"csat_{r['label']}": 1}
+        if r.get("score") is not None and r.get("scale_max") == 10:
+            s = r["score"]
+            figures["nps_" + ("promoter" if s >= 9 else "detractor" if s <= 6 else "passive")] = 1
+        out.append((t, scopes + agent(rated_agent), figures))
 
-        scopes = ["all", f"platform/{platform}"] + ([f"queue/{platform}/{queue}"] if queue else [])
-        for scope in scopes:
-            f = figures[scope]
-            f["created"] += 1
-            if first is not None:
-                f["first_responses"] += 1
-                f["first_response_ms_sum"] += ms(first) - created_at
-            f["resolved"] += int(resolved)
-            f["reopened"] += reopens
-            f["open"] += int(is_open)
-            f["waiting"] += int(is_waiting)
-            if is_waiting and (f["oldest_waiting_created_ms"] is None or created_at < f["oldest_waiting_created_ms"]):
-                f["oldest_waiting_created_ms"] = created_at
-        if first is not None and first.get("agent_id"):
-            f = figures[f"agent/{platform}/{first['agent_id']}"]
-            f["first_responses"] += 1
-            f["first_response_ms_sum"] += ms(first) - created_at
-        if resolved and resolved_by:
-            figures[f"agent/{platform}/{resolved_by}"]["resolved"] += 1
-        if is_open and assignee:
-            figures[f"agent/{platform}/{assignee}"]["open"] += 1
-    return dict(figures)
+    is_open = abandoned_at is None and status in OPEN
+    state = {
+        "scopes": scopes, "agent": agent(assignee), "open": is_open,
+        "waiting": is_open and first_resp is None, "unassigned": is_open and assignee is None,
+        "pending": is_open and status == "pending", "on_hold": is_open and status == "on_hold",
+        "in_queue": is_open and queued_at is not None and connected_at is None,
+        "created": t0, "queued_at": queued_at,
+    }
+    return out, state
+
+
+def facts(docs: list[dict]) -> list[tuple[int, str, dict]]:
+    out = []
+    for (platform, _), evs in _contacts(docs).items():
+        contact_facts, _ = _walk(platform, evs)
+        for t, scopes, figures in contact_facts:
+            for scope in scopes:
+                out.append((t, scope, figures))
+    return out
+
+
+def figures(docs: list[dict], since_ms: int | None = None, size_ms: int = MINUTE) -> dict[str, dict[str, int]]:
+    """Counters per scope; with ``since_ms``, only facts whose ``size_ms`` bucket starts at or after it."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for t, scope, counted in facts(docs):
+        if since_ms is not None and t - t % size_ms < since_ms:
+            continue
+        target = out[scope]
+        for name, value in counted.items():
+            target[name] = target.get(name, 0) + value
+    return {scope: {k: v for k, v in c.items() if v} for scope, c in out.items()}
+
+
+def live(docs: list[dict]) -> dict[str, dict]:
+    """Gauges now per scope: open, waiting, unassigned, pending, on_hold, in_queue, oldest times."""
+    out: dict[str, dict] = defaultdict(lambda: {"open": 0, "waiting": 0, "unassigned": 0, "pending": 0,
+                                                "on_hold": 0, "in_queue": 0, "oldest_waiting_created_ms": None,
+                                                "oldest_queued_ms": None})
+    for (platform, _), evs in _contacts(docs).items():
+        _, state = _walk(platform, evs)
+        if state is None or not state["open"]:
+            continue
+        for scope in state["scopes"]:
+            g = out[scope]
+            for name in ("open", "waiting", "unassigned", "pending", "on_hold", "in_queue"):
+                g[name] += int(state[name])
+            if state["waiting"] and (g["oldest_waiting_created_ms"] is None or state["created"] < g["oldest_waiting_created_ms"]):
+                g["oldest_waiting_created_ms"] = state["created"]
+            if state["in_queue"] and (g["oldest_queued_ms"] is None or state["queued_at"] < g["oldest_queued_ms"]):
+                g["oldest_queued_ms"] = state["queued_at"]
+        for scope in state["agent"]:
+            out[scope]["open"] += 1
+    return dict(out)

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -6,27 +7,30 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
 from services.common.settings import Settings
+from tests.support.partials import encoded
 
 
-def snapshot(scope, platform, key, created=4, fr=2, fr_ms=90_000, open_=3, waiting=1, oldest=1_795_000_000_000):
-    kind = scope.split("/")[0]
-    return json.dumps({
-        "schema": "deskpulse.snapshot.v1", "scope": scope, "kind": kind, "platform": platform, "id": key,
-        "partition": 0, "published_ms": 1_795_000_100_000,
-        "windows": {"all": {"created": created, "first_responses": fr, "first_response_ms_sum": fr_ms,
-                            "resolved": 1, "reopened": 0}},
-        "live": {"open": open_, "waiting": waiting, "oldest_waiting_created_ms": oldest},
-    }).encode()
+NOW = 1_795_000_100_000
+
+
+def snapshot(scope, created=4, fr=2, fr_ms=90_000, open_=3, waiting=1, oldest=1_795_000_000_000, agent=None):
+    totals = {"created": created, "fr_count": fr, "fr_ms": fr_ms, "resolved": 1}
+    # published just now at stream time NOW, so the API's stream clock reads NOW (plus a few ms)
+    return encoded(scope, totals=totals, minutes={NOW - NOW % 60_000: totals}, quarters={NOW - NOW % 900_000: totals},
+                   live={"open": open_, "waiting": waiting, "oldest_waiting_created_ms": oldest}, agent=agent,
+                   stream_ms=NOW, published_ms=int(time.time() * 1000))[1]
 
 
 @pytest.fixture
 def client():
     model = ReadModel()
-    model.apply(b"all#0", snapshot("all", None, None))
-    model.apply(b"queue/zendesk/billing#0", snapshot("queue/zendesk/billing", "zendesk", "billing"))
-    model.apply(b"queue/zendesk/shared#0", snapshot("queue/zendesk/shared", "zendesk", "shared"))
-    model.apply(b"queue/intercom/shared#0", snapshot("queue/intercom/shared", "intercom", "shared"))
-    model.apply(b"agent/zendesk/42#0", snapshot("agent/zendesk/42", "zendesk", "42", created=0, waiting=0, oldest=None))
+    model.apply(b"all#0", snapshot("all"))
+    model.apply(b"platform/zendesk#0", snapshot("platform/zendesk"))
+    model.apply(b"queue/zendesk/billing#0", snapshot("queue/zendesk/billing"))
+    model.apply(b"queue/zendesk/shared#0", snapshot("queue/zendesk/shared"))
+    model.apply(b"queue/intercom/shared#0", snapshot("queue/intercom/shared"))
+    model.apply(b"agent/zendesk/42#0", snapshot("agent/zendesk/42", created=0, waiting=0, oldest=None,
+                                                agent={"state": "busy", "since_ms": NOW - 90_000, "raw_state": "On call"}))
     model.caught_up = True
     with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:
         yield c
@@ -35,7 +39,11 @@ def client():
 def test_summary_has_figures_in_seconds_and_rfc3339(client):
     body = client.get("/v1/summary").json()
     assert body["contacts"]["created"] == 4
-    assert body["first_response"] == {"count": 2, "total_seconds": 90.0, "average_seconds": 45.0}
+    assert body["first_response"]["count"] == 2
+    assert body["first_response"]["total_seconds"] == 90.0
+    assert body["first_response"]["average_seconds"] == 45.0
+    assert body["resolution_rate"] == 0.25
+    assert body["csat"]["score"] is None  # no ratings: no data, not 0 %
     assert body["live"]["oldest_waiting_created_at"].endswith("Z")
     assert body["live"]["oldest_waiting_age_seconds"] > 0
 
@@ -59,6 +67,20 @@ def test_unknown_agent_and_queue_are_404(client):
 def test_agent_status(client):
     body = client.get("/v1/agents/42").json()
     assert body["scope"] == "agent/zendesk/42" and body["live"]["open"] == 3
+    assert body["agent"]["state"] == "busy"
+    assert 90.0 <= body["agent"]["seconds_in_state"] < 95.0  # stream time minus since
+
+
+@pytest.mark.parametrize("window", ["5m", "15m", "30m", "1h", "24h", "today", "all"])
+def test_every_window_is_served(client, window):
+    body = client.get(f"/v1/queues/zendesk/billing?window={window}").json()
+    assert body["window"] == window
+    assert body["contacts"]["created"] == 4
+
+
+def test_platform_route(client):
+    assert client.get("/v1/platforms/zendesk").json()["scope"] == "platform/zendesk"
+    assert client.get("/v1/platforms/nowhere").status_code == 404
 
 
 def test_unsupported_window_is_422(client):

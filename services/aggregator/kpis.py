@@ -1,0 +1,230 @@
+"""What one contact contributes to each scope: counters in time buckets, live gauges and SLA clocks.
+
+Pure: no Faust, no Kafka, no clock. ``contribution(facts, config)`` turns a contact's facts
+(``contacts.py``) into integer counters at the event times they happened, for every scope the contact
+belongs to. Aggregates subtract a contact's old contribution and add its new one, so everything here must be
+a pure function of the facts and the (static) configuration. The formulas built on these counters are in
+``docs/kpis.md`` and ``services/api/kpis.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.aggregator import sketches
+from services.aggregator.contacts import ContactFacts
+from services.aggregator.windows import LEVEL_SIZE, bucket_start
+
+Counters = dict[str, int]
+BucketKey = tuple[str, str, int]  # (scope, level "m"/"q", bucket start ms)
+Clock = tuple[int, int]  # (breach at ms, at risk from ms)
+
+
+# -- configuration seam ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceLevelSettings:
+    """How a queue counts service level and abandonment (KPIS.md §4.1–4.2, all vendor variants)."""
+
+    threshold_ms: int = 20_000
+    short_abandon_ms: int = 5_000  # abandons shorter than this are ignored entirely
+    abandons: str = "fail"  # "fail": count against SL; "exclude": leave out; "pass_within": in SL if within t
+
+
+class SlaPolicy(Protocol):
+    def deadline(self, metric: str, start_ms: int) -> int | None: ...
+    def at_risk_at(self, metric: str, start_ms: int) -> int | None: ...
+    def business_ms(self, start_ms: int, end_ms: int) -> int: ...
+
+
+class KpiConfig(Protocol):
+    def policy(self, f: ContactFacts) -> SlaPolicy | None: ...
+    def service_level(self, platform: str, queue: str | None) -> ServiceLevelSettings: ...
+
+
+class DefaultConfig:
+    """No SLA policies, calendar time, 80/20-style service level with 5 s short abandons."""
+
+    def __init__(self, service_level: ServiceLevelSettings | None = None) -> None:
+        self._sl = service_level or ServiceLevelSettings()
+
+    def policy(self, f: ContactFacts) -> SlaPolicy | None:
+        return None
+
+    def service_level(self, platform: str, queue: str | None) -> ServiceLevelSettings:
+        return self._sl
+
+
+# -- scopes -----------------------------------------------------------------------------------------------------
+
+
+def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> str:
+    if kind == "all":
+        return "all"
+    if kind == "platform":
+        return f"platform/{platform}"
+    return f"{kind}/{platform}/{key}"
+
+
+def describe_scope(scope: str) -> dict[str, str | None]:
+    """Labels of a scope id: ``{"kind", "platform", "id"}`` (``id`` may itself contain ``/``)."""
+    if scope == "all":
+        return {"kind": "all", "platform": None, "id": None}
+    kind, _, rest = scope.partition("/")
+    if kind == "platform":
+        return {"kind": kind, "platform": rest, "id": None}
+    platform, _, key = rest.partition("/")
+    return {"kind": kind, "platform": platform, "id": key}
+
+
+def contact_scopes(f: ContactFacts) -> list[str]:
+    scopes = ["all", scope_id("platform", f.platform)]
+    if f.account:
+        scopes.append(scope_id("account", f.platform, f.account))
+    if f.queue:
+        scopes.append(scope_id("queue", f.platform, f.queue))
+    return scopes
+
+
+# -- contribution -----------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Contribution:
+    totals: dict[str, Counters] = field(default_factory=dict)  # window "all"
+    buckets: dict[BucketKey, Counters] = field(default_factory=dict)
+    live: dict[str, Counters] = field(default_factory=dict)  # gauges now
+    oldest: dict[tuple[str, str], int] = field(default_factory=dict)  # (scope, "waiting"/"queued") -> since
+    clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
+
+    def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
+        """Count ``counters`` at event time ``t_ms`` in every scope (total and both bucket levels)."""
+        for scope in scopes:
+            _bump(self.totals.setdefault(scope, {}), counters)
+            for level, size in LEVEL_SIZE.items():
+                _bump(self.buckets.setdefault((scope, level, bucket_start(t_ms, size)), {}), counters)
+
+    def gauge(self, scopes: list[str], counters: Counters) -> None:
+        for scope in scopes:
+            _bump(self.live.setdefault(scope, {}), counters)
+
+
+EMPTY = Contribution()
+
+
+def _bump(target: Counters, counters: Counters) -> None:
+    for name, value in counters.items():
+        target[name] = target.get(name, 0) + value
+
+
+def _agent(f: ContactFacts, agent: str | None) -> list[str]:
+    return [scope_id("agent", f.platform, agent)] if agent else []
+
+
+def _timed(prefix: str, duration_ms: int) -> Counters:
+    """Count, sum and histogram bin of one duration, e.g. fr_count, fr_ms, frh:42."""
+    return {f"{prefix}_count": 1, f"{prefix}_ms": duration_ms, f"{prefix}h:{sketches.bin_of(duration_ms)}": 1}
+
+
+def _sla(policy: SlaPolicy | None, metric: str, start_ms: int, stop_ms: int) -> Counters:
+    """Met or breached, counted when the clock stops."""
+    if policy is None:
+        return {}
+    deadline = policy.deadline(metric, start_ms)
+    if deadline is None:
+        return {}
+    return {f"sla_{metric}_{'met' if stop_ms <= deadline else 'breached'}": 1}
+
+
+def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
+    """Every figure one contact adds, by scope. See the module docstring."""
+    out = Contribution()
+    if f.created_at is None:
+        return out  # nothing counts until the contact's creation is known
+    scopes = contact_scopes(f)
+    policy = config.policy(f)
+    created = f.created_at
+    out.add(scopes, created, {"created": 1})
+
+    if f.first_response_at is not None:
+        duration = f.first_response_at - created
+        figures = _timed("fr", duration) | _sla(policy, "first_response", created, f.first_response_at)
+        if policy is not None:
+            figures["fr_bh_ms"] = policy.business_ms(created, f.first_response_at)
+        out.add(scopes + _agent(f, f.responder), f.first_response_at, figures)
+    for t, agent in f.replies:
+        out.add(scopes + _agent(f, agent), t, {"replies": 1})
+    for t, wait, agent in f.next_replies:
+        out.add(scopes + _agent(f, agent), t, _timed("nr", wait) | _sla(policy, "next_reply", t - wait, t))
+
+    if f.resolved_at is not None:
+        figures = _timed("res", f.resolved_at - created) | _sla(policy, "resolution", created, f.resolved_at)
+        figures["resolved"] = 1
+        if len(f.replies) == 1 and not f.reopen_times:
+            figures["one_touch"] = 1
+        out.add(scopes + _agent(f, f.resolver), f.resolved_at, figures)
+    if f.last_solved_at is not None:
+        out.add(scopes, f.last_solved_at, {"full_res_count": 1, "full_res_ms": f.last_solved_at - created})
+    for t in f.reopen_times:
+        out.add(scopes + _agent(f, f.resolver), t, {"reopened": 1})
+
+    if f.queued_at is not None:
+        sl = config.service_level(f.platform, f.queue)
+        if f.connected_at is not None:
+            wait = max(0, f.connected_at - f.queued_at)
+            figures = {"answered": 1, "asa_ms": wait, "sl_offered": 1, "sl_met": int(wait <= sl.threshold_ms)}
+            out.add(scopes + _agent(f, f.connected_agent), f.connected_at, figures)
+        elif f.abandoned_at is not None:
+            wait = max(0, f.abandoned_at - f.queued_at)
+            if wait < sl.short_abandon_ms:
+                figures = {"short_abandoned": 1}
+            else:
+                figures = {"abandoned": 1, "abandon_wait_ms": wait}
+                if sl.abandons == "fail":
+                    figures["sl_offered"] = 1
+                elif sl.abandons == "pass_within":
+                    figures["sl_offered"] = 1
+                    figures["sl_met"] = int(wait <= sl.threshold_ms)
+            out.add(scopes, f.abandoned_at, figures)
+    if f.connected_at is not None and f.ended_at is not None:
+        out.add(scopes + _agent(f, f.connected_agent), f.ended_at,
+                {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)})
+
+    if f.rating is not None:
+        t, label, score, scale_max = f.rating
+        figures = {"rated": 1, f"csat_{label}": 1}
+        if score is not None and scale_max == 10:
+            figures["nps_" + ("promoter" if score >= 9 else "detractor" if score <= 6 else "passive")] = 1
+        out.add(scopes + _agent(f, f.rating_agent), t, figures)
+
+    if f.is_open:
+        status = f.status or "new"
+        gauges = {"open": 1, "waiting": int(f.is_waiting), "unassigned": int(f.assignee is None),
+                  "pending": int(status == "pending"), "on_hold": int(status == "on_hold"),
+                  "in_queue": int(f.in_queue)}
+        out.gauge(scopes, {k: v for k, v in gauges.items() if v})
+        out.gauge(_agent(f, f.assignee), {"open": 1})
+        for scope in scopes:
+            if f.is_waiting:
+                out.oldest[(scope, "waiting")] = created
+            if f.in_queue:
+                out.oldest[(scope, "queued")] = f.queued_at  # type: ignore[assignment]
+        if policy is not None:
+            running = []
+            if f.first_response_at is None:
+                running.append(("first_response", created))
+            if f.unanswered_since is not None:
+                running.append(("next_reply", f.unanswered_since))
+            if f.resolved_at is None:
+                running.append(("resolution", created))
+            clocks = []
+            for metric, start in running:
+                deadline = policy.deadline(metric, start)
+                if deadline is not None:
+                    clocks.append((deadline, policy.at_risk_at(metric, start) or deadline))
+            if clocks:
+                for scope in scopes + _agent(f, f.assignee):
+                    out.clocks[scope] = list(clocks)
+    return out
