@@ -225,6 +225,20 @@ class Policy:
     def business_hours(self) -> bool:
         return self.calendar is not None
 
+    # Method forms of the module functions, matching the engine's ``SlaPolicy`` protocol (kpis.py).
+    def deadline(self, metric: Metric, start_ms: int) -> int | None:
+        """``deadline(self, metric, start_ms)``."""
+        return deadline(self, metric, start_ms)
+
+    def at_risk_at(self, metric: Metric, start_ms: int) -> int | None:
+        """Instant a clock started at ``start_ms`` turns ``at_risk``; ``None`` without a target."""
+        target = self.target_ms(metric)
+        return None if target is None else _after(self, start_ms, _at_risk_ms(self, target))
+
+    def business_ms(self, start_ms: int, end_ms: int) -> int:
+        """``elapsed_ms(self, start_ms, end_ms)``: business ms under the calendar, else calendar ms."""
+        return elapsed_ms(self, start_ms, end_ms)
+
 
 @dataclass(frozen=True)
 class ClockState:
@@ -259,6 +273,10 @@ def _after(policy: Policy, start_ms: int, amount_ms: int) -> int:
     return add_business_ms(policy.calendar, start_ms, amount_ms)
 
 
+def _at_risk_ms(policy: Policy, target_ms: int) -> int:
+    return max(1, math.ceil(policy.at_risk * target_ms))
+
+
 def deadline(policy: Policy, metric: Metric, start_ms: int) -> int | None:
     """Instant the ``metric`` target of a clock started at ``start_ms`` breaches; ``None`` if it has no target.
 
@@ -287,7 +305,7 @@ def clock_state(
         spent = elapsed_ms(policy, start_ms, stopped_at_ms)
         status: Status = "met" if stopped_at_ms <= due else "missed"
         return ClockState(metric, status, target, spent, target - spent, None, None, business)
-    risk_at = _after(policy, start_ms, max(1, math.ceil(policy.at_risk * target)))
+    risk_at = _after(policy, start_ms, _at_risk_ms(policy, target))
     spent = elapsed_ms(policy, start_ms, now_ms)
     if now_ms > due:
         status = "breached"

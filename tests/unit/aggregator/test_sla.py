@@ -175,6 +175,14 @@ def test_stopped_clock_is_met_or_missed(policy, start, stopped, status, elapsed)
     assert state.breach_at_ms is None and state.at_risk_at_ms is None
 
 
+def test_policy_methods_match_the_engine_protocol():
+    policy, start = POLICY["default"], ms("2026-01-12T11:30:00+01:00")
+    assert policy.deadline("first_response", start) == ms("2026-01-12T13:30:00+01:00")
+    assert policy.at_risk_at("first_response", start) == ms("2026-01-12T13:18:00+01:00")
+    assert policy.deadline("next_reply", start) is None and policy.at_risk_at("next_reply", start) is None
+    assert policy.business_ms(start, ms("2026-01-12T14:00:00+01:00")) == 90 * M
+
+
 def test_clock_without_target_is_none():
     assert clock_state(POLICY["default"], "next_reply", 0, 1) is None
 
