@@ -87,7 +87,8 @@ def test_disconnect_while_queued_is_abandoned():
 
 def test_disconnect_after_agent_is_not_abandoned():
     body = contact_event("DISCONNECTED", queueInfo={"queueArn": f"{INST}/queue/q-1"},
-                         agentInfo={"agentArn": f"{INST}/agent/a-1", "connectedToAgentTimestamp": "2026-11-20T09:00:30Z"},
+                         agentInfo={"agentArn": f"{INST}/agent/a-1",
+                                    "connectedToAgentTimestamp": "2026-11-20T09:00:30Z"},
                          disconnectTimestamp="2026-11-20T09:05:00Z")
     [closed] = adapter.to_events(delivery(body)).events
     assert (closed.type, closed.status, closed.agent_id) == ("contact.status_changed", "solved", "a-1")

@@ -24,10 +24,10 @@ def envelope(topic: str, body: dict, eid: str = "ev-1") -> dict:
             "time": "2026-11-20T10:00:00Z", "detail": {"topicName": topic, "version": "2", "eventBody": body}}
 
 
-def acd_end(outcome: str, **extra) -> dict:
+def acd_end(outcome: str, eid: str = "ev-1", **extra) -> dict:
     return envelope(f"v2.detail.events.conversation.{CONV}.acd.end",
                     {"eventTime": 1795683600123, "conversationId": CONV, "mediaType": "CHAT", "queueId": "q-1",
-                     "acdOutcome": outcome, **extra})
+                     "acdOutcome": outcome, **extra}, eid)
 
 
 def test_api_key_and_rotation():
