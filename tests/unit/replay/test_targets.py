@@ -111,3 +111,33 @@ def test_progress_line():
     bar.update(4)
     bar.close()
     assert stream.text.splitlines()[-1].startswith("[" + "#" * 30 + "] 4/4 events 100.0%")
+
+
+async def test_real_ingest_app_accepts_replayed_batches_and_503_is_retried():
+    """The first 400 Helpdesk events through the real ingest app (in-memory publisher) in batches of 200."""
+    from itertools import islice
+    from pathlib import Path
+
+    from services.common.settings import Settings
+    from services.ingest.app import create_app
+    from services.ingest.publisher import InMemoryPublisher
+    from services.replay import helpdesk
+
+    path = Path(__file__).resolve().parents[3] / "data" / "helpdesk" / "finale.csv"
+    batch = list(islice(helpdesk.events(path), 400))
+    publisher = InMemoryPublisher()
+    app = create_app(Settings(), publisher=publisher)
+    publisher.available = False
+    calls = []
+
+    async def sleep(seconds):  # Kafka comes back while the replay backs off
+        calls.append(seconds)
+        publisher.available = True
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+        for start in (0, 200):
+            chunk = batch[start:start + 200]
+            assert await send_to_ingest(client, "http://ingest/webhooks/canonical", chunk, sleep=sleep) == 200
+    assert calls == [0.5]
+    assert [json.loads(v)["event_id"] for _, _, v in publisher.records] == [e["event_id"] for e in batch]
+    assert {k for _, k, _ in publisher.records} == {e["contact_id"].encode() for e in batch}
