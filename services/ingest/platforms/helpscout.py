@@ -95,8 +95,8 @@ def _message(document: dict[str, Any], base: dict[str, Any], convo_id: str, name
     thread_types, author, public = _REPLY_EVENTS[name]
     embedded = document.get("_embedded")
     threads = embedded.get("threads") if isinstance(embedded, dict) else None
-    candidates = [t for t in threads if isinstance(t, dict) and str(t.get("type", "")).lower() in thread_types
-                  and t.get("id") not in (None, "")] if isinstance(threads, list) else []
+    candidates = [t for t in threads if isinstance(t, dict) and t.get("id") not in (None, "")
+                  and _thread_matches(t, thread_types, author)] if isinstance(threads, list) else []
     if not candidates:
         at = _updated_at(document)
         event_id, agent = stable_id(NAME, convo_id, name, at), None
@@ -111,6 +111,18 @@ def _message(document: dict[str, Any], base: dict[str, Any], convo_id: str, name
             author, agent = "customer", None
     return event({**base, "event_id": event_id, "type": "contact.message", "occurred_at": at,
                   "author": author, "public": public, "agent_id": agent})
+
+
+def _thread_matches(thread: dict[str, Any], thread_types: set[str], author: str) -> bool:
+    """Reply/customer/note threads by type; chat and phone threads (either side) by who created them."""
+    kind = str(thread.get("type", "")).lower()
+    if kind in thread_types:
+        return True
+    creator = thread.get("createdBy")
+    creator_type = str(creator.get("type", "")).lower() if isinstance(creator, dict) else ""
+    if "note" in thread_types or kind not in ("chat", "phone"):
+        return False
+    return creator_type == ("customer" if author == "customer" else "user")
 
 
 def _rated(delivery: Delivery, document: dict[str, Any]) -> Any:

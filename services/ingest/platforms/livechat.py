@@ -68,8 +68,8 @@ def to_events(delivery: Delivery) -> Adapted:
     at = _received(delivery)
     if action == "chat_deactivated":
         closer = payload.get("user_id")
-        return Adapted([event({**base, "event_id": f"livechat:{thread_id}:deactivated", "type": "contact.status_changed",
-                               "occurred_at": at, "status": "closed",
+        return Adapted([event({**base, "event_id": f"livechat:{thread_id}:deactivated",
+                               "type": "contact.status_changed", "occurred_at": at, "status": "closed",
                                "agent_id": text_id(closer, "user_id") if _author(closer, {}) == "agent" else None,
                                "attributes": {**base["attributes"], "closed_by": closer or "router"}})])
     if action == "user_added_to_chat":

@@ -114,3 +114,16 @@ def test_rating_values(raw, label):
 def test_assigned_without_ids_is_unmappable():
     with pytest.raises(Unmappable):
         helpscout.to_events(delivery(b'{"status": "active"}', "x", "convo.assigned"))
+
+
+def test_chat_threads_are_told_apart_by_creator():
+    threads = [
+        {"id": 11, "type": "chat", "createdAt": "2024-01-02T03:05:00Z", "createdBy": {"id": 5, "type": "customer"}},
+        {"id": 12, "type": "chat", "createdAt": "2024-01-02T03:06:00Z", "createdBy": {"id": 8, "type": "user"}}]
+    body = convo(_embedded={"threads": threads})
+    (agent,) = helpscout.to_events(delivery(body, "x", "convo.agent.reply.created")).events
+    (customer,) = helpscout.to_events(delivery(body, "x", "convo.customer.reply.created")).events
+    assert (agent.event_id, agent.agent_id) == ("helpscout:thread:12", "8")
+    assert (customer.event_id, customer.author) == ("helpscout:thread:11", "customer")
+    (note,) = helpscout.to_events(delivery(body, "x", "convo.note.created")).events
+    assert note.event_id.startswith("helpscout:h:")  # a chat line is never taken for a note
