@@ -16,7 +16,10 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
+
+from services.common.events import format_time, to_epoch_ms
 
 from services.replay import DATASETS, importer, resolve
 from services.replay.helpdesk import DEFAULT_TIMEZONE
@@ -188,9 +191,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _say("--speed must be >= 0, --batch and --limit >= 1")
         return 2
     speed = 0.0 if args.no_wait else args.speed
+    since_ms = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            _say(f"--since must be an ISO date or date-time, got {args.since!r}")
+            return 2
+        since_ms = to_epoch_ms(format_time(since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
     loading = time.monotonic()
     try:
-        events, times = order(importer(kind)(path, timezone=args.timezone), limit_contacts=args.limit)
+        events, times = order(importer(kind)(path, timezone=args.timezone), limit_contacts=args.limit,
+                              since_ms=since_ms)
+    except KeyboardInterrupt:
+        _say("interrupted while importing")
+        return 130
     except (ValueError, KeyError, OSError) as exc:
         _say(f"cannot import {path}: {exc}")
         return 2
@@ -227,6 +242,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "(when the last event is sent)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="only the first N contacts by creation time, with all their events")
+    parser.add_argument("--since", metavar="TIME",
+                        help="only contacts created at or after TIME (ISO 8601; UTC if no offset), e.g. 2012-05-01")
     parser.add_argument("--target", choices=["ingest", "kafka", "stdout"], default="ingest",
                         help="ingest: POST /webhooks/canonical (default); kafka: the events topic directly "
                              "(DESKPULSE_KAFKA_BOOTSTRAP); stdout: JSON lines")

@@ -77,20 +77,23 @@ def make_schedule(times_ms: Sequence[int], *, speed: float, rebase: bool, now_ms
     return schedule
 
 
-def order(events: Iterable[dict[str, Any]], *, limit_contacts: int | None = None) -> tuple[list[dict], list[int]]:
+def order(
+    events: Iterable[dict[str, Any]], *, limit_contacts: int | None = None, since_ms: int | None = None
+) -> tuple[list[dict], list[int]]:
     """The events of the whole log in event-time order, and their times (epoch ms).
 
-    Ties keep the importer's order, so each contact's events stay in its own order. With ``limit_contacts`` only
-    the first N contacts by creation time (ties: file order) are kept, with all their events.
+    Ties keep the importer's order, so each contact's events stay in its own order. With ``since_ms`` only
+    contacts created at or after that time are kept; with ``limit_contacts`` only the first N contacts by
+    creation time (ties: file order). A kept contact keeps all its events.
     """
     keyed = [(to_epoch_ms(e["occurred_at"]), seq, e) for seq, e in enumerate(events)]
     keyed.sort(key=lambda item: (item[0], item[1]))
-    if limit_contacts is not None:
+    if limit_contacts is not None or since_ms is not None:
         chosen: set[tuple[str, str]] = set()
-        for _, _, e in keyed:
-            if len(chosen) >= limit_contacts:
+        for t, _, e in keyed:
+            if limit_contacts is not None and len(chosen) >= limit_contacts:
                 break
-            if e["type"] == "contact.created":
+            if e["type"] == "contact.created" and (since_ms is None or t >= since_ms):
                 chosen.add((e["platform"], e["contact_id"]))
         keyed = [k for k in keyed if (k[2]["platform"], k[2]["contact_id"]) in chosen]
     return [e for _, _, e in keyed], [t for t, _, _ in keyed]

@@ -154,3 +154,13 @@ async def test_loop_applies_rebase_and_tag():
     assert [e["event_id"] for e in out] == ["t:a:0~run2", "t:a:1~run2"]
     assert {e["contact_id"] for e in out} == {"a~run2"}
     assert events[0]["occurred_at"] == utc_ms_text(T0)  # the imported events are not modified
+
+
+def test_since_keeps_contacts_created_from_then_and_combines_with_limit():
+    a = [ev("a", 0, T0, "contact.created"), ev("a", 1, T0 + 50 * H)]
+    b = [ev("b", 0, T0 + 2 * H, "contact.created"), ev("b", 1, T0 + 3 * H)]
+    c = [ev("c", 0, T0 + 4 * H, "contact.created")]
+    events, _ = order(a + b + c, since_ms=T0 + 2 * H)
+    assert [e["event_id"] for e in events] == ["t:b:0", "t:b:1", "t:c:0"]
+    events, _ = order(a + b + c, since_ms=T0 + H, limit_contacts=1)
+    assert [e["event_id"] for e in events] == ["t:b:0", "t:b:1"]
