@@ -126,3 +126,41 @@ def test_emitted_at_float_seconds_and_integer_seconds():
         body = json.dumps({"id": "evt_1", "type": "archive", "emitted_at": emitted, "conversation": {"id": "cnv_1"}})
         [e] = front.to_events(Delivery(body=body.encode(), headers={})).events
         assert e.occurred_at == want and e.status == "solved"
+
+
+def test_through_ingest_challenge_answered_and_inbound_published():
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from services.common.settings import Settings
+    from services.ingest.app import create_app
+    from services.ingest.publisher import InMemoryPublisher
+    from services.ingest.secrets import SecretStore
+
+    publisher = InMemoryPublisher()
+    app = create_app(Settings(), publisher=publisher, secrets=SecretStore({"front": {"default": [SECRET]}}))
+    with TestClient(app) as client:
+        ts = int(time.time() * 1000)
+        headers = {"content-type": "application/json", "x-front-request-timestamp": str(ts),
+                   "x-front-signature": app_sig(SECRET, ts, BODY), "x-front-challenge": "ch-123"}
+        answer = client.post("/webhooks/front", content=BODY, headers=headers)
+        assert (answer.status_code, answer.json()) == (200, {"challenge": "ch-123"})
+        inbound = json.dumps({"type": "inbound_received", "authorization": {"id": "cmp_abc"},
+                              "payload": {"id": "evt_1", "type": "inbound", "emitted_at": time.time(),
+                                          "conversation": {"id": "cnv_1", "created_at": time.time()},
+                                          "target": {"_meta": {"type": "message"}, "data": {"id": "msg_1"}}}}).encode()
+        headers = {"content-type": "application/json", "x-front-request-timestamp": str(ts),
+                   "x-front-signature": app_sig(SECRET, ts, inbound)}
+        answer = client.post("/webhooks/front", content=inbound, headers=headers)
+        assert (answer.status_code, answer.json()) == (202, {"accepted": 2})
+        stale = {**headers, "x-front-request-timestamp": str(ts - 600_000),
+                 "x-front-signature": app_sig(SECRET, ts - 600_000, inbound)}
+        assert client.post("/webhooks/front", content=inbound, headers=stale).status_code == 401
+
+
+def test_app_event_assignee_changed_without_legacy_type():
+    body = json.dumps({"type": "assignee_changed", "payload": {"id": "evt_2", "emitted_at": 1453772000,
+                                                               "conversation": {"id": "cnv_1"}, "target": None}})
+    [e] = front.to_events(Delivery(body=body.encode(), headers={})).events
+    assert (e.type, e.agent_id) == ("contact.assigned", None)

@@ -125,3 +125,29 @@ def test_system_author_comment():
     [e] = zendesk.to_events(_event("ticket.comment_added", {"comment": {"id": 1, "is_public": True,
                                                                          "author": {"id": -1, "is_staff": False}}})).events
     assert (e.author, e.agent_id) == ("system", None)
+
+
+def test_through_ingest_signed_event_accepted_and_forged_rejected():
+    import time
+    from datetime import datetime, timezone
+
+    from fastapi.testclient import TestClient
+
+    from services.common.settings import Settings
+    from services.ingest.app import create_app
+    from services.ingest.publisher import InMemoryPublisher
+    from services.ingest.secrets import SecretStore
+
+    app = create_app(Settings(), publisher=InMemoryPublisher(),
+                     secrets=SecretStore({"zendesk": {"acme": ["acme-secret"]}}))
+    body = json.dumps({"type": "zen:event-type:ticket.status_changed", "id": "E9", "account_id": 1,
+                       "time": "2024-01-02T03:04:05Z", "detail": {"id": "7", "status": "SOLVED"},
+                       "event": {"current": "SOLVED", "previous": "OPEN"}}).encode()
+    ts = datetime.fromtimestamp(time.time(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {"content-type": "application/json", "x-zendesk-webhook-signature-timestamp": ts,
+               "x-zendesk-webhook-signature": sign("acme-secret", ts, body)}
+    with TestClient(app) as client:
+        answer = client.post("/webhooks/zendesk/acme", content=body, headers=headers)
+        assert (answer.status_code, answer.json()) == (202, {"accepted": 1})
+        forged = {**headers, "x-zendesk-webhook-signature": sign("guess", ts, body)}
+        assert client.post("/webhooks/zendesk/acme", content=body, headers=forged).status_code == 401
