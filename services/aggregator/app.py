@@ -10,7 +10,10 @@ import time
 import faust
 from prometheus_client import Counter, start_http_server
 
-from services.aggregator.engine import Engine
+from services.aggregator.engine import Engine, EngineSettings
+from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
+from services.aggregator.sla import SlaConfig, SlaConfigError
+from services.aggregator.windows import Retention
 from services.common.events import EventValidationError, parse_event
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -33,12 +36,12 @@ SNAPSHOTS = Counter("deskpulse_aggregator_snapshots_published_total", "Partial s
 
 def kpi_config(settings: Settings):
     """SLA policies and service-level settings from DESKPULSE_SLA_CONFIG, else the defaults."""
-    from services.aggregator.kpis import DefaultConfig
+    if settings.sla_config is None:
+        return DefaultConfig()
+    return SlaKpiConfig(SlaConfig.load(settings.sla_config))
 
-    return DefaultConfig()
 
-
-def build_app(settings: Settings) -> faust.App:
+def build_app(settings: Settings, config=None) -> faust.App:
     app = faust.App(
         settings.aggregator_app_id,
         broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
@@ -58,7 +61,8 @@ def build_app(settings: Settings) -> faust.App:
     kpis = app.topic(settings.kpis_topic, key_serializer="raw", value_serializer="raw")
     # Keys are strings; values are JSON records: contacts, agents and retired totals (see engine.py).
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
-    engine = Engine(contacts, config=kpi_config(settings))
+    engine = Engine(contacts, config=config or kpi_config(settings),
+                    settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000))))
     built_for = {"generation": -1}
 
     def ready() -> bool:
@@ -102,11 +106,16 @@ def build_app(settings: Settings) -> faust.App:
 
 def run(settings: Settings, metrics_port: int | None = None) -> None:
     """Run one aggregator worker until SIGINT/SIGTERM (Faust's worker handles both gracefully)."""
+    try:
+        config = kpi_config(settings)
+    except (SlaConfigError, OSError) as exc:
+        log.error("cannot use DESKPULSE_SLA_CONFIG=%s: %s", settings.sla_config, exc)
+        raise SystemExit(2) from None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     if metrics_port:
         start_http_server(metrics_port, addr=settings.api_host)
-    app = build_app(settings)
+    app = build_app(settings, config)
     worker = faust.Worker(app, loop=loop, loglevel=settings.log_level.lower(), override_logging=False)
     worker.execute_from_commandline()

@@ -157,6 +157,7 @@ def facts(record: ContactRecord) -> ContactFacts:
     created_at = first_response_at = responder = resolved_at = resolver = last_solved_at = None
     abandoned_at = queued_at = connected_at = connected_agent = ended_at = None
     unanswered_since = None
+    queued_implicitly = False  # queue entry taken from creation on a live channel, until an explicit one
     rating = rating_agent = None
     reopen_times: list[int] = []
     replies: list[tuple[int, str | None]] = []
@@ -175,10 +176,11 @@ def facts(record: ContactRecord) -> ContactFacts:
                     resolved_at = last_solved_at = t
                     resolver = step[_AGENT] or assignee
                 if channel in LIVE_CHANNELS and queued_at is None:
-                    queued_at = t
+                    queued_at, queued_implicitly = t, True
         elif kind == "contact.queued":
-            if queued_at is None and connected_at is None:
-                queued_at = t
+            # An explicit queue entry wins over creation: Amazon Connect creates contacts before the IVR.
+            if connected_at is None and (queued_at is None or queued_implicitly):
+                queued_at, queued_implicitly = t, False
         elif kind == "contact.assigned":
             assignee = step[_AGENT]  # null means unassigned
         elif kind == "contact.connected":

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from services.aggregator import sketches
 from services.aggregator.contacts import ContactFacts
+from services.aggregator.sla import ServiceLevel, SlaConfig, service_level_contribution
 from services.aggregator.windows import LEVEL_SIZE, bucket_start
 
 Counters = dict[str, int]
@@ -24,15 +25,6 @@ Clock = tuple[int, int]  # (breach at ms, at risk from ms)
 # -- configuration seam ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceLevelSettings:
-    """How a queue counts service level and abandonment (KPIS.md §4.1–4.2, all vendor variants)."""
-
-    threshold_ms: int = 20_000
-    short_abandon_ms: int = 5_000  # abandons shorter than this are ignored entirely
-    abandons: str = "fail"  # "fail": count against SL; "exclude": leave out; "pass_within": in SL if within t
-
-
 class SlaPolicy(Protocol):
     def deadline(self, metric: str, start_ms: int) -> int | None: ...
     def at_risk_at(self, metric: str, start_ms: int) -> int | None: ...
@@ -41,20 +33,34 @@ class SlaPolicy(Protocol):
 
 class KpiConfig(Protocol):
     def policy(self, f: ContactFacts) -> SlaPolicy | None: ...
-    def service_level(self, platform: str, queue: str | None) -> ServiceLevelSettings: ...
+    def service_level(self, platform: str, queue: str | None) -> ServiceLevel: ...
+
+
+# Without a config: answered within 20 s, abandons count against, abandons under 5 s left out.
+DEFAULT_SERVICE_LEVEL = ServiceLevel(threshold_seconds=20, abandons="count_against", short_abandon_seconds=5)
 
 
 class DefaultConfig:
-    """No SLA policies, calendar time, 80/20-style service level with 5 s short abandons."""
-
-    def __init__(self, service_level: ServiceLevelSettings | None = None) -> None:
-        self._sl = service_level or ServiceLevelSettings()
+    """No SLA policies (no clocks), calendar time, the default service level."""
 
     def policy(self, f: ContactFacts) -> SlaPolicy | None:
         return None
 
-    def service_level(self, platform: str, queue: str | None) -> ServiceLevelSettings:
-        return self._sl
+    def service_level(self, platform: str, queue: str | None) -> ServiceLevel:
+        return DEFAULT_SERVICE_LEVEL
+
+
+class SlaKpiConfig:
+    """The engine's view of an ``SlaConfig`` (``DESKPULSE_SLA_CONFIG``, docs/sla.md)."""
+
+    def __init__(self, config: SlaConfig) -> None:
+        self._config = config
+
+    def policy(self, f: ContactFacts) -> SlaPolicy | None:
+        return self._config.policy_for(f.platform, f.queue, f.priority, f.channel)
+
+    def service_level(self, platform: str, queue: str | None) -> ServiceLevel:
+        return self._config.service_level_for(queue)
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------
@@ -174,19 +180,16 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
         sl = config.service_level(f.platform, f.queue)
         if f.connected_at is not None:
             wait = max(0, f.connected_at - f.queued_at)
-            figures = {"answered": 1, "asa_ms": wait, "sl_offered": 1, "sl_met": int(wait <= sl.threshold_ms)}
+            met, offered = service_level_contribution(True, wait, sl)
+            figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
             out.add(scopes + _agent(f, f.connected_agent), f.connected_at, figures)
         elif f.abandoned_at is not None:
             wait = max(0, f.abandoned_at - f.queued_at)
-            if wait < sl.short_abandon_ms:
+            if wait < sl.short_abandon_seconds * 1000:
                 figures = {"short_abandoned": 1}
             else:
-                figures = {"abandoned": 1, "abandon_wait_ms": wait}
-                if sl.abandons == "fail":
-                    figures["sl_offered"] = 1
-                elif sl.abandons == "pass_within":
-                    figures["sl_offered"] = 1
-                    figures["sl_met"] = int(wait <= sl.threshold_ms)
+                met, offered = service_level_contribution(False, wait, sl)
+                figures = {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": offered, "sl_met": met}
             out.add(scopes, f.abandoned_at, figures)
     if f.connected_at is not None and f.ended_at is not None:
         out.add(scopes + _agent(f, f.connected_agent), f.ended_at,

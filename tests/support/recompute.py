@@ -59,6 +59,7 @@ def _walk(platform: str, evs: list[dict]):
     assignee = None
     first_resp = resolved_at = resolver = abandoned_at = connected_at = connected_agent = ended_at = None
     queued_at = t0 if channel in LIVE else None
+    explicit_queue = [ms(d) for d in evs if d["type"] == "contact.queued"]
     unanswered = None
     agent_replies = 0
     reopens = []
@@ -68,7 +69,7 @@ def _walk(platform: str, evs: list[dict]):
         resolved_at, resolver = t0, c0.get("agent_id")
     for d in evs:
         t, kind = ms(d), d["type"]
-        if kind == "contact.queued" and queued_at is None and connected_at is None:
+        if kind == "contact.queued" and connected_at is None and (queued_at is None or t == explicit_queue[0]):
             queued_at = t
         elif kind == "contact.assigned":
             assignee = d.get("agent_id")

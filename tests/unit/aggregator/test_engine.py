@@ -182,8 +182,8 @@ class PolicyConfig:
         return FakePolicy()
 
     def service_level(self, platform, queue):
-        from services.aggregator.kpis import ServiceLevelSettings
-        return ServiceLevelSettings()
+        from services.aggregator.kpis import DEFAULT_SERVICE_LEVEL
+        return DEFAULT_SERVICE_LEVEL
 
 
 def created(contact, t_ms):
