@@ -133,6 +133,8 @@ def json_body(delivery: Delivery) -> Any:
         return json.loads(delivery.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Malformed(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Malformed("body is not valid JSON: nested too deeply") from None
 
 
 def event(document: dict[str, Any]) -> CanonicalEvent:

@@ -40,3 +40,16 @@ def test_adapters_raise_only_the_typed_error(name, body, head, secret):
             call()
         except WebhookError:
             pass
+
+
+@pytest.mark.parametrize("name", sorted(platforms.PLATFORMS))
+def test_deeply_nested_json_is_malformed_not_a_crash(name):
+    adapter = platforms.get(name)
+    body = b"[" * 100_000 + b"]" * 100_000
+    delivery = Delivery(body=body, headers={"content-type": "application/json"}, url="https://h.example/x",
+                        received_at=1_790_000_000.0)
+    for call in (lambda: adapter.verify(delivery, ["s"], 300.0), lambda: adapter.to_events(delivery)):
+        try:
+            call()
+        except WebhookError:
+            pass
