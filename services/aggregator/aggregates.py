@@ -19,7 +19,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.aggregator.kpis import EMPTY, Clock, Contribution, Counters, describe_scope
+from services.aggregator.kpis import EMPTY, Contribution, Counters, describe_scope
 from services.aggregator.windows import LEVEL_SIZE, Retention
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"

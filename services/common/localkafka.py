@@ -162,7 +162,6 @@ class LocalKafka:
         log_handle.close()
         (self.data_dir / "broker.pid").write_text(str(self.process.pid))
         deadline = started + timeout_s
-        last_error: Exception | None = None
         # Connection-refused errors are expected while the JVM starts; keep them out of the log.
         client_log = logging.getLogger("aiokafka")
         previous_level = client_log.level

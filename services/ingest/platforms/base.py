@@ -10,6 +10,7 @@ feeds them arbitrary bodies).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -196,6 +197,47 @@ def xml_root(delivery: Delivery) -> Any:
         return defused_fromstring(delivery.body)
     except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
         raise Malformed(f"body is not valid XML: {exc.__class__.__name__}: {exc}") from None
+
+
+def shared_secret(delivery: Delivery) -> str | None:
+    """A shared secret presented by platforms that cannot sign (Freshdesk, Gorgias; proxies in front of
+    others): the ``X-Deskpulse-Secret`` header, else the password of ``Authorization: Basic``."""
+    header = delivery.headers.get("x-deskpulse-secret")
+    if header:
+        return header
+    auth = delivery.headers.get("authorization", "")
+    if auth[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+def as_dict(value: Any) -> dict:
+    """``value`` if it is a JSON object, else an empty one (for optional parts of a payload)."""
+    return value if isinstance(value, dict) else {}
+
+
+def dig(value: Any, *path: str) -> Any:
+    """``value[path[0]][path[1]]…``, or ``None`` as soon as a step is not an object."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def optional_id(value: Any, empty: frozenset[str] = frozenset({""})) -> str | None:
+    """An optional platform id as text (≤ 256 characters); ``None`` for null, non-ids and the ``empty`` values
+    a platform uses for "none" (e.g. Zendesk's ``"0"``)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (int, str)):
+        text = str(value).strip()
+        return None if text.lower() in empty or len(text) > 256 else text
+    return None
 
 
 def obj(value: Any, field: str) -> dict[str, Any]:

@@ -15,14 +15,12 @@ with that time), numeric agent/group ids (agent e-mail and group name are used).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret,
 )
 
 NAME = "freshdesk"
@@ -42,7 +40,7 @@ _MESSAGES = {"reply.agent": ("agent", True), "reply.customer": ("customer", True
 
 
 def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> None:
-    if not any_matches(secrets, _presented_secret(delivery)):
+    if not any_matches(secrets, shared_secret(delivery)):
         raise Unauthorized("missing or wrong X-Deskpulse-Secret header or Basic auth password")
 
 
@@ -89,22 +87,9 @@ def to_events(delivery: Delivery) -> Adapted:
     raise Unmappable(f"unknown template event {str(kind)[:40]!r}")
 
 
-# -- private helpers (the shared-secret check is the same in gorgias.py) -------------------------------------
+# -- private helpers -------------------------------------
 
 
-def _presented_secret(delivery: Delivery) -> str | None:
-    """The secret from ``X-Deskpulse-Secret``, else the password of ``Authorization: Basic``."""
-    header = delivery.headers.get("x-deskpulse-secret")
-    if header:
-        return header
-    auth = delivery.headers.get("authorization", "")
-    if auth[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return decoded.partition(":")[2] or None
 
 
 def _text(value: Any) -> str | None:

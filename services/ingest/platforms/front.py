@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from services.ingest.platforms.base import (
     Adapted, Delivery, Malformed, Reply, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event,
-    hmac_digest, json_body, stable_id, to_rfc3339,
+    hmac_digest, json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
 )
 
 NAME = "front"
@@ -77,41 +76,41 @@ def to_events(delivery: Delivery) -> Adapted:
     kind = evt.get("type") if isinstance(evt.get("type"), str) else None
     if kind is None and isinstance(app_name, str):
         kind = _APP_NAMES.get(app_name)
-    if kind == "assign" and _get(evt, "target", "data") is None:
+    if kind == "assign" and dig(evt, "target", "data") is None:
         kind = "unassign"
     if kind not in _MAPPED:
         return Adapted([])
-    conversation = _dict(evt.get("conversation"))
-    contact = _id(conversation.get("id"))
+    conversation = as_dict(evt.get("conversation"))
+    contact = optional_id(conversation.get("id"))
     if contact is None:
         raise Unmappable("conversation.id is missing")
-    account = delivery.account or _id(_get(doc, "authorization", "id"))
-    eid = f"front:{_id(evt.get('id')) or stable_id(NAME, kind, contact, evt.get('emitted_at'))}"
-    target = _dict(_get(evt, "target", "data"))
+    account = delivery.account or optional_id(dig(doc, "authorization", "id"))
+    eid = f"front:{optional_id(evt.get('id')) or stable_id(NAME, kind, contact, evt.get('emitted_at'))}"
+    target = as_dict(dig(evt, "target", "data"))
     inbox = _first_inbox(evt)
     common = {"platform": NAME, "contact_id": contact, "account": account, "event_id": eid, "queue_id": inbox,
               "occurred_at": to_rfc3339(evt.get("emitted_at"), field="emitted_at")}
-    assignee = _id(_dict(conversation.get("assignee")).get("id"))
+    assignee = optional_id(as_dict(conversation.get("assignee")).get("id"))
     if kind in ("inbound", "outbound", "out_reply", "comment"):
         channel = _CHANNEL.get(str(target.get("type")), None) if kind != "comment" else None
         common["channel"] = channel
         if kind == "comment":
-            author = _dict(target.get("author"))
+            author = as_dict(target.get("author"))
             return Adapted([event({**common, "type": "contact.message", "author": "agent", "public": False,
-                                   "agent_id": _id(author.get("id")) or _id(_get(evt, "source", "data", "id"))})])
+                                   "agent_id": optional_id(author.get("id")) or optional_id(dig(evt, "source", "data", "id"))})])
         if kind == "inbound":
             created = {**common, "event_id": f"front:{contact}:created", "type": "contact.created",
                        "status": "open", "attributes": {"subject": conversation.get("subject")},
                        "occurred_at": to_rfc3339(conversation.get("created_at") or evt.get("emitted_at"),
                                                  field="conversation.created_at")}
             return Adapted([event(created), event({**common, "type": "contact.message", "author": "customer",
-                                                   "public": True, "attributes": {"message_id": _id(target.get("id"))}})])
-        teammate = _id(_dict(target.get("author")).get("id"))
+                                                   "public": True, "attributes": {"message_id": optional_id(target.get("id"))}})])
+        teammate = optional_id(as_dict(target.get("author")).get("id"))
         return Adapted([event({**common, "type": "contact.message", "author": "agent" if teammate else "system",
                                "public": True, "agent_id": teammate,
-                               "attributes": {"message_id": _id(target.get("id"))}})])
+                               "attributes": {"message_id": optional_id(target.get("id"))}})])
     if kind in ("assign", "unassign"):
-        agent = _id(target.get("id")) if kind == "assign" else None
+        agent = optional_id(target.get("id")) if kind == "assign" else None
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": agent})])
     if kind == "move":
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": assignee,
@@ -123,30 +122,17 @@ def to_events(delivery: Delivery) -> Adapted:
 # -- private helpers -----------------------------------------------------------------------------------------
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, str)):
-        text = str(value).strip()
-        return text if text and len(text) <= 256 else None
-    return None
 
 
 def _first_inbox(evt: dict, side: str = "source") -> str | None:
     """The inbox of a message event (``source`` is ``inboxes`` for inbound/outbound; ``target`` for move)."""
-    part = _dict(evt.get(side))
-    if _get(part, "_meta", "type") != "inboxes":
+    part = as_dict(evt.get(side))
+    if dig(part, "_meta", "type") != "inboxes":
         return None
     data = part.get("data")
     first = data[0] if isinstance(data, list) and data else data
-    return _id(_dict(first).get("id"))
+    return optional_id(as_dict(first).get("id"))

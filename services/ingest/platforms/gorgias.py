@@ -15,14 +15,12 @@ Cannot: CSAT and agent availability (no trigger for either), priority changes on
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, shared_secret,
 )
 
 NAME = "gorgias"
@@ -43,7 +41,7 @@ _NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?", re.AS
 
 
 def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> None:
-    if not any_matches(secrets, _presented_secret(delivery)):
+    if not any_matches(secrets, shared_secret(delivery)):
         raise Unauthorized("missing or wrong X-Deskpulse-Secret header or Basic auth password")
 
 
@@ -56,8 +54,8 @@ def to_events(delivery: Delivery) -> Adapted:
     kind = doc.get("event")
     if kind == "ticket-message-failed":
         return Adapted([])
-    ticket = _dict(doc.get("ticket"))
-    message = _dict(doc.get("message"))
+    ticket = as_dict(doc.get("ticket"))
+    message = as_dict(doc.get("message"))
     contact = _text(ticket.get("id"))
     if contact is None:
         raise Unmappable("ticket.id is missing")
@@ -106,26 +104,11 @@ def to_events(delivery: Delivery) -> Adapted:
     raise Unmappable(f"unknown template event {str(kind)[:40]!r}")
 
 
-# -- private helpers (the shared-secret check is the same in freshdesk.py) -----------------------------------
+# -- private helpers -----------------------------------
 
 
-def _presented_secret(delivery: Delivery) -> str | None:
-    """The secret from ``X-Deskpulse-Secret``, else the password of ``Authorization: Basic``."""
-    header = delivery.headers.get("x-deskpulse-secret")
-    if header:
-        return header
-    auth = delivery.headers.get("authorization", "")
-    if auth[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return decoded.partition(":")[2] or None
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
 )
 
 NAME = "intercom"
@@ -53,9 +53,9 @@ def to_events(delivery: Delivery) -> Adapted:
     topic = doc.get("topic")
     if not isinstance(topic, str) or not topic:
         raise Unmappable("notification has no topic")
-    item = _get(doc, "data", "item")
+    item = dig(doc, "data", "item")
     if topic == "admin.away_mode_updated":
-        return _away(doc, _dict(item), delivery)
+        return _away(doc, as_dict(item), delivery)
     if not topic.startswith("conversation.") or not (
             topic in _STATUS_TOPICS or topic in _MESSAGE_TOPICS or topic in (
                 "conversation.user.created", "conversation.admin.assigned", "conversation.admin.open.assigned",
@@ -85,7 +85,7 @@ def to_events(delivery: Delivery) -> Adapted:
         return Adapted(events)
     if topic in _MESSAGE_TOPICS:
         default, public = _MESSAGE_TOPICS[topic]
-        author_obj = _dict(part.get("author"))
+        author_obj = as_dict(part.get("author"))
         author = _AUTHOR.get(str(author_obj.get("type")), default)
         if topic == "conversation.operator.replied":
             author = "bot"
@@ -96,7 +96,7 @@ def to_events(delivery: Delivery) -> Adapted:
         return Adapted([event({**common, "type": "contact.status_changed", "status": _STATUS_TOPICS[topic],
                                "attributes": {"raw_state": item.get("state"), "topic": topic}})])
     if topic == "conversation.rating.added":
-        return Adapted([_rating(common, _dict(item.get("conversation_rating")), assignee)])
+        return Adapted([_rating(common, as_dict(item.get("conversation_rating")), assignee)])
     to = part.get("assigned_to")
     agent = assignee
     if isinstance(to, dict) and to.get("type") in ("admin", "nobody_admin"):
@@ -109,7 +109,7 @@ def _rating(common: dict, rating: dict, assignee: str | None) -> Any:
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not 1 <= score <= 5:
         raise Unmappable(f"conversation_rating.rating must be 1-5, got {str(score)[:20]!r}")
     label = "good" if score >= 4 else "neutral" if score >= 3 else "bad"
-    teammate = _id(_dict(rating.get("teammate")).get("id")) or assignee
+    teammate = _id(as_dict(rating.get("teammate")).get("id")) or assignee
     when = rating.get("created_at")
     return event({**common, "type": "contact.rated", "agent_id": teammate,
                   "rating": {"label": label, "score": float(score), "scale_max": 5.0},
@@ -134,37 +134,22 @@ def _away(doc: dict, admin: dict, delivery: Delivery) -> Adapted:
 # -- private helpers -----------------------------------------------------------------------------------------
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (int, str)):
-        text = str(value).strip()
-        return text if text not in ("", "0") and len(text) <= 256 else None
-    return None
 
 
 def _last_part(item: dict) -> dict:
     """The conversation part that triggered the notification (webhooks carry only that one)."""
-    parts = _get(item, "conversation_parts", "conversation_parts")
+    parts = dig(item, "conversation_parts", "conversation_parts")
     if isinstance(parts, list) and parts and isinstance(parts[-1], dict):
         return parts[-1]
     return {}
 
 
 def _channel(item: dict) -> str | None:
-    source = _dict(item.get("source"))
+    source = as_dict(item.get("source"))
     kind = str(source.get("delivered_as") or "") + " " + str(source.get("type") or "")
     for needle, channel in (("email", "email"), ("phone", "voice"), ("call", "voice"), ("sms", "sms"),
                             ("whatsapp", "messaging"), ("facebook", "social"), ("twitter", "social"),
@@ -172,3 +157,10 @@ def _channel(item: dict) -> str | None:
         if needle in kind:
             return channel
     return None
+
+
+_ZERO = frozenset({"", "0"})  # how Intercom says "no id"
+
+
+def _id(value: Any) -> str | None:
+    return optional_id(value, _ZERO)

@@ -23,7 +23,7 @@ from typing import Any
 from services.common.events import to_epoch_ms
 from services.ingest.platforms.base import (
     Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event, hmac_digest,
-    json_body, stable_id, to_rfc3339,
+    json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
 )
 
 NAME = "zendesk"
@@ -78,14 +78,14 @@ def _subscription(doc: dict, kind: str, delivery: Delivery) -> Adapted:
     if kind not in ("ticket.created", "ticket.comment_added", "ticket.status_changed", "ticket.priority_changed",
                     "ticket.agent_assignment_changed", "ticket.group_assignment_changed"):
         return Adapted([])
-    detail = _dict(doc.get("detail"))
-    change = _dict(doc.get("event"))
+    detail = as_dict(doc.get("detail"))
+    change = as_dict(doc.get("event"))
     ticket = _id(detail.get("id")) or _subject_id(doc.get("subject"), "zen:ticket:")
     if ticket is None:
         raise Unmappable("ticket id missing (detail.id / subject)")
     eid = f"zendesk:{_id(doc.get('id')) or stable_id('zendesk', kind, ticket, doc.get('time'))}"
     common = {"platform": NAME, "contact_id": ticket, "account": delivery.account or _id(doc.get("account_id")),
-              "queue_id": _id(detail.get("group_id")), "channel": _channel(_get(detail, "via", "channel")),
+              "queue_id": _id(detail.get("group_id")), "channel": _channel(dig(detail, "via", "channel")),
               "priority": _enum(detail.get("priority"), _PRIORITY),
               "occurred_at": to_rfc3339(doc.get("time") or detail.get("updated_at"), field="time")}
     status = _status(detail.get("status"))
@@ -98,8 +98,8 @@ def _subscription(doc: dict, kind: str, delivery: Delivery) -> Adapted:
                                  "agent_id": assignee}))
         return Adapted(events)
     if kind == "ticket.comment_added":
-        comment = _dict(change.get("comment"))
-        author = _dict(comment.get("author"))
+        comment = as_dict(change.get("comment"))
+        author = as_dict(comment.get("author"))
         author_id = _id(author.get("id"))
         role = "system" if author_id == "-1" else "agent" if author.get("is_staff") is True else "customer"
         public = comment.get("is_public")
@@ -131,8 +131,8 @@ def _subscription(doc: dict, kind: str, delivery: Delivery) -> Adapted:
 def _agent(doc: dict, kind: str, delivery: Delivery) -> Adapted:
     if kind not in ("agent.state_changed", "agent.unified_state_changed"):
         return Adapted([])
-    detail = _dict(doc.get("detail"))
-    change = _dict(doc.get("event"))
+    detail = as_dict(doc.get("detail"))
+    change = as_dict(doc.get("event"))
     agent = _id(detail.get("agent_id")) or _subject_id(doc.get("subject"), "zen:agent:")
     if agent is None:
         raise Unmappable("agent id missing (detail.agent_id)")
@@ -154,8 +154,8 @@ def _agent(doc: dict, kind: str, delivery: Delivery) -> Adapted:
 
 
 def _trigger(doc: dict, delivery: Delivery) -> Adapted:
-    ticket = _dict(doc.get("ticket"))
-    actor = _dict(doc.get("actor"))
+    ticket = as_dict(doc.get("ticket"))
+    actor = as_dict(doc.get("actor"))
     contact = _id(ticket.get("id"))
     kind = doc.get("event")
     if contact is None:
@@ -204,26 +204,10 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
 # -- private helpers -----------------------------------------------------------------------------------------
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
-def _id(value: Any) -> str | None:
-    """An id as text; empty, zero and null ids (Zendesk sends "" and "0" for none) are None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (int, str)):
-        text = str(value).strip()
-        return text if text not in ("", "0", "-", "null") and len(text) <= 256 else None
-    return None
 
 
 def _subject_id(subject: Any, prefix: str) -> str | None:
@@ -268,3 +252,10 @@ def _subdomain(url: Any) -> str | None:
         return None
     host = url.split("://", 1)[-1].split("/", 1)[0]
     return _id(host.split(".zendesk.com", 1)[0])
+
+
+_ZENDESK_EMPTY = frozenset({"", "0", "-", "null"})  # how Zendesk says "no id"
+
+
+def _id(value: Any) -> str | None:
+    return optional_id(value, _ZENDESK_EMPTY)

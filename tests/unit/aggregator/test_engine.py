@@ -1,10 +1,9 @@
 import json
 import random
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.aggregator.engine import Engine, EngineSettings, retired_key
+from services.aggregator.engine import Engine, retired_key
 from services.aggregator.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
 from services.common.events import parse_event
@@ -39,7 +38,7 @@ def model_of(engine, wall_ms):
 def run_engine(docs, partitions=3):
     engine = Engine({})
     last = max(recompute.ms(d) for d in docs)
-    outcomes = feed(engine, sorted(docs, key=recompute.ms), partitions) if False else feed(engine, docs, partitions, wall=last)
+    outcomes = feed(engine, docs, partitions, wall=last)
     return engine, model_of(engine, last), outcomes, last
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from services.common.events import (
-    CanonicalEvent, EventValidationError, format_time, from_epoch_ms, parse_event, parse_time, to_epoch_ms,
+    EventValidationError, format_time, from_epoch_ms, parse_event, parse_time, to_epoch_ms,
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "deskpulse.event.v1"
