@@ -130,11 +130,11 @@ def map_case(case: str, rows: list[Row], zone: ZoneInfo) -> list[dict]:
             if assignee is not None:
                 emit("assigned", "contact.assigned", agent_id=assignee, queue_id=queue)
         else:
-            if team is not None and team != queue:
-                queue = team
-                emit("queued", "contact.queued", queue_id=queue)
-            if new_assignee != assignee:
-                assignee = new_assignee
+            # A team change is a re-assignment to the new queue (as the Zendesk adapter maps a group change), not
+            # `contact.queued`: in deskpulse that means entering a live queue, which only `contact.connected` ends.
+            moved = team is not None and team != queue
+            if moved or new_assignee != assignee:
+                queue, assignee = (team if moved else queue), new_assignee
                 emit("assigned", "contact.assigned", agent_id=assignee, queue_id=queue)
         if activity == TAKE_IN_CHARGE and resource and not responded:
             responded = True
