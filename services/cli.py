@@ -71,10 +71,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from services.api.app import create_app
+    from services.api.app import ConfigError, create_app
 
     settings = get_settings()
-    return _serve(create_app(settings), settings.api_host, settings.api_port)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"deskpulse api: {exc}", file=sys.stderr)
+        return 2
+    return _serve(app, settings.api_host, settings.api_port)
 
 
 def cmd_aggregator(args: argparse.Namespace) -> int:

@@ -117,32 +117,46 @@ class PartitionAggregates:
         return state
 
     def apply(self, key: str, old: Contribution, new: Contribution) -> set[str]:
-        """Replace contact ``key``'s contribution ``old`` by ``new``; return the scopes whose figures changed."""
+        """Replace contact ``key``'s contribution ``old`` by ``new``; return the scopes whose figures changed.
+
+        Only what differs is touched: consecutive events of a contact leave most of its facts as they were.
+        """
         changed: set[str] = set()
-        for sign, contrib in ((-1, old), (+1, new)):
-            for scope, counters in contrib.totals.items():
-                _bump(self._state(scope).totals, counters, sign)
+        for scope in old.totals.keys() | new.totals.keys():
+            before, after = old.totals.get(scope), new.totals.get(scope)
+            if before != after:
+                totals = self._state(scope).totals
+                _bump(totals, before or {}, -1)
+                _bump(totals, after or {}, +1)
                 changed.add(scope)
-            for (scope, level, start), counters in contrib.buckets.items():
-                if start < self.cutoffs[level]:
-                    continue  # that bucket has expired; facts for it only count in the totals
-                buckets = self._state(scope).buckets[level]
-                bucket = buckets.setdefault(start, {})
-                _bump(bucket, counters, sign)
-                if not bucket:
-                    del buckets[start]
-            for scope, counters in contrib.live.items():
-                _bump(self._state(scope).live, counters, sign)
+        for bucket_key in old.buckets.keys() | new.buckets.keys():
+            before, after = old.buckets.get(bucket_key), new.buckets.get(bucket_key)
+            if before == after:
+                continue
+            scope, level, start = bucket_key
+            if start < self.cutoffs[level]:
+                continue  # that bucket has expired; facts for it only count in the totals
+            buckets = self._state(scope).buckets[level]
+            bucket = buckets.setdefault(start, {})
+            _bump(bucket, before or {}, -1)
+            _bump(bucket, after or {}, +1)
+            if not bucket:
+                del buckets[start]
+        for scope in old.live.keys() | new.live.keys():
+            before, after = old.live.get(scope), new.live.get(scope)
+            if before != after or scope not in self.scopes:
+                live = self._state(scope).live
+                _bump(live, before or {}, -1)
+                _bump(live, after or {}, +1)
                 changed.add(scope)
-            for scope, clocks in contrib.clocks.items():
+        for scope in old.clocks.keys() | new.clocks.keys():
+            before, after = old.clocks.get(scope, []), new.clocks.get(scope, [])
+            if before != after:
                 state = self._state(scope)
-                deadlines, risks = [c[0] for c in clocks], [c[1] for c in clocks]
-                if sign > 0:
-                    _insort_all(state.deadlines, deadlines)
-                    _insort_all(state.risks, risks)
-                else:
-                    _remove_all(state.deadlines, deadlines)
-                    _remove_all(state.risks, risks)
+                _remove_all(state.deadlines, [c[0] for c in before])
+                _remove_all(state.risks, [c[1] for c in before])
+                _insort_all(state.deadlines, [c[0] for c in after])
+                _insort_all(state.risks, [c[1] for c in after])
                 changed.add(scope)
         for (scope, kind) in old.oldest.keys() - new.oldest.keys():
             self._state(scope).oldest[kind].set(key, None)

@@ -60,6 +60,7 @@ class _Partition:
         self.clock = StreamClock()
         self.agent_scopes: dict[str, str] = {}  # agent scope -> agent record key (agents living here)
         self.clock_heap: list[tuple[int, str]] = []  # (time a clock crosses a threshold, scope)
+        self.closed: list[tuple[int, str]] = []  # (last event time, key) of contacts closed when last seen
         self.last_sweep_ms = 0
 
 
@@ -75,12 +76,16 @@ class Engine:
 
     # -- contributions of records -------------------------------------------------------------------------
 
-    def _contribution(self, record: dict | None) -> Contribution:
+    def _contribution(self, record: dict | None, part: _Partition | None = None, key: str | None = None) -> Contribution:
+        """A record's contribution; with ``part``, a closed contact is also queued for retirement."""
         if record is None:
             return EMPTY
         if record.get("kind") == "agent":
             return agents.contribution(record)
-        return contribution(facts(record), self.config)
+        f = facts(record)
+        if part is not None and not f.is_open:
+            heapq.heappush(part.closed, (f.last_event_at, key))
+        return contribution(f, self.config)
 
     def _partition(self, partition: int) -> _Partition:
         state = self.partitions.get(partition)
@@ -112,7 +117,7 @@ class Engine:
             return "duplicate"
         part.clock.observe(t, wall_ms)
         self.table[key] = new
-        self._apply(part, key, self._contribution(old), self._contribution(new), wall_ms)
+        self._apply(part, key, self._contribution(old), self._contribution(new, part, key), wall_ms)
         if new.get("kind") == "agent":
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
@@ -155,28 +160,30 @@ class Engine:
         Must run while processing an event of ``partition`` (table writes go to that changelog partition).
         Returns how many contacts were retired.
         """
+        part = self._partition(partition)
         victims = []
-        for key, record in self.table.items():
-            if record is None or record.get("p") != partition or record.get("kind") == "agent" or key.startswith("retired#"):
-                continue
+        while part.closed and part.closed[0][0] < through_ms:
+            last_event_at, key = heapq.heappop(part.closed)
+            record = self.table.get(key)
+            if record is None or record["ev"][-1][0] != last_event_at:
+                continue  # gone already, or changed since (a newer entry is queued if it is closed)
             f = facts(record)
-            if not f.is_open and f.last_event_at < through_ms:
+            if not f.is_open and f.last_event_at == last_event_at:
                 victims.append((key, record))
         if not victims:
             return 0
         retired = self.table.get(retired_key(partition)) or {"p": partition, "through_ms": 0, "totals": {}}
         totals = {scope: dict(c) for scope, c in retired["totals"].items()}
-        for _, record in victims:
-            for scope, counters in self._contribution(record).totals.items():
+        contributions = [(key, self._contribution(record)) for key, record in victims]
+        for _, contrib in contributions:
+            for scope, counters in contrib.totals.items():
                 target = totals.setdefault(scope, {})
                 for name, value in counters.items():
                     target[name] = target.get(name, 0) + value
         # The retired record first, then the deletions: see the module docstring.
         self.table[retired_key(partition)] = {"p": partition, "through_ms": max(through_ms, retired["through_ms"]),
                                               "totals": totals}
-        part = self._partition(partition)
-        for key, record in victims:
-            contrib = self._contribution(record)
+        for key, contrib in contributions:
             # The totals stay (now accounted for by the retired record); buckets, gauges and clocks go.
             part.aggregates.apply(key, contrib, Contribution(totals=contrib.totals))
             del self.table[key]
@@ -218,7 +225,7 @@ class Engine:
                     part.clock.observe(newest, wall_ms)
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
-            contributions = [(key, self._contribution(record)) for key, record in records]
+            contributions = [(key, self._contribution(record, part, key)) for key, record in records]
             retired_totals = Contribution(totals=retired.get(p, {}).get("totals", {}))
             part.aggregates = rebuild(p, contributions + [("retired", retired_totals)], part.clock.now(wall_ms),
                                       self.settings.retention)

@@ -106,11 +106,17 @@ class Contribution:
     clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
 
     def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
-        """Count ``counters`` at event time ``t_ms`` in every scope (total and both bucket levels)."""
+        """Count ``counters`` at event time ``t_ms`` in every scope: in the totals and both bucket levels.
+
+        Histogram bins (``…h:<bin>``) go to the totals and quarter-hour buckets only, so percentiles are served
+        for 24h, today and all, and minute buckets (the short windows) stay small.
+        """
+        plain = {k: v for k, v in counters.items() if "h:" not in k} if any("h:" in k for k in counters) else counters
+        minute, quarter = bucket_start(t_ms, LEVEL_SIZE["m"]), bucket_start(t_ms, LEVEL_SIZE["q"])
         for scope in scopes:
             _bump(self.totals.setdefault(scope, {}), counters)
-            for level, size in LEVEL_SIZE.items():
-                _bump(self.buckets.setdefault((scope, level, bucket_start(t_ms, size)), {}), counters)
+            _bump(self.buckets.setdefault((scope, "q", quarter), {}), counters)
+            _bump(self.buckets.setdefault((scope, "m", minute), {}), plain)
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
         for scope in scopes:

@@ -1,7 +1,7 @@
 """Mergeable, subtractable percentile sketch: counts in logarithmic duration bins.
 
 A duration of ``v`` milliseconds falls in bin ``ceil(log(v) / log(GAMMA))``; every value in a bin is within
-±``(GAMMA - 1) / (GAMMA + 1)`` (≈ 2.4 %) of the bin's representative value, the guarantee of DDSketch's
+±``(GAMMA - 1) / (GAMMA + 1)`` (≈ 4.8 %) of the bin's representative value, the guarantee of DDSketch's
 logarithmic mapping. The bins are plain integer counters, so sketches add across partitions and scopes and —
 unlike the ``ddsketch`` package, which has no deletion — subtract exactly when a contact's contribution is
 replaced. That is why this ~40-line mapping is written here instead of taken from a library.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-GAMMA = 1.05
+GAMMA = 1.1
 _LOG_GAMMA = math.log(GAMMA)
 
 

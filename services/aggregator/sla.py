@@ -22,9 +22,13 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator,
+)
 
-from services.aggregator.calendars import Calendar, TimeRange, add_business_ms, business_ms, parse_days, zone
+from services.aggregator.calendars import (
+    Calendar, TimeRange, add_business_ms, business_ms, parse_days, parse_time, zone,
+)
 from services.common.events import Channel, Priority
 
 Metric = Literal["first_response", "next_reply", "resolution"]
@@ -434,12 +438,39 @@ class _ServiceLevelsSpec(_Strict):
     queues: dict[QueueId, _ServiceLevelOverride] = {}
 
 
+class Day(_Strict):
+    """When a queue's ``today`` starts: a local reset time in an IANA time zone (KPIS.md §7.2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "UTC"
+    reset: str = "00:00"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone(value)  # raises ValueError naming the zone
+        return value
+
+    @field_validator("reset")
+    @classmethod
+    def _reset(cls, value: str) -> str:
+        parse_time(value)
+        return value
+
+
+class _DaysSpec(_Strict):
+    default: Day | None = None
+    queues: dict[QueueId, Day] = {}
+
+
 class _ConfigSpec(_Strict):
     at_risk: float = Field(DEFAULT_AT_RISK, gt=0, le=1)
     calendars: dict[Name, _CalendarSpec] = {}
     policies: list[_PolicySpec] = []
     goals: _GoalsSpec = _GoalsSpec()
     service_levels: _ServiceLevelsSpec = _ServiceLevelsSpec()
+    days: _DaysSpec = _DaysSpec()
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -476,6 +507,8 @@ class SlaConfig:
     queue_goals: Mapping[str, Mapping[str, Goal]] = field(default_factory=dict)
     default_service_level: ServiceLevel = ServiceLevel()
     queue_service_levels: Mapping[str, ServiceLevel] = field(default_factory=dict)
+    default_day: Day | None = None  # None: the service's DESKPULSE_TIMEZONE / DESKPULSE_DAY_RESET
+    queue_days: Mapping[str, Day] = field(default_factory=dict)
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> SlaConfig:
@@ -550,6 +583,8 @@ class SlaConfig:
                 q: default_sl.model_copy(update=o.model_dump(exclude_none=True))
                 for q, o in spec.service_levels.queues.items()
             },
+            default_day=spec.days.default,
+            queue_days=dict(spec.days.queues),
         )
 
     def policy_for(
@@ -567,6 +602,10 @@ class SlaConfig:
         if queue is not None:
             goals.update(self.queue_goals.get(queue, {}))
         return goals
+
+    def day_for(self, queue: str | None) -> Day | None:
+        """When ``today`` starts for a queue: its own setting, else ``days.default``, else ``None``."""
+        return self.queue_days.get(queue, self.default_day) if queue else self.default_day
 
     def service_level_for(self, queue: str | None) -> ServiceLevel:
         """Service-level settings of a queue: its overrides on top of ``service_levels.default``."""

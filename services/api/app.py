@@ -13,14 +13,37 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from services.api import metrics
 from services.api.readmodel import ReadModel, SnapshotConsumer
 from services.aggregator.calendars import local_day_start
+from services.aggregator.sla import SlaConfig, SlaConfigError
+from services.api.goals import GOAL_METRICS, goals_body, unknown_metrics
 from services.api.views import scope_body
 from services.common.settings import Settings
 
 Window = Literal["5m", "15m", "30m", "1h", "24h", "today", "all"]
 
 
-def create_app(settings: Settings, read_model: ReadModel | None = None, consume: bool = True) -> FastAPI:
+class ConfigError(RuntimeError):
+    """The API cannot start with this configuration; the message says what to fix."""
+
+
+def load_sla(settings: Settings) -> SlaConfig | None:
+    if settings.sla_config is None:
+        return None
+    try:
+        config = SlaConfig.load(settings.sla_config)
+    except (SlaConfigError, OSError) as exc:
+        raise ConfigError(f"cannot use DESKPULSE_SLA_CONFIG={settings.sla_config}: {exc}") from None
+    names = set(config.global_goals) | {n for g in config.queue_goals.values() for n in g}
+    unknown = unknown_metrics(dict.fromkeys(names))
+    if unknown:
+        raise ConfigError(f"unknown goal metric(s) {', '.join(unknown)} in {settings.sla_config}; "
+                          f"known: {', '.join(sorted(GOAL_METRICS))}")
+    return config
+
+
+def create_app(settings: Settings, read_model: ReadModel | None = None, consume: bool = True,
+               sla: SlaConfig | None = None) -> FastAPI:
     model = read_model or ReadModel()
+    sla = sla if sla is not None else load_sla(settings)
     consumer = SnapshotConsumer(settings, model) if consume else None
 
     @asynccontextmanager
@@ -49,11 +72,17 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
 
     def body(scope: str, kind: str, window: str) -> dict:
         view = model.view(scope)
+        queue = view.id if view is not None and kind == "queue" else None
         # Windows run on stream time (event time, advanced by the wall clock while idle), so a replay of
         # history shows its own "last 15 minutes".
         now = view.stream_ms if view else metrics.now_ms()
-        today = local_day_start(settings.timezone, now, settings.day_reset)
-        return scope_body(view, scope, kind, window, now, today)
+        day = sla.day_for(queue) if sla is not None else None
+        today = local_day_start(day.timezone if day else settings.timezone, now,
+                                day.reset if day else settings.day_reset)
+        out = scope_body(view, scope, kind, window, now, today)
+        if sla is not None:
+            out["goals"] = goals_body(sla.goals_for(queue), out)
+        return out
 
     @app.get("/v1/summary", summary="Figures over every platform")
     async def summary(window: Window = Query("all")) -> dict:

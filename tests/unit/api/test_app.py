@@ -101,3 +101,31 @@ def test_readiness_follows_the_read_model():
         assert c.get("/readyz").status_code == 503
         model.caught_up = True
         assert c.get("/readyz").status_code == 200
+
+
+def test_goals_are_measured_per_window_and_queue():
+    from services.aggregator.sla import SlaConfig
+
+    sla = SlaConfig.load({"goals": {"global": {"first_response_seconds_avg": "<= 60", "csat": ">= 0.9"},
+                                    "queues": {"billing": {"first_response_seconds_avg": "<= 30"}}}})
+    model = ReadModel()
+    model.apply(b"queue/zendesk/billing#0", snapshot("queue/zendesk/billing"))
+    model.apply(b"all#0", snapshot("all"))
+    model.caught_up = True
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=sla)) as c:
+        queue = c.get("/v1/queues/zendesk/billing").json()["goals"]
+        summary = c.get("/v1/summary").json()["goals"]
+    assert queue["first_response_seconds_avg"] == {"goal": "first_response_seconds_avg <= 30", "op": "<=",
+                                                   "target": 30.0, "value": 45.0, "met": False, "gap": -15.0}
+    assert summary["first_response_seconds_avg"]["met"] is True
+    assert summary["csat"] == {"goal": "csat >= 0.9", "op": ">=", "target": 0.9, "value": None, "met": None,
+                               "gap": None}
+
+
+def test_unknown_goal_metric_stops_the_api_with_a_clear_message(tmp_path):
+    from services.api.app import ConfigError, load_sla
+
+    path = tmp_path / "sla.yaml"
+    path.write_text("goals:\n  global:\n    happiness: '>= 0.9'\n")
+    with pytest.raises(ConfigError, match="unknown goal metric.*happiness.*known: abandonment_rate"):
+        load_sla(Settings(sla_config=path))

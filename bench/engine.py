@@ -1,0 +1,66 @@
+"""In-process aggregator engine figures: events/s, memory per open contact, partial snapshot sizes.
+
+    .venv/bin/python bench/engine.py [--contacts 20000]
+
+No Kafka: this measures the engine's own cost (the Faust worker adds decoding, the changelog and commits;
+`bench/aggregator_kafka.py` measures that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import time
+import tracemalloc
+
+from services.aggregator.engine import Engine
+from services.common.events import parse_event
+from services.demo.synthetic import agent_shifts, history
+
+T0 = 1_795_000_000_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+
+    rng = random.Random(1)
+    docs = history(rng, T0, args.contacts, mean_gap_ms=3_000)
+    docs += agent_shifts(rng, T0, T0 + args.contacts * 3_000)
+    docs.sort(key=lambda d: d["occurred_at"])
+    events = [parse_event(d) for d in docs]
+    engine = Engine({})
+    started = time.perf_counter()
+    for e in events:
+        engine.handle(hash(e.kafka_key) % args.partitions, e, e.occurred_ms)
+    seconds = time.perf_counter() - started
+    print(f"engine: {len(events)} events in {seconds:.2f} s = {len(events) / seconds:,.0f} events/s (one core)")
+
+    batch = engine.drain(events[-1].occurred_ms)
+    sizes = sorted(len(v) for _, v in batch)
+    biggest = max(batch, key=lambda kv: len(kv[1]))
+    print(f"partials: {len(batch)}; median {sizes[len(sizes) // 2]:,} B, max {sizes[-1]:,} B ({biggest[0].decode()})")
+
+    # memory of open contacts: records held in the table plus derived aggregates, per 1,000 open contacts
+    gc.collect()
+    tracemalloc.start()
+    fresh = Engine({})
+    open_docs = history(random.Random(2), T0, 5_000, mean_gap_ms=1_000)
+    opened = [parse_event(d) for d in open_docs if d["type"] in ("contact.created", "contact.message", "contact.assigned")]
+    before = tracemalloc.take_snapshot()
+    for e in opened:
+        fresh.handle(hash(e.kafka_key) % args.partitions, e, e.occurred_ms)
+    after = tracemalloc.take_snapshot()
+    used = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    open_now = sum(1 for r in fresh.table.values() if r.get("kind") != "agent")
+    changelog = sum(len(json.dumps(r)) for r in fresh.table.values())
+    print(f"state: {open_now} open contacts use {used / 1e6:.1f} MB in memory = {used / open_now * 1000 / 1e6:.2f} MB "
+          f"per 1,000 open contacts; changelog values {changelog / open_now * 1000 / 1e6:.2f} MB per 1,000")
+
+
+if __name__ == "__main__":
+    main()
