@@ -31,9 +31,16 @@ class SlaPolicy(Protocol):
     def business_ms(self, start_ms: int, end_ms: int) -> int: ...
 
 
+# Classic Prometheus histogram bounds (seconds) for response, resolution and wait times: common contact-centre
+# thresholds; a config adds its own SLA targets and service-level thresholds, so "within target" is an exact
+# bucket (OBSERVABILITY.md §6.2).
+DEFAULT_BOUNDS_S = (10, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
+
+
 class KpiConfig(Protocol):
     def policy(self, f: ContactFacts) -> SlaPolicy | None: ...
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel: ...
+    def histogram_bounds_s(self) -> tuple[float, ...]: ...
 
 
 # Without a config: answered within 20 s, abandons count against, abandons under 5 s left out.
@@ -49,6 +56,9 @@ class DefaultConfig:
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel:
         return DEFAULT_SERVICE_LEVEL
 
+    def histogram_bounds_s(self) -> tuple[float, ...]:
+        return DEFAULT_BOUNDS_S
+
 
 class SlaKpiConfig:
     """The engine's view of an ``SlaConfig`` (``DESKPULSE_SLA_CONFIG``, docs/sla.md)."""
@@ -61,6 +71,14 @@ class SlaKpiConfig:
 
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel:
         return self._config.service_level_for(queue)
+
+    def histogram_bounds_s(self) -> tuple[float, ...]:
+        bounds = set(DEFAULT_BOUNDS_S)
+        bounds.add(self._config.default_service_level.threshold_seconds)
+        bounds.update(sl.threshold_seconds for sl in self._config.queue_service_levels.values())
+        for policy in self._config.policies:
+            bounds.update(ms / 1000 for ms in (policy.first_response_ms, policy.next_reply_ms, policy.resolution_ms) if ms)
+        return tuple(sorted(bounds))
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------
@@ -111,11 +129,15 @@ class Contribution:
         Histogram bins (``…h:<bin>``) go to the totals and quarter-hour buckets only, so percentiles are served
         for 24h, today and all, and minute buckets (the short windows) stay small.
         """
-        plain = {k: v for k, v in counters.items() if "h:" not in k} if any("h:" in k for k in counters) else counters
+        if any(("h:" in k or "le:" in k) for k in counters):
+            windowed = {k: v for k, v in counters.items() if "le:" not in k}
+            plain = {k: v for k, v in windowed.items() if "h:" not in k}
+        else:
+            windowed = plain = counters
         minute, quarter = bucket_start(t_ms, LEVEL_SIZE["m"]), bucket_start(t_ms, LEVEL_SIZE["q"])
         for scope in scopes:
             _bump(self.totals.setdefault(scope, {}), counters)
-            _bump(self.buckets.setdefault((scope, "q", quarter), {}), counters)
+            _bump(self.buckets.setdefault((scope, "q", quarter), {}), windowed)
             _bump(self.buckets.setdefault((scope, "m", minute), {}), plain)
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
@@ -135,9 +157,14 @@ def _agent(f: ContactFacts, agent: str | None) -> list[str]:
     return [scope_id("agent", f.platform, agent)] if agent else []
 
 
-def _timed(prefix: str, duration_ms: int) -> Counters:
-    """Count, sum and histogram bin of one duration, e.g. fr_count, fr_ms, frh:42."""
-    return {f"{prefix}_count": 1, f"{prefix}_ms": duration_ms, f"{prefix}h:{sketches.bin_of(duration_ms)}": 1}
+def _timed(prefix: str, duration_ms: int, bounds_s: tuple[float, ...]) -> Counters:
+    """Count, sum, sketch bin and cumulative ``le`` buckets of one duration, e.g. fr_count, fr_ms, frh:42,
+    frle:600 (``le`` counters go to the totals only: they feed Prometheus histograms)."""
+    out = {f"{prefix}_count": 1, f"{prefix}_ms": duration_ms, f"{prefix}h:{sketches.bin_of(duration_ms)}": 1}
+    for bound in bounds_s:
+        if duration_ms <= bound * 1000:
+            out[f"{prefix}le:{bound:g}"] = 1
+    return out
 
 
 def _sla(policy: SlaPolicy | None, metric: str, start_ms: int, stop_ms: int) -> Counters:
@@ -155,6 +182,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
     out = Contribution()
     if f.created_at is None:
         return out  # nothing counts until the contact's creation is known
+    bounds = config.histogram_bounds_s()
     scopes = contact_scopes(f)
     policy = config.policy(f)
     created = f.created_at
@@ -162,17 +190,17 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
 
     if f.first_response_at is not None:
         duration = f.first_response_at - created
-        figures = _timed("fr", duration) | _sla(policy, "first_response", created, f.first_response_at)
+        figures = _timed("fr", duration, bounds) | _sla(policy, "first_response", created, f.first_response_at)
         if policy is not None:
             figures["fr_bh_ms"] = policy.business_ms(created, f.first_response_at)
         out.add(scopes + _agent(f, f.responder), f.first_response_at, figures)
     for t, agent in f.replies:
         out.add(scopes + _agent(f, agent), t, {"replies": 1})
     for t, wait, agent in f.next_replies:
-        out.add(scopes + _agent(f, agent), t, _timed("nr", wait) | _sla(policy, "next_reply", t - wait, t))
+        out.add(scopes + _agent(f, agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
 
     if f.resolved_at is not None:
-        figures = _timed("res", f.resolved_at - created) | _sla(policy, "resolution", created, f.resolved_at)
+        figures = _timed("res", f.resolved_at - created, bounds) | _sla(policy, "resolution", created, f.resolved_at)
         figures["resolved"] = 1
         if len(f.replies) == 1 and not f.reopen_times:
             figures["one_touch"] = 1
@@ -188,6 +216,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
             wait = max(0, f.connected_at - f.queued_at)
             met, offered = service_level_contribution(True, wait, sl)
             figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
+            figures.update({f"asale:{b:g}": 1 for b in bounds if wait <= b * 1000})
             out.add(scopes + _agent(f, f.connected_agent), f.connected_at, figures)
         elif f.abandoned_at is not None:
             wait = max(0, f.abandoned_at - f.queued_at)

@@ -16,7 +16,7 @@ LIVE_KEYS = ("open", "waiting", "unassigned", "pending", "on_hold", "in_queue",
 
 
 def without_bins(counters):
-    return {k: v for k, v in counters.items() if "h:" not in k}
+    return {k: v for k, v in counters.items() if "h:" not in k and "le:" not in k}
 
 
 def feed(engine, docs, partitions=3, wall=None):
@@ -183,6 +183,9 @@ class PolicyConfig:
     def service_level(self, platform, queue):
         from services.aggregator.kpis import DEFAULT_SERVICE_LEVEL
         return DEFAULT_SERVICE_LEVEL
+
+    def histogram_bounds_s(self):
+        return (600,)
 
 
 def created(contact, t_ms):
