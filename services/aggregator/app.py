@@ -51,7 +51,6 @@ def build_app(settings: Settings, config=None) -> faust.App:
         table_standby_replicas=0,
         producer_acks=-1,
         producer_linger=0.005,
-        producer_compression_type="gzip",  # partial snapshots are repetitive JSON
     )
     events = app.topic(
         settings.events_topic,

@@ -1,0 +1,154 @@
+"""Aggregator throughput through real Kafka, beside a baseline, on one machine in one run.
+
+    .venv/bin/python bench/aggregator_kafka.py [--events 60000]
+
+1. Writes N canonical events (synthetic contacts, keyed by contact) to a fresh events topic.
+2. Baseline: a plain aiokafka consumer that reads and validates them (json + the canonical model) — what any
+   consumer of this topic must pay.
+3. deskpulse: one aggregator worker process (Faust, contact table with changelog, snapshots) started on the
+   backlog; events/s until its metrics count every event.
+Uses DESKPULSE_KAFKA_BOOTSTRAP if set, else starts a local broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.events import parse_event  # noqa: E402
+from services.common.kafka import TopicSpec, ensure_topics  # noqa: E402
+from services.common.localkafka import LocalKafka, free_port  # noqa: E402
+from services.common.processes import Service  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from services.demo.synthetic import agent_shifts, history  # noqa: E402
+
+T0 = 1_795_000_000_000
+
+
+def make_events(n: int) -> list[dict]:
+    rng = random.Random(3)
+    docs: list[dict] = []
+    contacts = max(1, n // 5)
+    docs = history(rng, T0, contacts, mean_gap_ms=2_000) + agent_shifts(rng, T0, T0 + contacts * 2_000)
+    docs.sort(key=lambda d: d["occurred_at"])
+    return docs[:n]
+
+
+async def produce(bootstrap: str, topic: str, docs: list[dict]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = []
+        for d in docs:
+            key = (d.get("contact_id") or d.get("agent_id")).encode()
+            futures.append(await producer.send(topic, json.dumps(d).encode(), key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def baseline(bootstrap: str, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in records:
+                    parse_event(json.loads(record.value))
+                    seen += 1
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+def counted(url: str) -> float:
+    total = 0.0
+    try:
+        for line in httpx.get(url, timeout=2).text.splitlines():
+            if line.startswith("deskpulse_aggregator_events_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+    except httpx.HTTPError:
+        pass
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    broker = None
+    bootstrap = os.environ.get("DESKPULSE_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        settings = Settings()
+        broker = LocalKafka(settings.kafka_version, settings.cache_dir, Path(tempfile.mkdtemp()), free_port(), free_port())
+        broker.start()
+        bootstrap = broker.bootstrap
+    tag = uuid.uuid4().hex[:8]
+    names = {"DESKPULSE_EVENTS_TOPIC": f"bench.{tag}.events", "DESKPULSE_KPIS_TOPIC": f"bench.{tag}.kpis",
+             "DESKPULSE_DLQ_TOPIC": f"bench.{tag}.dlq", "DESKPULSE_AGGREGATOR_APP_ID": f"bench-{tag}"}
+    service = None
+    try:
+        settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
+                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
+                            topic_partitions=args.partitions)
+        asyncio.run(ensure_topics(settings))
+        docs = make_events(args.events)
+        produce_s = asyncio.run(produce(bootstrap, settings.events_topic, docs))
+        print(f"wrote {len(docs)} events in {produce_s:.1f} s")
+        base_s = asyncio.run(baseline(bootstrap, settings.events_topic, len(docs)))
+        base_rate = len(docs) / base_s
+        print(f"baseline (aiokafka consumer + JSON + canonical model): {base_rate:,.0f} events/s")
+
+        port = free_port()
+        env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(args.partitions),
+               "DESKPULSE_LOG_LEVEL": "WARNING"}
+        service = Service("aggregator", ["aggregator", "--metrics-port", str(port)], env,
+                          Path(tempfile.mkdtemp()) / "aggregator.log")
+        launched = time.perf_counter()
+        service.start()
+        url = f"http://127.0.0.1:{port}/metrics"
+        first = None
+        while True:
+            n = counted(url)
+            if n > 0 and first is None:
+                first = (time.perf_counter(), n)
+            if n >= len(docs):
+                break
+            if not service.running:
+                raise SystemExit(f"aggregator exited; see {service.log_path}")
+            time.sleep(0.2)
+        done = time.perf_counter()
+        steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
+        print(f"deskpulse aggregator (1 worker, {args.partitions} partitions): {steady:,.0f} events/s once consuming "
+              f"({len(docs) / (done - launched):,.0f} events/s including start-up {first[0] - launched:.1f} s); "
+              f"ratio to baseline {steady / base_rate:.2f}")
+    finally:
+        if service is not None:
+            service.stop()
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
