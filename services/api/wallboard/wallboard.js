@@ -23,6 +23,9 @@
   });
   var windowName = params.get("window") || "15m";
   if (WINDOWS.indexOf(windowName) < 0) windowName = "15m";
+  // With DESKPULSE_API_TOKENS set, the stream accepts the token as ?access_token= (EventSource cannot send
+  // headers). The page takes it from its own URL (?token= or ?access_token=); it is never stored.
+  var token = params.get("token") || params.get("access_token") || null;
   var limits = {
     waiting: number(params.get("waiting_max")),
     oldest: number(params.get("oldest_max")),
@@ -134,11 +137,38 @@
       if (value.textContent !== "—" && t.dataset.kpi !== "oldest") flash(t);
       value.textContent = text;
     }
+    fitText(t, value);
     var subEl = t.querySelector(".sub");
     if (subEl.textContent !== (sub || "")) subEl.textContent = sub || "";
     var cls = "tile " + state + (text === "—" ? " nodata" : "") + (t.classList.contains("changed") ? " changed" : "");
     if (t.className !== cls) t.className = cls;
     t.dataset.state = state;
+  }
+
+  /* Shrink a value that would overflow its tile (long durations, "100%"); recomputed when text or size changes. */
+  function fitText(t, value) {
+    var key = value.textContent + "|" + t.clientWidth + "|" + t.clientHeight;
+    if (t.dataset.fit === key) return;
+    t.dataset.fit = key;
+    value.style.fontSize = "";
+    var room = t.clientWidth - 24;
+    if (room > 0 && value.scrollWidth > room) {
+      value.style.fontSize = Math.floor(parseFloat(getComputedStyle(value).fontSize) * room / value.scrollWidth) + "px";
+    }
+  }
+
+  /* Long queue names: shrink until the name fits its cell on at most two lines. */
+  function fitName(name) {
+    var key = name.textContent + "|" + name.clientWidth + "|" + getComputedStyle(name.parentNode).height;
+    if (name.dataset.fit === key) return;
+    name.dataset.fit = key;
+    name.style.fontSize = "";
+    var size = parseFloat(getComputedStyle(name).fontSize);
+    var lineHeight = 1.15;
+    for (var i = 0; i < 12 && (name.scrollWidth > name.clientWidth || name.scrollHeight > size * lineHeight * 2 + 2); i++) {
+      size = Math.floor(size * 0.9);
+      name.style.fontSize = size + "px";
+    }
   }
 
   function flash(t) {
@@ -230,7 +260,9 @@
     var entry = item.entry;
     var body = entry ? entry.body : null;
     var live = body ? body.live || {} : {};
-    row.querySelector(".name").textContent = item.id;
+    var nameEl = row.querySelector(".name");
+    if (nameEl.textContent !== item.id) nameEl.textContent = item.id;
+    fitName(nameEl);
     row.querySelector(".platform").textContent = platform ? "" : item.platform || "";
     row.classList.toggle("nodata", !entry);
 
@@ -290,17 +322,17 @@
       var label = platform ? item.id : item.platform + " / " + item.id;
       if (sla.breaching > 0) {
         breaching = true;
-        var text = sla.breaching + " breaching";
-        if (sla.at_risk > 0) text += " · " + sla.at_risk + " at risk";
-        items.push({ cls: "item", name: label, what: text, next: nextBreach(item.entry), risk: sla.at_risk > 0 });
+        items.push({ cls: "item", name: label, what: sla.breaching + " breaching",
+          risk: sla.at_risk > 0 ? "· " + sla.at_risk + " at risk" : null, next: nextBreach(item.entry) });
       } else if (sla.at_risk > 0) {
-        items.push({ cls: "item at-risk", name: label, what: sla.at_risk + " at risk", next: nextBreach(item.entry), risk: true });
+        items.push({ cls: "item at-risk", name: label, what: sla.at_risk + " at risk", risk: "",
+          next: nextBreach(item.entry) });
       }
     });
     var ticker = $("ticker");
     ticker.className = breaching ? "breaching" : items.length ? "at-risk" : "clear";
     var box = $("ticker-items");
-    var signature = JSON.stringify(items.map(function (i) { return [i.cls, i.name, i.what, i.next !== null]; }));
+    var signature = JSON.stringify(items.map(function (i) { return [i.cls, i.name, i.what, i.risk, i.next !== null]; }));
     if (box.dataset.signature !== signature) {
       box.dataset.signature = signature;
       box.textContent = "";
@@ -309,7 +341,7 @@
         var node = el("span", i.cls);
         node.appendChild(el("span", "name", i.name));
         node.appendChild(el("span", "what", i.what));
-        if (i.risk && i.next !== null) node.appendChild(el("span", "next"));
+        if (i.risk !== null && i.next !== null) node.appendChild(el("span", "next"));
         box.appendChild(node);
       });
       box.classList.remove("scrolling");
@@ -318,7 +350,7 @@
     var nodes = box.querySelectorAll(".item");
     items.forEach(function (i, index) {
       var next = nodes[index] && nodes[index].querySelector(".next");
-      if (next) next.textContent = "next breach in " + duration(i.next);
+      if (next) next.textContent = (i.risk ? i.risk + " · next in " : "· breach in ") + duration(i.next);
     });
     scrollIfNeeded(box);
   }
@@ -371,6 +403,7 @@
     q.append("scope", agentScope);
     queueSubscriptions.forEach(function (s) { q.append("scope", s); });
     q.append("window", windowName);
+    if (token) q.append("access_token", token);
     return "v1/stream?" + q.toString();
   }
 
