@@ -1,0 +1,215 @@
+"""End to end: the floor wallboard in a real headless Chromium, fed by the SSE stream of the real pipeline.
+
+Events go in through ingest; the page (loaded once, never reloaded) must show the new figures, colour them
+against the goals of the SLA config, list SLA breaches, show "stale" when the API goes away and recover when it
+comes back. Screenshots: ``test-artifacts/wallboard.png`` (live) and ``test-artifacts/wallboard-stale.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.events import from_epoch_ms
+from tests.support.pipeline import Pipeline
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = os.environ.get("DESKPULSE_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DESKPULSE_CHROMEDRIVER", "/usr/bin/chromedriver")
+# The machine's network is closed: without these Chromium stalls on connection attempts.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--window-size=1920,1080"]
+
+SLA_CONFIG = """
+policies:
+  - name: billing-live
+    match: {queue: billing}
+    targets: {first_response: 1m}
+  - name: vip
+    match: {queue: vip}
+    targets: {first_response: 10m}
+goals:
+  global:
+    first_response_seconds_avg: "<= 600"
+  queues:
+    billing:
+      service_level: ">= 0.80"
+service_levels:
+  default: {threshold_seconds: 20}
+"""
+
+
+def event(kind: str, at_ms: int, **fields) -> dict:
+    return {"schema": "deskpulse.event.v1", "event_id": f"wb-{uuid.uuid4().hex}", "type": kind,
+            "occurred_at": from_epoch_ms(at_ms), "platform": "zendesk", **fields}
+
+
+def created(contact: str, queue: str, channel: str, at_ms: int) -> dict:
+    return event("contact.created", at_ms, contact_id=contact, queue_id=queue, channel=channel, status="new")
+
+
+def agent(agent_id: str, state: str, at_ms: int) -> dict:
+    return event("agent.state_changed", at_ms, agent_id=agent_id, contact_id=None, state=state)
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap, unique_names, tmp_path):
+    sla = tmp_path / "sla.yaml"
+    sla.write_text(SLA_CONFIG)
+    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs", partitions=1,
+                    extra_env={"DESKPULSE_SLA_CONFIG": str(sla)})
+    try:
+        yield pipe
+    finally:
+        codes = pipe.stop()
+        print(pipe.logs()[-3000:])
+        assert all(code == 0 for code in codes.values()), f"unclean shutdown: {codes}"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (deploy/local/install-prerequisites.sh)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=ChromeService(CHROMEDRIVER), options=options)
+    # the TV's viewport exactly, whatever the headless window's decorations
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def text(driver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).text.strip()
+
+
+def tile(queue: str, kpi: str) -> str:
+    return f'[data-scope="queue/zendesk/{queue}"] [data-kpi="{kpi}"]'
+
+
+def wait_for(driver, what: str, check, timeout: float = 20):
+    """Wait until ``check(driver)`` is truthy; on timeout, say what the page showed."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: check(d))
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "wallboard-failure.png"))
+        raise AssertionError(f"wallboard never showed {what}; page text:\n"
+                             f"{driver.find_element(By.TAG_NAME, 'body').text}") from None
+
+
+def seconds(clock: str) -> int:
+    parts = [int(p) for p in clock.split(":")]
+    return parts[0] * 60 + parts[1] if len(parts) == 2 else parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
+    started = time.monotonic()
+    pipeline.start()
+    now = int(time.time() * 1000)
+    seed = [
+        agent("a1", "available", now - 60_000), agent("a2", "available", now - 60_000),
+        agent("a3", "busy", now - 60_000),
+        # billing (chat): two waiting for 2 minutes, past the 1-minute first-response target: breaching
+        created("c1", "billing", "chat", now - 120_000), created("c2", "billing", "chat", now - 118_000),
+        # answered in 10 s: within the 20 s service-level threshold, first response 10 s
+        created("c3", "billing", "chat", now - 100_000),
+        event("contact.connected", now - 90_000, contact_id="c3", agent_id="a1"),
+        # vip (email): one answered in 10 s; one waiting 9 minutes of a 10-minute target: at risk
+        created("v1", "vip", "email", now - 30_000),
+        event("contact.message", now - 20_000, contact_id="v1", agent_id="a3", author="agent", public=True),
+        created("v2", "vip", "email", now - 540_000),
+    ]
+    with httpx.Client(timeout=10) as client:
+        assert pipeline.post(client, seed).status_code == 202
+
+        browser.get(f"{pipeline.api_url}/?platform=zendesk&queue=billing&queue=vip&window=15m")
+        browser.execute_script("window.__loadedOnce = true")  # gone if the page ever reloads
+        wait_for(browser, "the stream live", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
+            "data-status") == "live")
+        wait_for(browser, "billing waiting 2", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "2")
+        wait_for(browser, "vip's first response", lambda d: text(d, f"{tile('vip', 'first_response')} .value")
+                 == "0:10")
+
+        assert text(browser, f"{tile('billing', 'waiting')} .sub") == "2 in queue"
+        assert text(browser, f"{tile('billing', 'service_level')} .value") == "100%"
+        assert browser.find_element(By.CSS_SELECTOR, tile("billing", "service_level")).get_attribute(
+            "data-state") == "green"
+        assert text(browser, f"{tile('billing', 'first_response')} .value") == "0:10"
+        assert browser.find_element(By.CSS_SELECTOR, tile("billing", "first_response")).get_attribute(
+            "data-state") == "green"  # goal <= 600 s
+        # vip has no service-level goal and no live-channel contacts: no data, never "0%"
+        assert text(browser, f"{tile('vip', 'service_level')} .value") == "—"
+        assert browser.find_element(By.CSS_SELECTOR, tile("vip", "service_level")).get_attribute(
+            "data-state") == "neutral"
+        wait_for(browser, "agents 2 available", lambda d: text(d, "#agents-available .value") == "2")
+        assert text(browser, '#agent-states [data-state="busy"] .count') == "1"
+
+        # the oldest waiting age counts up between updates, without any event
+        first = seconds(text(browser, f"{tile('billing', 'oldest')} .value"))
+        assert 90 <= first <= 200, first  # stream time: the newest event (20 s old) plus wall time
+        wait_for(browser, "the oldest wait counting up",
+                 lambda d: seconds(text(d, f"{tile('billing', 'oldest')} .value")) >= first + 2, timeout=6)
+
+        # SLA ticker: billing breaching, vip at risk with its countdown
+        wait_for(browser, "billing breaching in the ticker", lambda d: "2 breaching" in text(d, "#ticker-items"))
+        ticker = text(browser, "#ticker-items")
+        assert "billing" in ticker and "vip" in ticker and "1 at risk" in ticker and "breach in" in ticker, ticker
+        assert "2 breaching" in text(browser, '[data-scope="queue/zendesk/billing"] .badge')
+
+        # --- new events: the page follows without a reload
+        now = int(time.time() * 1000)
+        assert pipeline.post(client, [
+            created("c4", "billing", "chat", now), created("c5", "billing", "chat", now),
+            event("contact.connected", now, contact_id="c1", agent_id="a2"),  # after ~2 min: misses the SL
+            agent("a2", "busy", now),
+        ]).status_code == 202
+        wait_for(browser, "billing waiting 3", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "3")
+        wait_for(browser, "billing SL 50 % in red",
+                 lambda d: text(d, f"{tile('billing', 'service_level')} .value") == "50%"
+                 and d.find_element(By.CSS_SELECTOR, tile("billing", "service_level")).get_attribute(
+                     "data-state") == "red")
+        wait_for(browser, "1 agent available", lambda d: text(d, "#agents-available .value") == "1")
+        assert text(browser, '#agent-states [data-state="busy"] .count') == "2"
+        assert browser.execute_script("return window.__loadedOnce === true"), "the page reloaded"
+        updated = text(browser, "#updated-time")
+        assert updated != "—"
+        time.sleep(1.2)  # let the change highlight fade before the picture
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "wallboard.png"))
+
+        # --- the API goes away: stale indicator; back: live again with the same figures
+        assert pipeline.services["api"].stop() == 0
+        wait_for(browser, "the stale indicator",
+                 lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-status") in ("reconnecting",
+                                                                                                "offline")
+                 and d.find_element(By.ID, "stale-banner").is_displayed())
+        assert "Stale" in text(browser, "#stale-banner")
+        browser.save_screenshot(str(ARTIFACTS / "wallboard-stale.png"))
+        pipeline.start("api")
+        wait_for(browser, "live again", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
+            "data-status") == "live", timeout=30)
+        assert not browser.find_element(By.ID, "stale-banner").is_displayed()
+        assert text(browser, f"{tile('billing', 'waiting')} .value") == "3"
+        assert browser.execute_script("return window.__loadedOnce === true"), "the page reloaded"
+    print(f"\nwallboard end to end in {time.monotonic() - started:.1f} s; screenshots in {ARTIFACTS}")
