@@ -11,6 +11,9 @@
   var MAX_ROWS = 8;
   var AMBER_SHARE = 0.1; // amber: target met, but by less than 10 % of the target
   var RECONNECT_MS = [2000, 5000, 10000, 30000];
+  // A dead connection that never errors (a TV's Wi-Fi, a proxy) is only visible if the server sends named
+  // keepalive events: once one has been seen, silence for this long counts as a drop.
+  var SILENCE_MS = 40000;
 
   var params = new URLSearchParams(window.location.search);
   var platform = (params.get("platform") || "").trim() || null;
@@ -43,6 +46,8 @@
   var failures = 0;
   var retryTimer = null;
   var rows = new Map(); // scope id -> row element
+  var lastHeard = 0; // Date.now() of the last event of any kind
+  var keepalives = false; // the server sends "keepalive" events
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -205,7 +210,8 @@
     scopes.forEach(function (entry) { if (matches(entry.body)) seen.push(entry); });
     if (!queues.length) {
       seen.sort(function (a, b) {
-        return (a.body.platform + "/" + a.body.id).localeCompare(b.body.platform + "/" + b.body.id);
+        return (a.body.platform + "/" + a.body.id).localeCompare(b.body.platform + "/" + b.body.id, undefined,
+          { numeric: true });
       });
       return seen.map(function (e) { return { scope: e.body.scope, id: e.body.id, platform: e.body.platform, entry: e }; });
     }
@@ -226,9 +232,10 @@
     var shown = list.slice(0, MAX_ROWS);
     var container = $("queue-rows");
     var gap = 14, room = 806 - 48 - (list.length > MAX_ROWS ? 44 : 0);
-    var n = Math.max(shown.length, 3);
-    var height = Math.min(200, Math.floor((room - gap * (n - 1)) / n));
+    var n = Math.max(shown.length, 2);
+    var height = Math.min(250, Math.floor((room - gap * (n - 1)) / n));
     container.style.setProperty("--row-h", height + "px");
+    container.classList.toggle("compact", height < 120); // too small for the goal lines: value only
 
     var keep = new Set();
     shown.forEach(function (item, index) {
@@ -297,7 +304,7 @@
     var fr = body && body.first_response ? body.first_response.average_seconds : null;
     var frGoal = goal(body, "first_response_seconds_avg");
     setTile(tiles[3], duration(fr), frGoal ? grade(fr, frGoal.op, frGoal.target) : "neutral",
-      frGoal ? goalText(frGoal.op, duration(frGoal.target)) : "avg");
+      frGoal ? goalText(frGoal.op, duration(frGoal.target)) : "");
   }
 
   function renderAgents() {
@@ -413,6 +420,7 @@
 
   function received() {
     lastUpdate = new Date();
+    lastHeard = Date.now();
     failures = 0;
     if (!document.body.classList.contains("live")) renderStatus("live");
     render();
@@ -438,6 +446,10 @@
       try { body = JSON.parse(event.data); } catch (e) { return; }
       accept(body, performance.now());
       received();
+    });
+    source.addEventListener("keepalive", function () {
+      keepalives = true;
+      lastHeard = Date.now();
     });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CONNECTING) {
@@ -477,6 +489,11 @@
       // live ages count between updates
       renderQueues();
       renderTicker();
+      if (keepalives && document.body.classList.contains("live") && Date.now() - lastHeard > SILENCE_MS) {
+        renderStatus("reconnecting", "no word from the API for " + SILENCE_MS / 1000 + " s, reconnecting…");
+        lastHeard = Date.now();
+        connect();
+      }
     }, 1000);
   }
 
