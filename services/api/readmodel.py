@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -103,10 +103,23 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
 
 
 class ReadModel:
+    """Latest partial per (scope, partition); merged views cached per scope until the scope's next record.
+
+    ``apply`` runs on the event loop (the snapshot consumer) and records which scopes changed, for the live
+    stream (``take_changes``). A cached view keeps the stream times of its partials, so ``view`` advances the
+    stream clock by wall time without merging again.
+    """
+
     def __init__(self) -> None:
         self._partials: dict[str, dict[int, dict[str, Any]]] = {}  # scope -> partition -> partial
+        self._cache: dict[str, tuple[ScopeView, tuple[tuple[int, int], ...]]] = {}
+        self._by_id: dict[tuple[str, str], set[str]] = {}  # (kind, bare id) -> scopes, for bare-id lookups
+        self._sorted: dict[str, list[str]] = {}  # kind -> sorted scope ids (rebuilt when a scope comes or goes)
+        self._dirty: set[str] = set()
+        self.changes = 0  # how many records changed a scope; the stream polls it
         self.caught_up = False
         self.last_update_monotonic: float | None = None
+        self.last_update_wall_ms: int | None = None
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Apply one record of the snapshot topic; malformed records are logged and skipped."""
@@ -117,32 +130,133 @@ class ReadModel:
             log.warning("ignoring snapshot with unexpected key %r", key[:200])
             return
         if value is None:  # tombstone
-            self._partials.get(scope, {}).pop(int(partition), None)
+            partials = self._partials.get(scope)
+            if partials is not None and partials.pop(int(partition), None) is not None:
+                if not partials:
+                    del self._partials[scope]
+                    self._forget(scope)
+                self._changed(scope)
             return
         try:
             partial = json.loads(value)
-        except ValueError:
+            partial["totals"], partial["live"], partial["stream_ms"], partial["published_ms"]  # noqa: B018
+        except (ValueError, KeyError, TypeError):
             log.warning("ignoring undecodable snapshot for %s", scope)
             return
-        self._partials.setdefault(scope, {})[int(partition)] = partial
+        partials = self._partials.get(scope)
+        if partials is None:
+            partials = self._partials[scope] = {}
+            self._index(scope, partial)
+        partials[int(partition)] = partial
+        self._changed(scope)
         self.last_update_monotonic = time.monotonic()
+        self.last_update_wall_ms = _wall_ms()
+
+    def _changed(self, scope: str) -> None:
+        self._cache.pop(scope, None)
+        self._dirty.add(scope)
+        self.changes += 1
+
+    def _index(self, scope: str, partial: dict[str, Any]) -> None:
+        kind = partial.get("kind") or scope.partition("/")[0]
+        if kind in ("queue", "agent", "account"):
+            self._by_id.setdefault((kind, scope.split("/", 2)[-1]), set()).add(scope)
+        self._sorted.pop(kind, None)
+
+    def _forget(self, scope: str) -> None:
+        kind = scope.partition("/")[0]
+        ids = self._by_id.get((kind, scope.split("/", 2)[-1]))
+        if ids is not None:
+            ids.discard(scope)
+        self._sorted.pop(kind, None)
+
+    def take_changes(self) -> set[str]:
+        """Scopes changed since the last call (for the live stream)."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
 
     @property
     def scope_count(self) -> int:
         return len(self._partials)
 
+    def _merged(self, scope: str, wall_ms: int) -> tuple[ScopeView, tuple[tuple[int, int], ...]] | None:
+        cached = self._cache.get(scope)
+        if cached is None:
+            partials = self._partials.get(scope)
+            if not partials:
+                return None
+            values = list(partials.values())
+            cached = (merge(values, wall_ms), tuple((p["stream_ms"], p["published_ms"]) for p in values))
+            self._cache[scope] = cached
+        return cached
+
     def view(self, scope: str, wall_ms: int | None = None) -> ScopeView | None:
-        partials = self._partials.get(scope)
-        return merge(list(partials.values()), wall_ms or _wall_ms()) if partials else None
+        wall = wall_ms or _wall_ms()
+        cached = self._merged(scope, wall)
+        if cached is None:
+            return None
+        view, times = cached
+        stream = max(s + max(0, wall - p) for s, p in times)
+        return view if stream == view.stream_ms else replace(view, stream_ms=stream)
+
+    def peek(self, scope: str) -> ScopeView | None:
+        """The cached merged view as built (its ``stream_ms`` not advanced): for filters over many scopes."""
+        cached = self._merged(scope, _wall_ms())
+        return cached[0] if cached else None
+
+    def __contains__(self, scope: str) -> bool:
+        return scope in self._partials
 
     def scopes(self, kind: str) -> list[str]:
-        prefix = f"{kind}/"
-        return sorted(s for s in self._partials if s.startswith(prefix))
+        """Every scope of ``kind`` (all, platform, account, queue, agent), sorted."""
+        cached = self._sorted.get(kind)
+        if cached is None:
+            if kind == "all":
+                cached = ["all"] if "all" in self._partials else []
+            else:
+                prefix = f"{kind}/"
+                cached = sorted(s for s in self._partials if s.startswith(prefix))
+            self._sorted[kind] = cached
+        return cached
+
+    def all_scopes(self) -> list[str]:
+        return list(self._partials)
+
+    def by_id(self, kind: str, key: str) -> list[str]:
+        """Scopes of ``kind`` whose id (without the platform) is ``key``."""
+        return sorted(self._by_id.get((kind, key), ()))
 
     def views(self) -> list[ScopeView]:
-        """Every scope, merged; taken on the event loop so it is a consistent copy for a render thread."""
+        """Every scope, merged; taken on the event loop so it is a consistent copy for a render thread.
+
+        Views are immutable once built (a new record replaces the cached view), so the list is safe to read
+        from another thread. Their ``stream_ms`` is as of their merge; use :meth:`stream_ms` for the clock.
+        """
         wall = _wall_ms()
-        return [merge(list(p.values()), wall) for p in self._partials.values() if p]
+        out = []
+        for scope in list(self._partials):
+            merged = self._merged(scope, wall)
+            if merged is not None:
+                out.append(merged[0])
+        return out
+
+    def stream_ms(self, wall_ms: int | None = None) -> int | None:
+        """The pipeline's stream time now: the ``all`` scope's, else the newest over every scope."""
+        wall = wall_ms or _wall_ms()
+        if "all" in self._partials:
+            return self.view("all", wall).stream_ms  # type: ignore[union-attr]
+        best = None
+        for partials in self._partials.values():
+            for p in partials.values():
+                t = p["stream_ms"] + max(0, wall - p["published_ms"])
+                best = t if best is None or t > best else best
+        return best
+
+    def stale_seconds(self) -> float | None:
+        """Seconds since the last record arrived (``None`` before the first)."""
+        if self.last_update_monotonic is None:
+            return None
+        return round(max(0.0, time.monotonic() - self.last_update_monotonic), 3)
 
 
 class SnapshotConsumer:

@@ -56,3 +56,41 @@ def test_scopes_lists_by_kind():
     for key in ("queue/zendesk/a", "queue/intercom/b", "agent/zendesk/x"):
         model.apply(*encoded(key))
     assert model.scopes("queue") == ["queue/intercom/b", "queue/zendesk/a"]
+
+
+def test_views_are_cached_until_the_scope_changes_and_changes_are_reported():
+    model = ReadModel()
+    model.apply(*encoded("queue/zendesk/a", 0, totals={"created": 1}))
+    model.apply(*encoded("queue/zendesk/b", 0, totals={"created": 1}))
+    assert model.take_changes() == {"queue/zendesk/a", "queue/zendesk/b"}
+    first = model.peek("queue/zendesk/a")
+    assert model.peek("queue/zendesk/a") is first  # merged once
+    model.apply(*encoded("queue/zendesk/a", 1, totals={"created": 2}))
+    assert model.take_changes() == {"queue/zendesk/a"}
+    assert model.view("queue/zendesk/a").totals["created"] == 3
+    assert model.peek("queue/zendesk/b").totals["created"] == 1
+
+
+def test_cached_view_still_advances_stream_time_by_wall_time():
+    model = ReadModel()
+    model.apply(*encoded("all", 0, stream_ms=T, published_ms=T))
+    assert model.view("all", wall_ms=T + 5_000).stream_ms == T + 5_000
+    assert model.view("all", wall_ms=T + 9_000).stream_ms == T + 9_000
+    assert model.stream_ms(wall_ms=T + 9_000) == T + 9_000
+
+
+def test_bare_ids_are_indexed_and_tombstoned_scopes_forgotten():
+    model = ReadModel()
+    model.apply(*encoded("agent/zendesk/7"))
+    model.apply(*encoded("agent/intercom/7"))
+    assert model.by_id("agent", "7") == ["agent/intercom/7", "agent/zendesk/7"]
+    model.apply(b"agent/intercom/7#0", None)
+    assert model.by_id("agent", "7") == ["agent/zendesk/7"]
+    assert model.scopes("agent") == ["agent/zendesk/7"] and "agent/intercom/7" not in model
+
+
+def test_staleness_counts_from_the_last_record():
+    model = ReadModel()
+    assert model.stale_seconds() is None
+    model.apply(*encoded("all"))
+    assert 0 <= model.stale_seconds() < 1

@@ -1,0 +1,121 @@
+"""What the routers depend on (``Depends``): the read model, the settings, the figures builder, auth."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.aggregator.calendars import local_day_start
+from services.aggregator.sla import SlaConfig
+from services.api.goals import goals_body
+from services.api.readmodel import ReadModel
+from services.api.views import scope_body
+from services.common.settings import Settings
+
+
+@dataclass
+class Figures:
+    """Builds the public body of a scope: ``views.scope_body`` plus goals and staleness."""
+
+    model: ReadModel
+    settings: Settings
+    sla: SlaConfig | None
+
+    def body(self, scope: str, window: str, kind: str | None = None) -> dict:
+        model = self.model
+        view = model.view(scope)
+        kind = kind or (view.kind if view else scope.partition("/")[0])
+        queue = view.id if view is not None and kind == "queue" else None
+        # Windows run on stream time (event time, advanced by the wall clock while idle), so a replay of
+        # history shows its own "last 15 minutes".
+        now = view.stream_ms if view else _wall_ms()
+        day = self.sla.day_for(queue) if self.sla is not None else None
+        today = local_day_start(day.timezone if day else self.settings.timezone, now,
+                                day.reset if day else self.settings.day_reset)
+        out = scope_body(view, scope, kind, window, now, today)
+        out["stale_seconds"] = model.stale_seconds()
+        if self.sla is not None:
+            out["goals"] = goals_body(self.sla.goals_for(queue), out)
+        return out
+
+    def resolve(self, kind: str, key: str) -> str:
+        """Scope id for ``platform/id``, or for a bare id that exactly one platform uses; 404 / 409 otherwise."""
+        scope = f"{kind}/{key}"
+        if scope in self.model:
+            return scope
+        matches = self.model.by_id(kind, key)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            platforms = ", ".join(s.split("/", 2)[1] for s in matches)
+            raise HTTPException(409, f"{kind} '{key}' exists on several platforms ({platforms}); use <platform>/{key}")
+        raise HTTPException(404, f"unknown {kind} '{key}'")
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def get_model(request: Request) -> ReadModel:
+    return request.app.state.read_model
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_figures(request: Request) -> Figures:
+    return request.app.state.figures
+
+
+_bearer = HTTPBearer(auto_error=False, description="Needed only when DESKPULSE_API_TOKENS is set")
+
+
+def _valid(settings: Settings, token: str | None) -> bool:
+    if token is None:
+        return False
+    given = token.encode()
+    ok = False
+    for secret in settings.api_tokens:  # compare with every token, in constant time
+        ok |= hmac.compare_digest(given, secret.get_secret_value().encode())
+    return ok
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    if credentials is None:
+        raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    if not _valid(settings, credentials.credentials):
+        raise _unauthorized("invalid bearer token")
+
+
+async def require_token(request: Request,
+                        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+    """Bearer-token check, on only when ``DESKPULSE_API_TOKENS`` is set."""
+    settings: Settings = request.app.state.settings
+    if settings.api_tokens:
+        _check(settings, credentials)
+
+
+async def require_token_or_query(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    access_token: str | None = Query(None, description="the bearer token, for clients that cannot set headers "
+                                                       "(a browser's EventSource); only when tokens are on"),
+) -> None:
+    """As :func:`require_token`, also accepting ``?access_token=`` (browsers' EventSource cannot set headers)."""
+    settings: Settings = request.app.state.settings
+    if not settings.api_tokens:
+        return
+    if access_token is not None:
+        if not _valid(settings, access_token):
+            raise _unauthorized("invalid bearer token")
+        return
+    _check(settings, credentials)

@@ -1,0 +1,1 @@
+"""The read API's routes, one module per concern; ``services/api/app.py`` mounts them."""

@@ -1,0 +1,38 @@
+"""Liveness and readiness (always open, even with bearer tokens on)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from services.api.deps import get_model
+from services.api.readmodel import ReadModel
+from services.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness", response_model=Health)
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz", summary="Readiness: the read model has caught up with the snapshot topic", response_model=None,
+    description="200 once the read model has read the snapshot topic up to the end offsets seen at start; it "
+                "stays 200 while Kafka is away (the API serves its last state) and `stale_seconds` says for how "
+                "long nothing new arrived. 503 while catching up.",
+    responses={200: {"model": Health, "content": {"application/json": {"example": {
+        "status": "ready", "caught_up": True, "scopes": 1204, "stale_seconds": 0.31}}}},
+        503: {"model": Health, "content": {"application/json": {"example": {
+            "status": "catching up", "detail": "read model is still reading the snapshot topic",
+            "caught_up": False, "scopes": 310, "stale_seconds": 0.02}}}}},
+)
+async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
+    figures = {"caught_up": model.caught_up, "scopes": model.scope_count, "stale_seconds": model.stale_seconds()}
+    if model.caught_up:
+        return JSONResponse({"status": "ready", **figures})
+    return JSONResponse({"status": "catching up", "detail": "read model is still reading the snapshot topic",
+                         **figures}, status_code=503)

@@ -1,0 +1,28 @@
+"""``GET /metrics``: Prometheus exposition (open even with bearer tokens on; catalogue in docs/metrics.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from services.api import metrics
+from services.api.deps import get_model
+from services.api.readmodel import ReadModel
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", summary="Prometheus exposition", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                             "description": "text exposition format 0.0.4"}})
+async def prometheus_metrics(model: Annotated[ReadModel, Depends(get_model)]) -> Response:
+    # A consistent copy, taken on the loop; rendered in a thread so the loop keeps serving.
+    health = metrics.Health(ready=model.caught_up, stale_seconds=model.stale_seconds(),
+                            stream_ms=model.stream_ms(), wall_s=time.time())
+    views = model.views()
+    body = await asyncio.to_thread(metrics.render, views, health)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,202 @@
+"""OpenAPI description of the read API's bodies (documentation only: routes return the dicts built by
+``views.scope_body`` as they are, so these models never sit on the request path)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Window = Literal["5m", "15m", "30m", "1h", "24h", "today", "all"]
+AgentState = Literal["available", "busy", "away", "offline"]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Contacts(_Open):
+    created: int
+    resolved: int
+    reopened: int
+    replies: int
+    handled: int
+
+
+class Duration(_Open):
+    count: int
+    total_seconds: float
+    average_seconds: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+    p95_seconds: float | None
+
+
+class FirstResponse(Duration):
+    business_average_seconds: float | None
+
+
+class Resolution(Duration):
+    full_count: int
+    full_average_seconds: float | None
+
+
+class CountRate(_Open):
+    count: int
+    rate: float | None
+
+
+class ServiceLevel(_Open):
+    met: int
+    offered: int
+    rate: float | None
+
+
+class Abandonment(_Open):
+    abandoned: int
+    short_abandoned: int
+    offered: int
+    rate: float | None
+
+
+class SpeedOfAnswer(_Open):
+    answered: int
+    average_seconds: float | None
+
+
+class HandleTime(_Open):
+    handled: int
+    average_seconds: float | None
+
+
+class Csat(_Open):
+    good: int
+    bad: int
+    neutral: int
+    rated: int
+    score: float | None = Field(description="good / (good + bad); null without ratings")
+
+
+class Nps(_Open):
+    promoters: int
+    passives: int
+    detractors: int
+    responses: int
+    score: float | None = Field(description="% promoters − % detractors; null without responses")
+
+
+class SlaResult(_Open):
+    met: int
+    breached: int
+    compliance: float | None
+
+
+class Sla(_Open):
+    first_response: SlaResult
+    next_reply: SlaResult
+    resolution: SlaResult
+
+
+class LiveSla(_Open):
+    running: int
+    breaching: int
+    at_risk: int
+    next_breach_at: str | None
+    seconds_to_next_breach: float | None
+
+
+class AgentsByState(_Open):
+    available: int
+    busy: int
+    away: int
+    offline: int
+
+
+class Live(_Open):
+    open: int
+    waiting: int
+    unassigned: int
+    pending: int
+    on_hold: int
+    in_queue: int
+    oldest_waiting_created_at: str | None
+    oldest_waiting_age_seconds: float | None
+    oldest_queued_at: str | None
+    longest_queue_wait_seconds: float | None
+    sla: LiveSla
+    agents: AgentsByState | None = Field(None, description="`all` and `platform` scopes only")
+
+
+class TimeInState(_Open):
+    available_seconds: float
+    busy_seconds: float
+    away_seconds: float
+    offline_seconds: float
+    occupancy: float | None
+
+
+class AgentStatus(_Open):
+    state: str | None = Field(description="available / busy / away / offline; null before any presence event")
+    raw_state: str | None = Field(description="the platform's own state name")
+    since: str | None
+    seconds_in_state: float | None
+    time_in_state: TimeInState
+
+
+class GoalResult(_Open):
+    goal: str
+    op: str
+    target: float
+    value: float | None
+    met: bool | None
+    gap: float | None
+
+
+class ScopeBody(_Open):
+    """The figures of one scope in one window. Durations in seconds, timestamps RFC 3339 UTC."""
+
+    scope: str = Field(description="scope id: all, platform/<p>, account/<p>/<a>, queue/<p>/<q>, agent/<p>/<a>")
+    kind: Literal["all", "platform", "account", "queue", "agent"]
+    platform: str | None
+    id: str | None
+    window: Window
+    from_: str | None = Field(alias="from", description="window start (null for window all)")
+    as_of: str | None = Field(description="stream time the figures are computed at")
+    stale_seconds: float | None = Field(
+        description="seconds since the API last received a snapshot record (grows while Kafka or the "
+                    "aggregator is away); null before the first")
+    contacts: Contacts
+    first_response: FirstResponse
+    next_reply: Duration
+    resolution: Resolution
+    resolution_rate: float | None
+    one_touch: CountRate
+    reopen_rate: float | None
+    service_level: ServiceLevel
+    abandonment: Abandonment
+    speed_of_answer: SpeedOfAnswer
+    handle_time: HandleTime
+    csat: Csat
+    nps: Nps
+    sla: Sla
+    live: Live
+    agent: AgentStatus | None = Field(None, description="agent scopes only: current state")
+    goals: dict[str, GoalResult] | None = Field(None, description="when goals are configured (docs/kpis.md)")
+
+
+class Page(BaseModel):
+    items: list[ScopeBody]
+    total: int = Field(description="items matching the filters")
+    next: str | None = Field(description="URL of the next page, null on the last")
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: str
+    detail: str | None = None
+    caught_up: bool | None = None
+    scopes: int | None = None
+    stale_seconds: float | None = None

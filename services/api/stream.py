@@ -1,0 +1,127 @@
+"""The live stream's change feed: which scopes changed, numbered, coalesced, with a bounded replay buffer.
+
+One :class:`ChangeFeed` per process polls the read model's change counter on the event loop. At most every
+``interval_s`` it takes the changed scopes, gives each a sequence number and hands it to every subscriber
+whose filter matches; each subscriber keeps only the newest number per scope (coalescing), so a slow client
+costs at most one entry per scope. The last ``buffer`` numbers are kept for ``Last-Event-ID`` replays.
+
+Sequence numbers start at the process's start time in ms × 1000, so an id from an earlier process is always
+older than anything this one has, and a reconnect with it gets a fresh snapshot instead of a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from services.api.readmodel import ReadModel
+
+log = logging.getLogger(__name__)
+
+
+class ScopeFilter:
+    """Scope ids and prefixes ending in ``/`` (``queue/zendesk/``); empty matches everything."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        values = list(values)
+        self.exact = frozenset(v for v in values if not v.endswith("/"))
+        self.prefixes = tuple(v for v in values if v.endswith("/"))
+        self.everything = not values
+
+    def __call__(self, scope: str) -> bool:
+        return self.everything or scope in self.exact or (bool(self.prefixes) and scope.startswith(self.prefixes))
+
+
+class Subscriber:
+    def __init__(self, match: ScopeFilter) -> None:
+        self.match = match
+        self.pending: dict[str, int] = {}
+        self.event = asyncio.Event()
+
+    def offer(self, seq: int, scope: str) -> None:
+        if self.match(scope):
+            self.pending.pop(scope, None)  # keep insertion order = sequence order
+            self.pending[scope] = seq
+            self.event.set()
+
+    async def next(self, timeout: float) -> list[tuple[int, str]]:
+        """The pending (seq, scope) pairs in sequence order; empty after ``timeout`` without changes."""
+        if not self.pending:
+            self.event.clear()
+            try:
+                await asyncio.wait_for(self.event.wait(), timeout)
+            except TimeoutError:
+                return []
+        out = [(seq, scope) for scope, seq in self.pending.items()]
+        self.pending.clear()
+        return out
+
+
+class ChangeFeed:
+    def __init__(self, model: ReadModel, interval_s: float = 0.5, buffer: int = 10_000,
+                 poll_s: float = 0.05) -> None:
+        self.model = model
+        self.interval_s = interval_s
+        self.poll_s = poll_s
+        self.ring: deque[tuple[int, str]] = deque(maxlen=buffer)
+        self.base = int(time.time() * 1000) * 1000
+        self.seq = self.base  # the newest number given out (the base: nothing yet)
+        self.evicted = self.base  # newest number no longer in the ring
+        self.subscribers: set[Subscriber] = set()
+        self._seen = -1
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._seen = self.model.changes
+        self.model.take_changes()  # what is there now is in every snapshot
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            if self.model.changes == self._seen:
+                await asyncio.sleep(self.poll_s)
+                continue
+            self._seen = self.model.changes
+            self.publish(self.model.take_changes())
+            await asyncio.sleep(self.interval_s)  # coalescing: one update per scope per interval at most
+
+    def publish(self, scopes: Iterable[str]) -> None:
+        for scope in sorted(scopes):
+            self.seq += 1
+            if len(self.ring) == self.ring.maxlen:
+                self.evicted = self.ring[0][0]
+            self.ring.append((self.seq, scope))
+            for subscriber in self.subscribers:
+                subscriber.offer(self.seq, scope)
+
+    def subscribe(self, match: ScopeFilter) -> Subscriber:
+        subscriber = Subscriber(match)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def since(self, last_id: int, match: ScopeFilter) -> list[tuple[int, str]] | None:
+        """Changes after ``last_id`` (newest number per scope, in order), or ``None`` when ``last_id`` is not
+        one this process can replay from (older than the buffer, from another process, or in the future)."""
+        if not (self.evicted <= last_id <= self.seq):
+            return None
+        newest: dict[str, int] = {}
+        for seq, scope in reversed(self.ring):
+            if seq <= last_id:
+                break
+            if scope not in newest and match(scope):
+                newest[scope] = seq
+        return sorted((seq, scope) for scope, seq in newest.items())

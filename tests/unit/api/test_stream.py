@@ -1,0 +1,162 @@
+"""The live stream: the change feed's numbering, coalescing and replay, and the SSE contract over a real server."""
+
+import asyncio
+import json
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+
+from services.api.app import create_app
+from services.api.readmodel import ReadModel
+from services.api.stream import ChangeFeed, ScopeFilter
+from services.common.localkafka import free_port
+from services.common.settings import Settings
+from tests.support.partials import encoded
+
+
+def test_filter_takes_ids_and_prefixes():
+    match = ScopeFilter(["all", "queue/zendesk/"])
+    assert match("all") and match("queue/zendesk/billing")
+    assert not match("queue/intercom/billing") and not match("platform/zendesk")
+    assert ScopeFilter([])("anything")
+
+
+async def test_feed_numbers_coalesces_and_replays():
+    model = ReadModel()
+    feed = ChangeFeed(model, interval_s=0.01, buffer=3)
+    sub = feed.subscribe(ScopeFilter(["queue/"]))
+    start = feed.seq
+    feed.publish(["queue/z/a", "all"])
+    feed.publish(["queue/z/b"])
+    feed.publish(["queue/z/a"])
+    assert await sub.next(0.1) == [(start + 3, "queue/z/b"), (start + 4, "queue/z/a")]  # one entry per scope
+    assert await sub.next(0.01) == []  # timeout: nothing new
+    assert feed.since(start + 1, ScopeFilter()) == [(start + 3, "queue/z/b"), (start + 4, "queue/z/a")]
+    assert feed.since(start + 4, ScopeFilter()) == []
+    assert feed.since(start, ScopeFilter()) is None  # start + 1 fell out of the buffer of 3
+    assert feed.since(start + 99, ScopeFilter()) is None  # not given out yet: another process's id
+    assert feed.since(start - 5, ScopeFilter()) is None  # an earlier process's id
+
+
+async def test_feed_polls_the_model_and_publishes_changed_scopes():
+    model = ReadModel()
+    feed = ChangeFeed(model, interval_s=0.05, poll_s=0.01)
+    await feed.start()
+    sub = feed.subscribe(ScopeFilter())
+    model.apply(*encoded("queue/z/a"))
+    model.apply(*encoded("queue/z/a", 1))
+    assert [scope for _, scope in await sub.next(1)] == ["queue/z/a"]
+    await feed.stop()
+
+
+@contextmanager
+def serve(app):
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def read_events(response, count: int, timeout: float = 5.0) -> list[dict]:
+    """The next ``count`` events (comments as {"comment": ...}) from an SSE response."""
+    if not hasattr(response, "_sse_lines"):
+        response._sse_lines = response.iter_lines()
+    events, current = [], {}
+    deadline = time.monotonic() + timeout
+    for line in response._sse_lines:
+        if line.startswith(":"):
+            events.append({"comment": line[1:].strip()})
+        elif line == "":
+            if current:
+                events.append(current)
+                current = {}
+        else:
+            field, _, value = line.partition(":")
+            current[field] = value[1:] if value.startswith(" ") else value
+        if len(events) >= count or time.monotonic() > deadline:
+            break
+    return events
+
+
+def apply_soon(app, *records):
+    """Apply records on the server's loop, as the snapshot consumer does."""
+    model: ReadModel = app.state.read_model
+    for key, value in records:
+        model.apply(key, value)
+
+
+@pytest.fixture
+def app():
+    model = ReadModel()
+    model.apply(*encoded("all", totals={"created": 1}))
+    model.apply(*encoded("queue/zendesk/billing", totals={"created": 1}))
+    model.apply(*encoded("queue/intercom/sales", totals={"created": 1}))
+    model.caught_up = True
+    return create_app(Settings(), read_model=model, consume=False, stream_interval_s=0.1, keepalive_s=0.5)
+
+
+def test_snapshot_then_coalesced_updates_then_keepalive_and_replay(app):
+    with serve(app) as url, httpx.Client(timeout=10) as client:
+        with client.stream("GET", f"{url}/v1/stream?scope=queue/zendesk/&scope=all&window=all") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            snapshot, = read_events(response, 1)
+            assert snapshot["event"] == "snapshot"
+            scopes = json.loads(snapshot["data"])["scopes"]
+            assert {s["scope"] for s in scopes} == {"all", "queue/zendesk/billing"}
+            assert all(s["window"] == "all" for s in scopes)
+            for created in (2, 3, 4):  # three records in a row: at most one update
+                apply_soon(app, encoded("queue/zendesk/billing", totals={"created": created}))
+            apply_soon(app, encoded("queue/intercom/sales", totals={"created": 9}))  # filtered out
+            update, = read_events(response, 1)
+            assert update["event"] == "update" and int(update["id"]) > int(snapshot["id"])
+            body = json.loads(update["data"])
+            assert body["scope"] == "queue/zendesk/billing" and body["contacts"]["created"] == 4
+            keepalive, = read_events(response, 1)
+            assert keepalive == {"comment": "keepalive"}
+            last_seen = update["id"]
+            apply_soon(app, encoded("all", totals={"created": 7}))
+            missed_id = read_events(response, 1)[0]["id"]
+        # disconnected; these happen while away
+        apply_soon(app, encoded("queue/zendesk/billing", totals={"created": 5}))
+        time.sleep(0.3)
+        apply_soon(app, encoded("queue/zendesk/other", totals={"created": 1}))
+        time.sleep(0.3)
+        with client.stream("GET", f"{url}/v1/stream?scope=queue/zendesk/&scope=all&window=all",
+                           headers={"Last-Event-ID": last_seen}) as response:
+            replayed = read_events(response, 3)
+        assert [e["event"] for e in replayed] == ["update"] * 3
+        assert [json.loads(e["data"])["scope"] for e in replayed] == [
+            "all", "queue/zendesk/billing", "queue/zendesk/other"]
+        assert replayed[0]["id"] == missed_id
+        ids = [int(e["id"]) for e in replayed]
+        assert ids == sorted(ids) and ids[0] > int(last_seen)
+        assert json.loads(replayed[1]["data"])["contacts"]["created"] == 5
+
+
+@pytest.mark.parametrize("last_id", ["12", "garbage", "99999999999999999"])
+def test_unknown_or_too_old_id_gets_a_fresh_snapshot(app, last_id):
+    with serve(app) as url, httpx.Client(timeout=10) as client:
+        with client.stream("GET", f"{url}/v1/stream?scope=all", headers={"Last-Event-ID": last_id}) as response:
+            event, = read_events(response, 1)
+    scopes = json.loads(event["data"])["scopes"]
+    assert event["event"] == "snapshot" and [s["scope"] for s in scopes] == ["all"]
+    assert scopes[0]["window"] == "15m"  # the default
+
+
+def test_stream_parameters_are_validated(app):
+    with serve(app) as url:
+        assert httpx.get(f"{url}/v1/stream?window=3h").status_code == 422
