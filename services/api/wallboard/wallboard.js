@@ -431,7 +431,11 @@
     if (source) source.close();
     source = new EventSource(streamUrl());
     source.addEventListener("open", function () {
-      // connected; "live" once the snapshot arrived
+      // First connection: "live" once the snapshot arrived. A reconnection is live as soon as it is open: the
+      // API resumes after Last-Event-ID with the changes missed (maybe none) or a fresh snapshot.
+      failures = 0;
+      lastHeard = Date.now();
+      if (lastUpdate !== null) renderStatus("live");
     });
     source.addEventListener("snapshot", function (event) {
       var data;
