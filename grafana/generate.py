@@ -354,7 +354,7 @@ def agent() -> dict:
          .with_variable(variable("agent", "Agent", 'label_values(deskpulse_agent_state{platform="$platform"}, agent)',
                                  multi=False)))
     state = big_stat("State", q.agent_state(s), "none", steps((None, BLUE)), legend="{{state}}")
-    state = state.text_mode(common.BigValueTextMode.NAME).mappings([ValueMap(options={})])
+    state = state.text_mode(common.BigValueTextMode.NAME)
     tiles = [
         state,
         big_stat("In state for", q.agent_in_state_for(s), "s", steps((None, BLUE))),
@@ -367,7 +367,7 @@ def agent() -> dict:
     for i, p in enumerate(tiles):
         d = d.with_panel(L.place(p, 4 * i, 0, 4, 6))
     d = d.with_panel(L.place(big_stat("Handled (live) today", q.agent_increase("contacts_handled", "$__range", s),
-                                      "none", steps((None, BLUE))), 0, 6, 4, 6))
+                                      "none", steps((None, BLUE))), 0, 6, 4, 9))
     d = d.with_panel(L.place(trend("Work per hour", [
         query(q.agent_rate_per_hour("replies", "$__rate_interval", s), "replies", ref="A"),
         query(q.agent_rate_per_hour("first_responses", "$__rate_interval", s), "first responses", ref="B"),
