@@ -108,7 +108,172 @@ def _bounds(views: list[ScopeView], prefix: str) -> list[tuple[float, str]]:
     return sorted(out)
 
 
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+
+
+def _num(value: float) -> str:
+    if type(value) is int:
+        return str(value)
+    return floatToGoString(value)
+
+
+class _Family:
+    """One metric family as rows of (sample name, label values, rendered labels, value).
+
+    The rows are the single source of the values: ``to_metric`` gives a ``prometheus_client.core`` family
+    (for registries and tests), ``render`` writes the text format directly, with each scope's label string
+    escaped once per scrape instead of once per sample.
+    """
+
+    __slots__ = ("name", "type", "help", "labelnames", "rows")
+
+    def __init__(self, name: str, type_: str, help_: str, labelnames: list[str]) -> None:
+        self.name, self.type, self.help, self.labelnames = name, type_, help_, labelnames
+        self.rows: list[tuple[str, tuple[str, ...], str, float]] = []
+
+    def add(self, values: tuple[str, ...], rendered: str, value: float, suffix: str = "") -> None:
+        self.rows.append((suffix, values, rendered, value))
+
+    def to_metric(self) -> Metric:
+        cls = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily, "histogram": HistogramMetricFamily}
+        metric = cls[self.type](self.name + ("_total" if self.type == "counter" else ""), self.help,
+                                labels=self.labelnames)
+        sample = self.name + ("_total" if self.type == "counter" else "")
+        for suffix, values, _, value in self.rows:
+            names = self.labelnames + (["le"] if suffix == "_bucket" else [])
+            metric.add_sample(sample + suffix, dict(zip(names, values)), value)
+        return metric
+
+    def render(self, out: list[str]) -> None:
+        full = self.name + ("_total" if self.type == "counter" else "")
+        out.append(f"# HELP {full} {self.help}\n# TYPE {full} {self.type}\n")
+        out.extend([f"{full}{suffix}{{{rendered}}} {_num(value)}\n" if rendered else f"{full}{suffix} {_num(value)}\n"
+                    for suffix, _, rendered, value in self.rows])
+
+
+def _labels(names: list[str], values: tuple[str, ...]) -> str:
+    return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values))
+
+
+def families(views: list[ScopeView], health: Health) -> list[_Family]:
+    """Every family of one scrape, from copied views."""
+    queues = [v for v in views if v.kind == "queue"]
+    agents = [v for v in views if v.kind == "agent"]
+    platforms = [v for v in views if v.kind == "platform"]
+    return [*_queue_families(queues), *_platform_families(platforms), *_agent_families(agents),
+            *_pipeline_families(health)]
+
+
+def _queue_families(queues: list[ScopeView]) -> list[_Family]:
+    out = []
+    keys = [(v.platform or "", v.id or "") for v in queues]
+    rendered = [_labels(QUEUE, k) for k in keys]
+    rows = list(zip(queues, keys, rendered))
+    for name, help_, source, scale in QUEUE_COUNTERS:
+        family = _Family(name, "counter", help_, QUEUE)
+        for view, key, lbl in rows:
+            family.add(key, lbl, view.totals.get(source, 0) * scale)
+        out.append(family)
+    csat = _Family("deskpulse_csat_responses", "counter", "Latest rating per contact, by rating", QUEUE + ["rating"])
+    nps = _Family("deskpulse_nps_responses", "counter", "Ratings on a 0-10 scale, by NPS category",
+                  QUEUE + ["category"])
+    sla = _Family("deskpulse_sla_completed", "counter", "SLA clocks stopped, met or breached",
+                  QUEUE + ["metric", "result"])
+    for view, key, lbl in rows:
+        t = view.totals
+        for rating in ("good", "neutral", "bad"):
+            csat.add(key + (rating,), f'{lbl},rating="{rating}"', t.get(f"csat_{rating}", 0))
+        for category in ("promoter", "passive", "detractor"):
+            nps.add(key + (category,), f'{lbl},category="{category}"', t.get(f"nps_{category}", 0))
+        for metric in ("first_response", "next_reply", "resolution"):
+            for result in ("met", "breached"):
+                sla.add(key + (metric, result), f'{lbl},metric="{metric}",result="{result}"',
+                        t.get(f"sla_{metric}_{result}", 0))
+    out += [csat, nps, sla]
+    for name, help_, prefix, count_name, sum_name in QUEUE_HISTOGRAMS:
+        bounds = [(floatToGoString(b), counter) for b, counter in _bounds(queues, prefix)]
+        family = _Family(name, "histogram", help_, QUEUE)
+        add = family.add
+        for view, key, lbl in rows:
+            t = view.totals
+            count = t.get(count_name, 0)
+            for le, counter in bounds:
+                add(key + (le,), f'{lbl},le="{le}"', t.get(counter, 0), "_bucket")
+            add(key + ("+Inf",), f'{lbl},le="+Inf"', count, "_bucket")
+            add(key, lbl, count, "_count")
+            add(key, lbl, t.get(sum_name, 0) / 1000, "_sum")
+        out.append(family)
+    for name, help_, source in QUEUE_GAUGES:
+        family = _Family(name, "gauge", help_, QUEUE)
+        for view, key, lbl in rows:
+            family.add(key, lbl, view.live.get(source) or 0)
+        out.append(family)
+    for name, help_, source in QUEUE_TIMESTAMPS:
+        family = _Family(name, "gauge", help_ + " (absent when none)", QUEUE)
+        for view, key, lbl in rows:
+            value = view.live.get(source)
+            if value is not None:
+                family.add(key, lbl, value / 1000)
+        out.append(family)
+    for name, help_, kind, source, scale in LEGACY:
+        family = _Family(name, kind, help_, QUEUE)
+        for view, key, lbl in rows:
+            figures = view.totals if kind == "counter" else view.live
+            family.add(key, lbl, (figures.get(source) or 0) * scale)
+        out.append(family)
+    return out
+
+
+def _platform_families(platforms: list[ScopeView]) -> list[_Family]:
+    family = _Family("deskpulse_agents", "gauge", "Agents by current presence state", ["platform", "state"])
+    for view in platforms:
+        platform = view.platform or ""
+        for state in STATES:
+            key = (platform, state)
+            family.add(key, _labels(["platform", "state"], key), view.live.get(f"agents_{state}", 0))
+    return [family]
+
+
+def _agent_families(agents: list[ScopeView]) -> list[_Family]:
+    state = _Family("deskpulse_agent_state", "gauge", "1 for the agent's current presence state", AGENT + ["state"])
+    since = _Family("deskpulse_agent_state_since_timestamp_seconds", "gauge",
+                    "When the agent's current presence state began", AGENT)
+    open_ = _Family("deskpulse_agent_open_contacts", "gauge", "Open contacts assigned to the agent now", AGENT)
+    counters = [(_Family(name, "counter", help_, AGENT), source) for name, help_, source in AGENT_COUNTERS]
+    for view in agents:
+        key = (view.platform or "", view.id or "")
+        lbl = _labels(AGENT, key)
+        current = view.agent
+        if current and current.get("state"):
+            name = str(current["state"])
+            state.add(key + (name,), f'{lbl},state="{_escape(name)}"', 1)
+            since.add(key, lbl, current["since_ms"] / 1000)
+        open_.add(key, lbl, view.live.get("open", 0))
+        totals = view.totals
+        for family, source in counters:
+            family.add(key, lbl, totals.get(source, 0))
+    return [state, since, open_, *(family for family, _ in counters)]
+
+
+def _pipeline_families(health: Health) -> list[_Family]:
+    ready = _Family("deskpulse_api_read_model_ready", "gauge",
+                    "1 once the read model has caught up with the snapshot topic", [])
+    ready.add((), "", 1 if health.ready else 0)
+    age = _Family("deskpulse_snapshot_age_seconds", "gauge",
+                  "Seconds since the read model last received a snapshot record (absent before the first)", [])
+    if health.stale_seconds is not None:
+        age.add((), "", health.stale_seconds)
+    stream = _Family("deskpulse_stream_time_timestamp_seconds", "gauge",
+                     "The pipeline's stream time: newest event time, advanced by wall time", [])
+    if health.stream_ms is not None:
+        stream.add((), "", health.stream_ms / 1000)
+    return [ready, age, stream]
+
+
 class SnapshotCollector:
+    """A ``prometheus_client`` collector over copied views (for registries, ``get_sample_value`` in tests)."""
+
     def __init__(self, views: list[ScopeView], health: Health) -> None:
         self._views = views
         self._health = health
@@ -117,117 +282,118 @@ class SnapshotCollector:
         return []  # families depend on the data; nothing to describe up front
 
     def collect(self) -> Iterator[Metric]:
-        queues = [v for v in self._views if v.kind == "queue"]
-        agents = [v for v in self._views if v.kind == "agent"]
-        platforms = [v for v in self._views if v.kind == "platform"]
-        yield from self._queues(queues)
-        yield from self._platforms(platforms)
-        yield from self._agents(agents)
-        yield from self._pipeline()
+        for family in families(self._views, self._health):
+            yield family.to_metric()
 
-    def _queues(self, queues: list[ScopeView]) -> Iterator[Metric]:
-        labels = [[v.platform or "", v.id or ""] for v in queues]
-        for name, help_, source, scale in QUEUE_COUNTERS:
-            family = CounterMetricFamily(name, help_, labels=QUEUE)
-            for view, lv in zip(queues, labels):
-                family.add_metric(lv, view.totals.get(source, 0) * scale)
-            yield family
-        csat = CounterMetricFamily("deskpulse_csat_responses", "Latest rating per contact", labels=QUEUE + ["rating"])
-        nps = CounterMetricFamily("deskpulse_nps_responses", "Ratings on a 0-10 scale by NPS category",
-                                  labels=QUEUE + ["category"])
-        sla = CounterMetricFamily("deskpulse_sla_completed", "SLA clocks stopped, met or breached",
-                                  labels=QUEUE + ["metric", "result"])
-        for view, lv in zip(queues, labels):
-            t = view.totals
-            for rating in ("good", "neutral", "bad"):
-                csat.add_metric(lv + [rating], t.get(f"csat_{rating}", 0))
-            for category in ("promoter", "passive", "detractor"):
-                nps.add_metric(lv + [category], t.get(f"nps_{category}", 0))
-            for metric in ("first_response", "next_reply", "resolution"):
-                for result in ("met", "breached"):
-                    sla.add_metric(lv + [metric, result], t.get(f"sla_{metric}_{result}", 0))
-        yield from (csat, nps, sla)
-        for name, help_, prefix, count_name, sum_name in QUEUE_HISTOGRAMS:
-            bounds = _bounds(queues, prefix)
-            les = [floatToGoString(b) for b, _ in bounds]
-            family = HistogramMetricFamily(name, help_, labels=QUEUE)
-            for view, lv in zip(queues, labels):
-                t = view.totals
-                count = t.get(count_name, 0)
-                buckets = [(le, t.get(counter, 0)) for le, (_, counter) in zip(les, bounds)]
-                buckets.append(("+Inf", count))
-                family.add_metric(lv, buckets, t.get(sum_name, 0) / 1000)
-            yield family
-        for name, help_, source in QUEUE_GAUGES:
-            family = GaugeMetricFamily(name, help_, labels=QUEUE)
-            for view, lv in zip(queues, labels):
-                family.add_metric(lv, view.live.get(source) or 0)
-            yield family
-        for name, help_, source in QUEUE_TIMESTAMPS:
-            family = GaugeMetricFamily(name, help_ + " (absent when none)", labels=QUEUE)
-            for view, lv in zip(queues, labels):
-                value = view.live.get(source)
-                if value is not None:
-                    family.add_metric(lv, value / 1000)
-            yield family
-        for name, help_, kind, source, scale in LEGACY:
-            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
-            family = cls(name, help_, labels=QUEUE)
-            for view, lv in zip(queues, labels):
-                figures = view.totals if kind == "counter" else view.live
-                family.add_metric(lv, (figures.get(source) or 0) * scale)
-            yield family
 
-    def _platforms(self, platforms: list[ScopeView]) -> Iterator[Metric]:
-        family = GaugeMetricFamily("deskpulse_agents", "Agents by current presence state",
-                                   labels=["platform", "state"])
-        for view in platforms:
-            for state in STATES:
-                family.add_metric([view.platform or "", state], view.live.get(f"agents_{state}", 0))
-        yield family
+def _le_bounds(queues: list[ScopeView]) -> dict[str, list[tuple[str, str]]]:
+    """Per histogram prefix, every ``le`` bound any queue has: sorted (le label, counter name)."""
+    found: dict[str, set[str]] = {prefix: set() for _, _, prefix, _, _ in QUEUE_HISTOGRAMS}
+    for view in queues:
+        for name in view.totals:
+            if "le:" in name:
+                prefix = name[:name.index("le:") + 3]
+                if prefix in found:
+                    found[prefix].add(name)
+    out = {}
+    for prefix, names in found.items():
+        bounds = []
+        for name in names:
+            try:
+                bounds.append((float(name[len(prefix):]), name))
+            except ValueError:
+                continue
+        out[prefix] = [(floatToGoString(b), name) for b, name in sorted(bounds)]
+    return out
 
-    def _agents(self, agents: list[ScopeView]) -> Iterator[Metric]:
-        state = GaugeMetricFamily("deskpulse_agent_state", "1 for the agent's current presence state",
-                                  labels=AGENT + ["state"])
-        since = GaugeMetricFamily("deskpulse_agent_state_since_timestamp_seconds",
-                                  "When the agent's current presence state began", labels=AGENT)
-        open_ = GaugeMetricFamily("deskpulse_agent_open_contacts", "Open contacts assigned to the agent now",
-                                  labels=AGENT)
-        counters = [(CounterMetricFamily(name, help_, labels=AGENT), source) for name, help_, source in AGENT_COUNTERS]
-        for view in agents:
-            lv = [view.platform or "", view.id or ""]
-            current = view.agent
-            if current and current.get("state"):
-                state.add_metric(lv + [str(current["state"])], 1)
-                since.add_metric(lv, current["since_ms"] / 1000)
-            open_.add_metric(lv, view.live.get("open", 0))
-            for family, source in counters:
-                family.add_metric(lv, view.totals.get(source, 0))
-        yield from (state, since, open_)
-        yield from (family for family, _ in counters)
 
-    def _pipeline(self) -> Iterator[Metric]:
-        health = self._health
-        ready = GaugeMetricFamily("deskpulse_api_read_model_ready",
-                                  "1 once the read model has caught up with the snapshot topic")
-        ready.add_metric([], 1 if health.ready else 0)
-        yield ready
-        age = GaugeMetricFamily("deskpulse_snapshot_age_seconds",
-                                "Seconds since the read model last received a snapshot record (absent before the first)")
-        if health.stale_seconds is not None:
-            age.add_metric([], health.stale_seconds)
-        yield age
-        stream = GaugeMetricFamily("deskpulse_stream_time_timestamp_seconds",
-                                   "The pipeline's stream time: newest event time, advanced by wall time")
-        if health.stream_ms is not None:
-            stream.add_metric([], health.stream_ms / 1000)
-        yield stream
+def _queue_text(view: ScopeView, les: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """One queue's samples, one string per queue family (in :func:`_queue_families` order)."""
+    lbl = _labels(QUEUE, (view.platform or "", view.id or ""))
+    t, live = view.totals, view.live
+    out = [f"{name}_total{{{lbl}}} {t.get(source, 0) * scale!r}\n" for name, _, source, scale in QUEUE_COUNTERS]
+    out.append("".join(f'deskpulse_csat_responses_total{{{lbl},rating="{r}"}} {t.get("csat_" + r, 0)!r}\n'
+                       for r in ("good", "neutral", "bad")))
+    out.append("".join(f'deskpulse_nps_responses_total{{{lbl},category="{c}"}} {t.get("nps_" + c, 0)!r}\n'
+                       for c in ("promoter", "passive", "detractor")))
+    out.append("".join(f'deskpulse_sla_completed_total{{{lbl},metric="{m}",result="{r}"}} '
+                       f'{t.get(f"sla_{m}_{r}", 0)!r}\n'
+                       for m in ("first_response", "next_reply", "resolution") for r in ("met", "breached")))
+    for name, _, prefix, count_name, sum_name in QUEUE_HISTOGRAMS:
+        count = t.get(count_name, 0)
+        out.append("".join([f'{name}_bucket{{{lbl},le="{le}"}} {t.get(counter, 0)!r}\n' for le, counter in les[prefix]])
+                   + f'{name}_bucket{{{lbl},le="+Inf"}} {count!r}\n{name}_count{{{lbl}}} {count!r}\n'
+                   f'{name}_sum{{{lbl}}} {t.get(sum_name, 0) / 1000!r}\n')
+    out.extend(f"{name}{{{lbl}}} {live.get(source) or 0!r}\n" for name, _, source in QUEUE_GAUGES)
+    for name, _, source in QUEUE_TIMESTAMPS:
+        value = live.get(source)
+        out.append(f"{name}{{{lbl}}} {value / 1000!r}\n" if value is not None else "")
+    for name, _, kind, source, scale in LEGACY:
+        figures = t if kind == "counter" else live
+        out.append(f"{name}{'_total' if kind == 'counter' else ''}{{{lbl}}} {(figures.get(source) or 0) * scale!r}\n")
+    return out
+
+
+def _agent_text(view: ScopeView) -> list[str]:
+    """One agent's samples, one string per agent family (in :func:`_agent_families` order)."""
+    lbl = _labels(AGENT, (view.platform or "", view.id or ""))
+    current = view.agent
+    if current and current.get("state"):
+        state = f'deskpulse_agent_state{{{lbl},state="{_escape(str(current["state"]))}"}} 1\n'
+        since = f"deskpulse_agent_state_since_timestamp_seconds{{{lbl}}} {current['since_ms'] / 1000!r}\n"
+    else:
+        state = since = ""
+    t = view.totals
+    return [state, since, f"deskpulse_agent_open_contacts{{{lbl}}} {view.live.get('open', 0)!r}\n",
+            *(f"{name}_total{{{lbl}}} {t.get(source, 0)!r}\n" for name, _, source in AGENT_COUNTERS)]
+
+
+def _cached(view: ScopeView, key: object, build) -> list[str]:
+    """A view's rendered samples, kept on the (immutable) view: unchanged scopes cost a lookup per scrape."""
+    cached = view.__dict__.get("_prometheus")
+    if cached is None or cached[0] != key:
+        cached = (key, build())
+        view.__dict__["_prometheus"] = cached  # views are immutable; a racing scrape writes the same text
+    return cached[1]
+
+
+def _header(family: _Family) -> str:
+    full = family.name + ("_total" if family.type == "counter" else "")
+    return f"# HELP {full} {family.help}\n# TYPE {full} {family.type}\n"
 
 
 def render(views: list[ScopeView], health: Health | bool) -> bytes:
-    """The text exposition for one scrape. Safe to call in a worker thread."""
+    """The text exposition (format 0.0.4) of one scrape. Safe to call in a worker thread.
+
+    The same samples as ``generate_latest`` over :class:`SnapshotCollector` (a test compares them), written
+    directly per scope and cached on each scope's immutable view, so a scrape re-renders only the scopes
+    that changed since the previous one.
+    """
     if isinstance(health, bool):
         health = Health(ready=health, stale_seconds=None, stream_ms=None, wall_s=time.time())
+    queues = [v for v in views if v.kind == "queue"]
+    agents = [v for v in views if v.kind == "agent"]
+    platforms = [v for v in views if v.kind == "platform"]
+    les = _le_bounds(queues)
+    key = tuple(tuple(les[prefix]) for _, _, prefix, _, _ in QUEUE_HISTOGRAMS)
+    out: list[str] = []
+    queue_text = [_cached(v, key, lambda v=v: _queue_text(v, les)) for v in queues]
+    for i, family in enumerate(_queue_families([])):
+        out.append(_header(family))
+        out.extend([text[i] for text in queue_text])
+    for family in _platform_families(platforms):
+        family.render(out)
+    agent_text = [_cached(v, None, lambda v=v: _agent_text(v)) for v in agents]
+    for i, family in enumerate(_agent_families([])):
+        out.append(_header(family))
+        out.extend([text[i] for text in agent_text])
+    for family in _pipeline_families(health):
+        family.render(out)
+    return "".join(out).encode()
+
+
+def render_with_client(views: list[ScopeView], health: Health) -> bytes:
+    """The same exposition through ``prometheus_client``'s ``generate_latest`` (reference for tests)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(views, health))
     return generate_latest(registry)

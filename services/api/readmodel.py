@@ -10,7 +10,8 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,21 +28,47 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class ScopeView:
-    """One scope's figures over every partition."""
+    """One scope's figures over every partition. Immutable once built; the buckets are merged on first use
+    (window ``all``, live figures and ``/metrics`` never need them)."""
 
     scope: str
     kind: str
     platform: str | None
     id: str | None
     totals: dict[str, int]  # window "all"
-    minutes: dict[int, dict[str, int]]  # one-minute buckets by start (ms)
-    quarters: dict[int, dict[str, int]]  # fifteen-minute buckets by start (ms)
     live: dict[str, Any]
     agent: dict[str, Any] | None  # current state, for agent scopes
     stream_ms: int  # newest stream time among the partials, advanced by wall time since publication
     published_ms: int
+    parts: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # the partials, for the buckets
+
+    @cached_property
+    def minutes(self) -> dict[int, dict[str, int]]:
+        """One-minute buckets by start (ms)."""
+        out: dict[int, dict[str, int]] = {}
+        for partial in self.parts:
+            _bucket_merge(out, partial["minutes"])
+        return out
+
+    @cached_property
+    def quarters(self) -> dict[int, dict[str, int]]:
+        """Fifteen-minute buckets by start (ms)."""
+        out: dict[int, dict[str, int]] = {}
+        for partial in self.parts:
+            _bucket_merge(out, partial["quarters"])
+        return out
+
+    def at(self, stream_ms: int) -> ScopeView:
+        """This view at another stream time, sharing the merged buckets."""
+        if stream_ms == self.stream_ms:
+            return self
+        other = replace(self, stream_ms=stream_ms)
+        for name in ("minutes", "quarters"):
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other
 
     def counters(self, window: str, now_ms: int, today_start_ms: int | None = None) -> dict[str, int]:
         """Summed counters of ``window`` at ``now_ms`` (``today`` needs its local start)."""
@@ -73,17 +100,17 @@ def _bucket_merge(target: dict[int, dict[str, int]], buckets: dict[str, dict[str
 def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     """Merge the partial snapshots of one scope (at least one): sums, and minima of "oldest" times."""
     first = partials[0]
-    totals: dict[str, int] = {}
-    minutes: dict[int, dict[str, int]] = {}
-    quarters: dict[int, dict[str, int]] = {}
+    if len(partials) == 1:
+        totals = dict(first["totals"])
+    else:
+        totals = {}
+        for partial in partials:
+            for name, value in partial["totals"].items():
+                totals[name] = totals.get(name, 0) + value
     live: dict[str, Any] = {}
     agent = None
     agent_published = -1
     for partial in partials:
-        for name, value in partial["totals"].items():
-            totals[name] = totals.get(name, 0) + value
-        _bucket_merge(minutes, partial["minutes"])
-        _bucket_merge(quarters, partial["quarters"])
         for name, value in partial["live"].items():
             if name in _LIVE_MIN:
                 if value is not None and (live.get(name) is None or value < live[name]):
@@ -97,8 +124,8 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     stream = max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in partials)
     return ScopeView(
         scope=first["scope"], kind=first["kind"], platform=first["platform"], id=first["id"],
-        totals=totals, minutes=minutes, quarters=quarters, live=live, agent=agent,
-        stream_ms=stream, published_ms=max(p["published_ms"] for p in partials),
+        totals=totals, live=live, agent=agent,
+        stream_ms=stream, published_ms=max(p["published_ms"] for p in partials), parts=tuple(partials),
     )
 
 
@@ -197,7 +224,7 @@ class ReadModel:
             return None
         view, times = cached
         stream = max(s + max(0, wall - p) for s, p in times)
-        return view if stream == view.stream_ms else replace(view, stream_ms=stream)
+        return view.at(stream)
 
     def peek(self, scope: str) -> ScopeView | None:
         """The cached merged view as built (its ``stream_ms`` not advanced): for filters over many scopes."""

@@ -160,3 +160,20 @@ def test_real_scrape_passes_promtool_check_metrics():
     assert "deskpulse_first_response_seconds" in families
     check = subprocess.run(["promtool", "check", "metrics"], input=response.content, capture_output=True, timeout=60)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_direct_render_equals_prometheus_client_exposition():
+    from services.api.metrics import render, render_with_client
+
+    model = model_with_figures()
+    model.apply(*encoded('queue/zendesk/odd "name"\\with\nnewline', 0, totals={"created": 2, "frle:60": 1}))
+    health = Health(ready=False, stale_seconds=None, stream_ms=T, wall_s=time.time())
+
+    def samples(text: bytes) -> dict:
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text.decode()) for s in f.samples}
+
+    direct, reference = render(model.views(), health), render_with_client(model.views(), health)
+    assert samples(direct) == samples(reference)
+    assert [f.name for f in text_string_to_metric_families(direct.decode())] == [
+        f.name for f in text_string_to_metric_families(reference.decode())]

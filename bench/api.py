@@ -1,0 +1,208 @@
+"""Read-API benchmark: agent-status latency and /metrics scrape time with a large read model.
+
+    .venv/bin/python bench/api.py [--agents 10000] [--queues 1000] [--requests 5000]
+
+Starts a real uvicorn process (``bench/api.py serve``) whose read model holds ``--agents`` agents and
+``--queues`` queues, each as four partition partials like the aggregator publishes (realistic totals, minute
+and quarter buckets, le counters), then, from this separate process, measures:
+
+- ``GET /v1/agents/{platform}/{agent}`` latency (p50/p90/p99/max) over random agents, sequential requests;
+- the same with a bare agent id (the index lookup);
+- ``GET /metrics``: scrape time, body size and series count;
+- agent-status latency while scrapes run back to back (the API keeps answering during scrapes).
+
+Prints figures; not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+T0 = 1_795_000_000_000
+MINUTE, QUARTER = 60_000, 900_000
+PLATFORMS = ("zendesk", "intercom", "freshdesk", "genesys", "twilio")
+BOUNDS = (20, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
+
+
+def _counters(rng: random.Random, scale: int) -> dict[str, int]:
+    fr = rng.randint(0, scale)
+    out = {"created": rng.randint(fr, fr + scale), "fr_count": fr, "fr_ms": fr * rng.randint(10_000, 900_000),
+           "resolved": rng.randint(0, fr), "replies": rng.randint(fr, 3 * fr + 1), "reopened": rng.randint(0, 3),
+           "nr_count": fr // 2, "nr_ms": fr * 200_000, "res_count": fr // 2, "res_ms": fr * 3_000_000,
+           "answered": fr // 3, "asa_ms": fr * 20_000, "handled": fr // 3, "handle_ms": fr * 100_000,
+           "sl_offered": fr // 3, "sl_met": fr // 4, "csat_good": fr // 5, "csat_bad": fr // 9, "rated": fr // 4}
+    for prefix, count in (("fr", fr), ("nr", fr // 2), ("res", fr // 2), ("asa", fr // 3)):
+        within = 0
+        for bound in BOUNDS:
+            within = rng.randint(within, count)
+            if within:
+                out[f"{prefix}le:{bound}"] = within
+        for b in range(5):
+            out[f"{prefix}h:{300 + b * 7}"] = count // 5 if prefix != "asa" else 0
+    return {k: v for k, v in out.items() if v}
+
+
+def build_model(agents: int, queues: int, partitions: int = 4):
+    from services.api.readmodel import ReadModel
+    from tests.support.partials import encoded
+
+    rng = random.Random(1)
+    model = ReadModel()
+    now = T0 + 10 * 3_600_000
+    wall = int(time.time() * 1000)
+
+    def bucket():
+        fr = rng.randint(0, 3)
+        return {"created": fr + 1, "fr_count": fr, "fr_ms": fr * 60_000, "replies": fr, "resolved": fr // 2}
+
+    def put(scope, partition, **kw):
+        minutes = {now - now % MINUTE - i * MINUTE: bucket() for i in range(0, 60, 4)}
+        quarters = {now - now % QUARTER - i * QUARTER: bucket() for i in range(0, 96, 4)}
+        model.apply(*encoded(scope, partition, minutes=minutes, quarters=quarters, stream_ms=now,
+                             published_ms=wall, **kw))
+
+    for q in range(queues):
+        platform = PLATFORMS[q % len(PLATFORMS)]
+        for p in range(partitions):
+            put(f"queue/{platform}/queue-{q}", p, totals=_counters(rng, 200),
+                live={"open": rng.randint(0, 30), "waiting": rng.randint(0, 5), "sla_running": rng.randint(0, 9),
+                      "oldest_waiting_created_ms": now - rng.randint(0, 3_600_000)})
+    for a in range(agents):
+        platform = PLATFORMS[a % len(PLATFORMS)]
+        # an agent's presence lives in one partition; its work figures in every partition
+        for p in range(partitions):
+            agent = {"state": rng.choice(["available", "busy", "away", "offline"]),
+                     "since_ms": now - rng.randint(0, 3_600_000), "raw_state": "x"} if p == 0 else None
+            put(f"agent/{platform}/agent-{a}", p, totals=_counters(rng, 20), live={"open": rng.randint(0, 4)},
+                agent=agent)
+    for platform in PLATFORMS:
+        for p in range(partitions):
+            put(f"platform/{platform}", p, totals=_counters(rng, 5000),
+                live={"agents_available": agents // 20, "agents_busy": agents // 20})
+    for p in range(partitions):
+        put("all", p, totals=_counters(rng, 20000), live={"open": 900})
+    model.caught_up = True
+    return model
+
+
+def serve(args) -> None:
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.common.settings import Settings
+
+    started = time.monotonic()
+    model = build_model(args.agents, args.queues)
+    print(f"read model: {model.scope_count} scopes built in {time.monotonic() - started:.1f} s", flush=True)
+    uvicorn.run(create_app(Settings(), read_model=model, consume=False), host="127.0.0.1", port=args.port,
+                log_level="warning", access_log=False)
+
+
+def percentiles(samples: list[float]) -> str:
+    s = sorted(samples)
+    q = statistics.quantiles(s, n=100)
+    return (f"p50 {q[49] * 1000:.2f} ms, p90 {q[89] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms, "
+            f"max {s[-1] * 1000:.2f} ms (n={len(s)})")
+
+
+def status_latencies(client, url: str, agents: int, n: int, bare: bool = False, stop=None) -> list[float]:
+    rng = random.Random(2)
+    out = []
+    for _ in range(n):
+        if stop is not None and stop.is_set():
+            break
+        a = rng.randrange(agents)
+        path = f"agent-{a}" if bare else f"{PLATFORMS[a % len(PLATFORMS)]}/agent-{a}"
+        t = time.perf_counter()
+        response = client.get(f"{url}/v1/agents/{path}")
+        out.append(time.perf_counter() - t)
+        assert response.status_code == 200, response.text
+    return out
+
+
+def main() -> None:
+    import httpx
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "serve"])
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--queues", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--scrapes", type=int, default=10)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    if args.mode == "serve":
+        serve(args)
+        return
+
+    from services.common.localkafka import free_port
+
+    port = args.port or free_port()
+    server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(args.agents), "--queues",
+                               str(args.queues), "--port", str(port)], cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 600
+            while True:
+                try:
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("server did not start")
+                time.sleep(0.5)
+            print(f"server up with {args.agents} agents, {args.queues} queues (4 partitions each); "
+                  f"cpu count {os.cpu_count()}")
+            status_latencies(client, url, args.agents, 300)  # warm-up
+            print("agent status, GET /v1/agents/<platform>/<agent>:", percentiles(
+                status_latencies(client, url, args.agents, args.requests)))
+            print("agent status, bare id GET /v1/agents/<agent>:  ", percentiles(
+                status_latencies(client, url, args.agents, args.requests // 5, bare=True)))
+
+            times, size, series = [], 0, 0
+            for _ in range(args.scrapes):
+                t = time.perf_counter()
+                response = client.get(f"{url}/metrics")
+                times.append(time.perf_counter() - t)
+                size = len(response.content)
+                series = sum(1 for line in response.text.splitlines() if line and not line.startswith("#"))
+            print(f"GET /metrics: median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
+                  f"max {max(times) * 1000:.0f} ms over {len(times)} scrapes; {size / 1e6:.1f} MB, {series} series")
+
+            # The API keeps answering while scrapes run back to back in another thread (its own connection).
+            stop = threading.Event()
+
+            def scraper():
+                with httpx.Client(timeout=30) as scrape_client:
+                    while not stop.is_set():
+                        scrape_client.get(f"{url}/metrics")
+
+            thread = threading.Thread(target=scraper)
+            thread.start()
+            time.sleep(0.2)
+            during = status_latencies(client, url, args.agents, args.requests // 5, stop=None)
+            stop.set()
+            thread.join()
+            print("agent status during back-to-back scrapes:       ", percentiles(during))
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(json.dumps({"agents": args.agents, "queues": args.queues}))
+
+
+if __name__ == "__main__":
+    main()
