@@ -89,10 +89,13 @@ def test_unsupported_window_is_422(client):
 
 def test_metrics_render_queue_series(client):
     text = client.get("/metrics").text
-    assert 'deskpulse_queue_open_contacts{platform="zendesk",queue="billing"} 3.0' in text
-    assert 'deskpulse_queue_first_response_seconds_total{platform="zendesk",queue="billing"} 90.0' in text
-    assert 'deskpulse_queue_first_responses_total{platform="intercom",queue="shared"} 2.0' in text
-    assert "deskpulse_api_read_model_ready 1.0" in text
+    assert 'deskpulse_contacts_open{platform="zendesk",queue="billing"} 3\n' in text
+    assert 'deskpulse_first_response_seconds_sum{platform="zendesk",queue="billing"} 90.0' in text
+    assert 'deskpulse_first_response_seconds_count{platform="intercom",queue="shared"} 2\n' in text
+    # deprecated names, kept for existing dashboards
+    assert 'deskpulse_queue_open_contacts{platform="zendesk",queue="billing"} 3\n' in text
+    assert 'deskpulse_queue_first_responses_total{platform="intercom",queue="shared"} 2\n' in text
+    assert "deskpulse_api_read_model_ready 1\n" in text
 
 
 def test_readiness_follows_the_read_model():
