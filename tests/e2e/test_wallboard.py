@@ -14,10 +14,18 @@ import time
 import uuid
 from pathlib import Path
 
+import threading
+
 import httpx
 import pytest
+import uvicorn
 
+from services.api.app import create_app
+from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms
+from services.common.localkafka import free_port
+from services.common.settings import Settings
+from tests.support.partials import encoded
 from tests.support.pipeline import Pipeline
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -217,3 +225,34 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
         assert text(browser, f"{tile('billing', 'waiting')} .value") == "3"
         assert browser.execute_script("return window.__loadedOnce === true"), "the page reloaded"
     print(f"\nwallboard end to end in {time.monotonic() - started:.1f} s; screenshots in {ARTIFACTS}")
+
+
+def test_wallboard_passes_its_token_to_the_stream(browser):
+    """With DESKPULSE_API_TOKENS set, ``?token=`` on the page's URL opens the stream; a wrong one shows Offline."""
+    now = int(time.time() * 1000)
+    model = ReadModel()
+    model.apply(*encoded("queue/zendesk/billing", live={"open": 4, "waiting": 4}, stream_ms=now, published_ms=now))
+    model.caught_up = True
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(Settings(api_tokens="wallboard-token"), read_model=model, consume=False),
+        host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        page = f"http://127.0.0.1:{port}/?platform=zendesk&queue=billing"
+        browser.get(f"{page}&token=wallboard-token")
+        wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
+        assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
+        browser.get(f"{page}&token=wrong")
+        wait_for(browser, "Offline", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
+            "data-status") == "offline", timeout=10)
+        assert text(browser, f"{tile('billing', 'waiting')} .value") == "—"
+        browser.get("about:blank")
+  # close the stream before the server stops
+    finally:
+        server.should_exit = True
+        thread.join(15)
