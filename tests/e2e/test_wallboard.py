@@ -201,8 +201,9 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
         wait_for(browser, "1 agent available", lambda d: text(d, "#agents-available .value") == "1")
         assert text(browser, '#agent-states [data-state="busy"] .count') == "2"
         assert browser.execute_script("return window.__loadedOnce === true"), "the page reloaded"
-        updated = text(browser, "#updated-time")
-        assert updated != "—"
+        assert text(browser, "#updated-time") != "—"
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors  # no script error, no failed request
         time.sleep(1.2)  # let the change highlight fade before the picture
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "wallboard.png"))
@@ -247,6 +248,15 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         browser.get(f"{page}&token=wallboard-token")
         wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
         assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
+        # red / amber / green and formatting, as the page computes them
+        js = "return window.deskpulseWallboard"
+        assert [browser.execute_script(f"{js}.grade({v}, '>=', 0.8)") for v in (0.9, 0.85, 0.8, 0.79, "null")] == [
+            "green", "amber", "amber", "red", "neutral"]
+        assert [browser.execute_script(f"{js}.grade({v}, '<=', 600)") for v in (500, 560, 601)] == [
+            "green", "amber", "red"]
+        assert browser.execute_script(f"{js}.percent(0.29)") == "29%"
+        assert browser.execute_script(f"{js}.percent(null)") == "—"
+        assert browser.execute_script(f"{js}.duration(3725.4)") == "1:02:05"
         browser.get(f"{page}&token=wrong")
         wait_for(browser, "Offline", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
             "data-status") == "offline", timeout=10)
