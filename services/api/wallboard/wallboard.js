@@ -484,7 +484,8 @@
     }
     $("title").textContent = title;
     document.title = title + " — deskpulse";
-    $("window-label").textContent = "SL & FRT: " + (windowName === "all" ? "all time" : windowName === "today" ? "today" : "last " + windowName);
+    var span = windowName === "all" ? "all time" : windowName === "today" ? "today" : "last " + windowName;
+    $("window-label").textContent = "SL & FRT: " + span;
     fit();
     window.addEventListener("resize", fit);
     render();
