@@ -111,3 +111,24 @@ def test_warnings_are_inhibited_by_the_critical_alert_of_the_same_queue():
     assert any(r["source_matchers"] == ['severity="critical"'] and r["target_matchers"] == ['severity="warning"']
                and {"platform", "queue"} <= set(r["equal"]) for r in rules)
     assert {"alertname", "queue"} <= set(config["route"]["group_by"])
+
+
+def test_targets_file_is_generated_from_the_sla_config():
+    result = run(str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else "python3",
+                 str(PROM / "targets.py"), "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_queue_goals_become_target_overrides(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("targets", PROM / "targets.py")
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    from services.aggregator.sla import SlaConfig
+
+    text = targets.render(SlaConfig.load({"goals": {"global": {"csat": ">= 0.85"},
+                                                    "queues": {"vip": {"service_level": ">= 0.95"}}}}), "test")
+    assert "expr: vector(0.85)" in text  # csat default from the global goal
+    assert 'label_replace(vector(0.95), "queue", "vip", "", "")' in text
+    assert "vector(0.80)" in text  # service level default when no global goal
