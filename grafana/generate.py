@@ -11,7 +11,6 @@ gridPos, every query the provisioned datasource uid, every stat panel ``calcs: [
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
