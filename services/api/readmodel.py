@@ -7,6 +7,7 @@ every start. Merging is pure: counters add up across partitions, the oldest wait
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -129,6 +130,17 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     )
 
 
+def settle_heap() -> None:
+    """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
+
+    The read model is millions of small acyclic objects (decoded partials); without this every full
+    collection walks all of them, a pause of hundreds of ms at 10,000 agents. Refcounting still frees a
+    replaced partial at once, frozen or not.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class ReadModel:
     """Latest partial per (scope, partition); merged views cached per scope until the scope's next record.
 
@@ -144,7 +156,7 @@ class ReadModel:
         self._sorted: dict[str, list[str]] = {}  # kind -> sorted scope ids (rebuilt when a scope comes or goes)
         self._dirty: set[str] = set()
         self.changes = 0  # how many records changed a scope; the stream polls it
-        self.caught_up = False
+        self._caught_up = False
         self.last_update_monotonic: float | None = None
         self.last_update_wall_ms: int | None = None
 
@@ -178,6 +190,17 @@ class ReadModel:
         self._changed(scope)
         self.last_update_monotonic = time.monotonic()
         self.last_update_wall_ms = _wall_ms()
+
+    @property
+    def caught_up(self) -> bool:
+        """True once the snapshot topic has been read up to the end offsets seen at start."""
+        return self._caught_up
+
+    @caught_up.setter
+    def caught_up(self, value: bool) -> None:
+        if value and not self._caught_up:
+            settle_heap()
+        self._caught_up = value
 
     def _changed(self, scope: str) -> None:
         self._cache.pop(scope, None)
@@ -337,8 +360,12 @@ class SnapshotConsumer:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         pending: dict[TopicPartition, int] | None = None
+        settled = time.monotonic()
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if self._model.caught_up and time.monotonic() - settled > 300:
+                gc.freeze()  # partials that arrived since: keep full collections short (see settle_heap)
+                settled = time.monotonic()
             for records in batches.values():
                 for record in records:
                     self._model.apply(record.key, record.value)
