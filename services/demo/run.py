@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -54,7 +55,10 @@ def _say(message: str) -> None:
 
 
 def _since_ms(text: str) -> int:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since must be an ISO 8601 date or date-time, got {text!r}") from None
     return to_epoch_ms(format_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)))
 
 
@@ -127,9 +131,9 @@ class ReplayFeed:
         platform = self.events[0]["platform"]
         out = {"summary": "/v1/summary", "platform": f"/v1/platforms/{platform}"}
         if queues:
-            out["busiest queue"] = f"/v1/queues/{platform}/{queues.most_common(1)[0][0]}"
+            out["busiest queue"] = f"/v1/queues/{platform}/{quote(queues.most_common(1)[0][0])}"
         if agents:
-            out["busiest agent"] = f"/v1/agents/{platform}/{agents.most_common(1)[0][0]}"
+            out["busiest agent"] = f"/v1/agents/{platform}/{quote(agents.most_common(1)[0][0])}"
         return out
 
     def status(self) -> str:
