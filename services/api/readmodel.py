@@ -130,6 +130,21 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     )
 
 
+@dataclass
+class ViewsCopy:
+    """What :meth:`ReadModel.copy` hands to a render thread."""
+
+    cached: list[ScopeView]
+    pending: list[tuple[str, tuple[dict[str, Any], ...]]]
+    wall_ms: int
+    merged: list[tuple[str, tuple[dict[str, Any], ...], ScopeView]] = field(default_factory=list)
+
+    def views(self) -> list[ScopeView]:
+        """Every view; merges the pending scopes (in whichever thread calls it) and remembers them."""
+        self.merged = [(scope, parts, merge(list(parts), self.wall_ms)) for scope, parts in self.pending]
+        return self.cached + [view for _, _, view in self.merged]
+
+
 def settle_heap() -> None:
     """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
 
@@ -277,11 +292,7 @@ class ReadModel:
         return sorted(self._by_id.get((kind, key), ()))
 
     def views(self) -> list[ScopeView]:
-        """Every scope, merged; taken on the event loop so it is a consistent copy for a render thread.
-
-        Views are immutable once built (a new record replaces the cached view), so the list is safe to read
-        from another thread. Their ``stream_ms`` is as of their merge; use :meth:`stream_ms` for the clock.
-        """
+        """Every scope, merged (on the calling thread). See :meth:`copy` for the scrape path."""
         wall = _wall_ms()
         out = []
         for scope in list(self._partials):
@@ -289,6 +300,32 @@ class ReadModel:
             if merged is not None:
                 out.append(merged[0])
         return out
+
+    def copy(self) -> ViewsCopy:
+        """A consistent copy for a render thread, cheap to take on the event loop.
+
+        Cached views are immutable (a new record replaces the cached view, never changes it), and so are the
+        decoded partials; scopes not merged yet are handed over as their partials, for the thread to merge
+        (:meth:`ViewsCopy.views`), so a cold scrape does not stall the loop. :meth:`adopt` caches the thread's
+        merges afterwards unless the scope changed meanwhile.
+        """
+        cached, pending = [], []
+        for scope, partials in self._partials.items():
+            hit = self._cache.get(scope)
+            if hit is not None:
+                cached.append(hit[0])
+            elif partials:
+                pending.append((scope, tuple(partials.values())))
+        return ViewsCopy(cached, pending, _wall_ms())
+
+    def adopt(self, copy: ViewsCopy) -> None:
+        """Cache the views a render thread merged from ``copy`` (on the loop, after the thread finished)."""
+        for scope, parts, view in copy.merged:
+            partials = self._partials.get(scope)
+            if scope in self._cache or partials is None or len(partials) != len(parts):
+                continue
+            if all(a is b for a, b in zip(partials.values(), parts)):
+                self._cache[scope] = (view, tuple((p["stream_ms"], p["published_ms"]) for p in parts))
 
     def stream_ms(self, wall_ms: int | None = None) -> int | None:
         """The pipeline's stream time now: the ``all`` scope's, else the newest over every scope."""

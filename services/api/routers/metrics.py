@@ -20,9 +20,10 @@ router = APIRouter(tags=["health"])
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
                              "description": "text exposition format 0.0.4"}})
 async def prometheus_metrics(model: Annotated[ReadModel, Depends(get_model)]) -> Response:
-    # A consistent copy, taken on the loop; rendered in a thread so the loop keeps serving.
+    # A consistent copy, taken on the loop; merged and rendered in a thread so the loop keeps serving.
     health = metrics.Health(ready=model.caught_up, stale_seconds=model.stale_seconds(),
                             stream_ms=model.stream_ms(), wall_s=time.time())
-    views = model.views()
-    body = await asyncio.to_thread(metrics.render, views, health)
+    copy = model.copy()
+    body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health))
+    model.adopt(copy)  # back on the loop: keep what the thread merged
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -94,3 +94,21 @@ def test_staleness_counts_from_the_last_record():
     assert model.stale_seconds() is None
     model.apply(*encoded("all"))
     assert 0 <= model.stale_seconds() < 1
+
+
+def test_copy_hands_unmerged_scopes_to_the_thread_and_adopts_them_unless_changed():
+    model = ReadModel()
+    model.apply(*encoded("queue/zendesk/a", 0, totals={"created": 1}))
+    model.apply(*encoded("queue/zendesk/b", 0, totals={"created": 2}))
+    model.peek("queue/zendesk/a")  # cached
+    copy = model.copy()
+    assert [v.scope for v in copy.cached] == ["queue/zendesk/a"] and [s for s, _ in copy.pending] == ["queue/zendesk/b"]
+    model.apply(*encoded("queue/zendesk/b", 1, totals={"created": 5}))  # changes while the thread renders
+    views = copy.views()
+    assert sorted((v.scope, v.totals["created"]) for v in views) == [("queue/zendesk/a", 1), ("queue/zendesk/b", 2)]
+    model.adopt(copy)
+    assert model.view("queue/zendesk/b").totals["created"] == 7  # the stale merge was not adopted
+    copy = model.copy()
+    copy.views()
+    model.adopt(copy)
+    assert len(model.copy().cached) == 2
