@@ -212,3 +212,18 @@ def test_schemathesis_finds_no_server_errors(pipeline, loaded, tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_without_the_aggregator_the_api_serves_its_last_state_and_reports_staleness(pipeline, loaded):
+    api = pipeline.api_url
+    with httpx.Client(timeout=10) as client:
+        before = client.get(f"{api}/v1/summary").json()
+        assert pipeline.services["aggregator"].stop() == 0  # nothing reaches the snapshot topic any more
+        time.sleep(2.5)
+        after = client.get(f"{api}/v1/summary").json()
+        assert after["contacts"] == before["contacts"] and after["stale_seconds"] >= 2.0
+        ready = client.get(f"{api}/readyz")
+        assert ready.status_code == 200 and ready.json()["stale_seconds"] >= 2.0
+        ages = [line for line in client.get(f"{api}/metrics").text.splitlines()
+                if line.startswith("deskpulse_snapshot_age_seconds ")]
+        assert len(ages) == 1 and float(ages[0].split()[1]) >= 2.0
