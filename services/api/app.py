@@ -15,7 +15,6 @@ from services.api.deps import Figures
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.readmodel import ReadModel, SnapshotConsumer
 from services.api.routers import health, metrics, scopes, stream
-from services.api.schemas import Window  # noqa: F401  (re-exported for callers of the old module)
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings
 

@@ -269,6 +269,17 @@ class ReadModel:
         cached = self._merged(scope, _wall_ms())
         return cached[0] if cached else None
 
+    def agent_state(self, scope: str) -> str | None:
+        """An agent scope's current presence state, without merging (the newest partial that has one)."""
+        cached = self._cache.get(scope)
+        if cached is not None:
+            return cached[0].agent.get("state") if cached[0].agent else None
+        best, published = None, -1
+        for partial in self._partials.get(scope, {}).values():
+            if partial.get("agent") and partial["published_ms"] > published:
+                best, published = partial["agent"], partial["published_ms"]
+        return best.get("state") if best else None
+
     def __contains__(self, scope: str) -> bool:
         return scope in self._partials
 

@@ -112,14 +112,9 @@ async def agents(request: Request, figures: Annotated[Figures, Depends(get_figur
                  platform: PlatformFilter = None,
                  state: Annotated[AgentState | None, Query(description="current presence state")] = None,
                  limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
-    keep = None
-    if state is not None:
-        model = figures.model
-
-        def keep(scope: str) -> bool:
-            view = model.peek(scope)
-            return view is not None and view.agent is not None and view.agent.get("state") == state
-    return _listing(request, figures, "agent", window, limit, offset, platform, keep)
+    model = figures.model
+    return _listing(request, figures, "agent", window, limit, offset, platform,
+                    (lambda scope: model.agent_state(scope) == state) if state else None)
 
 
 @router.get("/agents/{agent_key:path}", summary="One agent's status and figures",

@@ -1,6 +1,5 @@
 """The live stream: the change feed's numbering, coalescing and replay, and the SSE contract over a real server."""
 
-import asyncio
 import json
 import threading
 import time
