@@ -112,3 +112,14 @@ def test_copy_hands_unmerged_scopes_to_the_thread_and_adopts_them_unless_changed
     copy.views()
     model.adopt(copy)
     assert len(model.copy().cached) == 2
+
+
+def test_agent_state_reads_the_newest_partial_without_merging():
+    model = ReadModel()
+    model.apply(*encoded("agent/zendesk/7", 0, agent={"state": "busy", "since_ms": T, "raw_state": "x"},
+                         published_ms=T + 10))
+    model.apply(*encoded("agent/zendesk/7", 1, agent={"state": "away", "since_ms": T, "raw_state": "x"},
+                         published_ms=T + 20))
+    assert model.agent_state("agent/zendesk/7") == "away"
+    assert model.agent_state("agent/zendesk/8") is None
+    assert model.view("agent/zendesk/7").agent["state"] == "away"  # the merge agrees
