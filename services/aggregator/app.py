@@ -8,6 +8,7 @@ import logging
 import time
 
 import faust
+from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, start_http_server
 
 from services.aggregator.engine import Engine, EngineSettings
@@ -58,11 +59,12 @@ def build_app(settings: Settings, config=None) -> faust.App:
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    kpis = app.topic(settings.kpis_topic, key_serializer="raw", value_serializer="raw")
     # Keys are strings; values are JSON records: contacts, agents and retired totals (see engine.py).
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
+    snapshots: dict = {"producer": None}
     engine = Engine(contacts, config=config or kpi_config(settings),
-                    settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000))))
+                    settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000)),
+                                            contact_retention_ms=int(settings.contact_retention_s * 1000)))
     built_for = {"generation": -1}
 
     def ready() -> bool:
@@ -97,9 +99,23 @@ def build_app(settings: Settings, config=None) -> faust.App:
         if not ready():
             return
         batch = engine.drain(int(time.time() * 1000))
+        producer = snapshots["producer"]
+        if producer is None:
+            producer = snapshots["producer"] = AIOKafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap, linger_ms=10, max_batch_size=1_048_576,
+                max_request_size=8_388_608, acks=1)
+            await producer.start()
+        # A producer of its own: large snapshots must not queue ahead of the changelog writes in Faust's
+        # producer buffer (that stalls the stream). Not awaited one by one: a snapshot replaces the previous
+        # one for its key, and a restarted worker republishes every scope after its rebuild.
         for key, value in batch:
-            await kpis.send(key=key, value=value)
+            await producer.send(settings.kpis_topic, value, key=key)
         SNAPSHOTS.inc(len(batch))
+
+    @app.on_before_shutdown.connect
+    async def stop_snapshot_producer(app, **kwargs):
+        if snapshots["producer"] is not None:
+            await snapshots["producer"].stop()
 
     return app
 

@@ -162,14 +162,18 @@ class Engine:
         """
         part = self._partition(partition)
         victims = []
+        chosen: set[str] = set()
         while part.closed and part.closed[0][0] < through_ms:
             last_event_at, key = heapq.heappop(part.closed)
+            if key in chosen:
+                continue  # queued more than once (e.g. two events in its last millisecond)
             record = self.table.get(key)
             if record is None or record["ev"][-1][0] != last_event_at:
                 continue  # gone already, or changed since (a newer entry is queued if it is closed)
             f = facts(record)
             if not f.is_open and f.last_event_at == last_event_at:
                 victims.append((key, record))
+                chosen.add(key)
         if not victims:
             return 0
         retired = self.table.get(retired_key(partition)) or {"p": partition, "through_ms": 0, "totals": {}}

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     day_reset: str = Field("00:00", description="Local time at which 'today' starts")
     sla_config: Path | None = Field(None, description="YAML of SLA policies, calendars, goals (docs/sla.md)")
     grace_s: float = Field(300.0, ge=0, description="Grace period for late events")
+    contact_retention_s: float = Field(
+        3 * 86_400.0, ge=2 * 86_400.0,
+        description="How long a closed contact stays in memory before its totals are retired",
+    )
 
     # API
     api_host: str = "127.0.0.1"

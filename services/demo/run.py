@@ -32,6 +32,7 @@ import httpx
 from services.common.events import format_time, from_epoch_ms, to_epoch_ms
 from services.common.localkafka import LocalKafkaError, from_settings
 from services.common.processes import Service, wait_http
+from services.demo import observability as demo_observability
 from services.common.settings import Settings
 from services.demo.synthetic import LiveTraffic, history
 
@@ -230,10 +231,14 @@ def demo_services(bootstrap: str, metrics_port: int, logs: Path) -> list[Service
     ]
 
 
-def _print_urls(api_url: str, ingest_url: str, metrics_url: str, logs: Path, examples: dict[str, str]) -> None:
+def _print_urls(api_url: str, ingest_url: str, metrics_url: str, logs: Path, examples: dict[str, str],
+                observability=None) -> None:
     _say("running. Open:")
+    _say(f"  {'wallboard':<14} {api_url}/")
     for name, path in examples.items():
         _say(f"  {name:<14} {api_url}{path}")
+    if observability is not None and observability.prometheus_url:
+        _say(f"  {'prometheus':<14} {observability.prometheus_url}  (alerts: {observability.alertmanager_url})")
     _say(f"  {'metrics':<14} {api_url}/metrics  (aggregator: {metrics_url})")
     _say(f"  {'webhooks':<14} POST {ingest_url}/webhooks/canonical")
     _say(f"  {'logs':<14} {logs}/")
@@ -305,6 +310,7 @@ def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None =
     feed.start_loading()  # the import (a few seconds) runs while Kafka starts
 
     broker = None
+    observability = None
     logs = settings.data_dir / "demo"
     services: list[Service] = []
     try:
@@ -324,9 +330,14 @@ def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None =
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_http(f"{ingest_url}/readyz", 60, by_name["ingest"])
         wait_http(f"{api_url}/readyz", 60, by_name["api"])
+        # Prometheus and Alertmanager with the project's rules, when they are installed (the demo runs without).
+        observability = demo_observability.start(
+            api_url, ingest_url=ingest_url, aggregator_url=f"http://{settings.api_host}:{metrics_port}",
+            workdir=settings.data_dir / "demo-observability", say=_say)
         feed.ready()
         _say(feed.describe())
-        _print_urls(api_url, ingest_url, f"http://{settings.api_host}:{metrics_port}/metrics", logs, feed.examples())
+        _print_urls(api_url, ingest_url, f"http://{settings.api_host}:{metrics_port}/metrics", logs, feed.examples(),
+                    observability)
         if stop["now"]:
             return 0
         return asyncio.run(_supervise(feed, services, ingest_url, api_url, stop))
@@ -335,6 +346,8 @@ def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None =
         return 1
     finally:
         _say("stopping…")
+        if observability is not None:
+            observability.stop()
         for service in sorted(services, key=lambda s: STOP_ORDER.get(s.name, len(STOP_ORDER))):
             service.stop()
         if broker is not None:

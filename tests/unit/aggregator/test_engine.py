@@ -245,3 +245,21 @@ def test_snapshot_values_are_json_partials():
         assert snap["schema"] == "deskpulse.snapshot.v1"
         assert key.decode() == f"{snap['scope']}#{snap['partition']}"
         assert {"totals", "minutes", "quarters", "live", "stream_ms"} <= set(snap)
+
+
+def test_a_contact_queued_twice_for_retirement_is_retired_once():
+    # Its last two events share a millisecond: the closed-contact heap holds it twice.
+    engine = Engine({})
+    base = {"schema": "deskpulse.event.v1", "platform": "p", "contact_id": "c1"}
+    for i, (kind, t, extra) in enumerate([("contact.created", 0, {"status": "new", "queue_id": "q"}),
+                                          ("contact.status_changed", 60_000, {"status": "solved"}),
+                                          ("contact.assigned", 60_000, {"agent_id": "a"})]):
+        engine.handle(0, parse_event({**base, "event_id": f"e{i}", "type": kind,
+                                      "occurred_at": recompute_iso(T0 + t), **extra}), T0 + t)
+    later = T0 + 4 * DAY_MS
+    other = parse_event({**base, "contact_id": "c2", "event_id": "x", "type": "contact.created",
+                         "occurred_at": recompute_iso(later), "status": "new", "queue_id": "q"})
+    assert engine.handle(0, other, later) == "applied"
+    assert "p/c1" not in engine.table
+    totals = engine.table[retired_key(0)]["totals"]
+    assert totals["queue/p/q"]["created"] == 1 and totals["queue/p/q"]["resolved"] == 1
