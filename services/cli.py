@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import time
@@ -47,17 +48,42 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(app, host: str, port: int) -> int:
-    """Serve an ASGI app until SIGINT/SIGTERM; a requested stop drains requests and exits with code 0."""
+class RedactTokens(logging.Filter):
+    """Access-log lines never carry a token passed in the query string (``?access_token=…``)."""
+
+    _TOKEN = re.compile(r"(access_token|token)=[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            args = list(record.args)
+            args[2] = self._TOKEN.sub(r"\1=[redacted]", args[2])
+            record.args = tuple(args)
+        return True
+
+
+def _serve(app, host: str, port: int, on_exit=None) -> int:
+    """Serve an ASGI app until SIGINT/SIGTERM; a requested stop drains requests and exits with code 0.
+
+    ``on_exit`` runs on the event loop as soon as the stop is requested (e.g. to end open event streams,
+    which uvicorn would otherwise wait for until its graceful timeout).
+    """
+    import asyncio
+
     import uvicorn
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig, frame) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()  # uvicorn would re-raise the signal after a graceful stop
+            if on_exit is not None:
+                try:
+                    asyncio.get_event_loop().call_soon_threadsafe(on_exit)
+                except RuntimeError:
+                    pass  # no loop yet: nothing is open
 
     config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().log_level.lower(),
                             timeout_graceful_shutdown=10)
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())  # after Config, which sets up logging
     server = Server(config)
     server.run()
     return 0 if server.started else 1
@@ -79,7 +105,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"deskpulse api: {exc}", file=sys.stderr)
         return 2
-    return _serve(app, settings.api_host, settings.api_port)
+    return _serve(app, settings.api_host, settings.api_port, on_exit=app.state.change_feed.close_streams)
 
 
 def cmd_aggregator(args: argparse.Namespace) -> int:

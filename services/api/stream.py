@@ -40,6 +40,7 @@ class Subscriber:
         self.match = match
         self.pending: dict[str, int] = {}
         self.event = asyncio.Event()
+        self.closed = False
 
     def offer(self, seq: int, scope: str) -> None:
         if self.match(scope):
@@ -47,14 +48,23 @@ class Subscriber:
             self.pending[scope] = seq
             self.event.set()
 
-    async def next(self, timeout: float) -> list[tuple[int, str]]:
-        """The pending (seq, scope) pairs in sequence order; empty after ``timeout`` without changes."""
+    def close(self) -> None:
+        self.closed = True
+        self.event.set()
+
+    async def next(self, timeout: float) -> list[tuple[int, str]] | None:
+        """The pending (seq, scope) pairs in sequence order; empty after ``timeout`` without changes;
+        ``None`` once the server is shutting down (the stream should end)."""
+        if self.closed:
+            return None
         if not self.pending:
             self.event.clear()
             try:
                 await asyncio.wait_for(self.event.wait(), timeout)
             except TimeoutError:
                 return []
+            if self.closed:
+                return None
         out = [(seq, scope) for scope, seq in self.pending.items()]
         self.pending.clear()
         return out
@@ -71,6 +81,7 @@ class ChangeFeed:
         self.seq = self.base  # the newest number given out (the base: nothing yet)
         self.evicted = self.base  # newest number no longer in the ring
         self.subscribers: set[Subscriber] = set()
+        self.closing = False
         self._seen = -1
         self._task: asyncio.Task | None = None
 
@@ -107,8 +118,16 @@ class ChangeFeed:
 
     def subscribe(self, match: ScopeFilter) -> Subscriber:
         subscriber = Subscriber(match)
+        if self.closing:
+            subscriber.close()
         self.subscribers.add(subscriber)
         return subscriber
+
+    def close_streams(self) -> None:
+        """End every open stream (server shutdown): clients reconnect to another replica or after restart."""
+        self.closing = True
+        for subscriber in self.subscribers:
+            subscriber.close()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

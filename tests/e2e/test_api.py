@@ -227,3 +227,28 @@ def test_without_the_aggregator_the_api_serves_its_last_state_and_reports_stalen
         ages = [line for line in client.get(f"{api}/metrics").text.splitlines()
                 if line.startswith("deskpulse_snapshot_age_seconds ")]
         assert len(ages) == 1 and float(ages[0].split()[1]) >= 2.0
+
+
+def test_api_stops_promptly_with_a_stream_open(kafka_bootstrap, unique_names, tmp_path):
+    import threading
+
+    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs")
+    try:
+        pipe.start("api")
+        opened = threading.Event()
+
+        def listen():
+            try:
+                with httpx.stream("GET", f"{pipe.api_url}/v1/stream", timeout=30) as response:
+                    for _ in response.iter_lines():
+                        opened.set()
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert opened.wait(10)
+        started = time.monotonic()
+        assert pipe.services["api"].stop(timeout_s=20) == 0
+        assert time.monotonic() - started < 5  # not uvicorn's 10 s graceful timeout
+    finally:
+        pipe.stop()

@@ -72,6 +72,8 @@ async def stream(
             yield first or ": resumed\n\n"
             while True:
                 changes = await subscriber.next(keepalive_s)
+                if changes is None:
+                    return  # the server is stopping
                 if not changes:
                     yield ": keepalive\n\n"
                     continue
