@@ -6,17 +6,24 @@ Maps ``message_create`` → ``contact.message`` (actor user → customer, agent 
 open. ``contact_id`` = ``conversation_id``, ``queue_id`` = the assigned group where the payload carries one,
 ``account`` = the URL's account, else ``app_id``. Times: ``created_time`` / ``action_time`` (ISO 8601, ms).
 
-Authentication: Freshchat signs with RSA (``X-Freshchat-Signature`` = base64 RSA-SHA256 signature of the body,
-verified with the public key shown in Freshchat's webhook settings). No RSA library is installed in deskpulse, so
-that signature is **not verified**; instead every request must carry ``X-Deskpulse-Secret: <configured secret>``
-(added by a proxy), see docs/platforms/freshchat.md. ``conversation_assignment``'s body is undocumented: the fields
+Authentication: Freshchat signs with RSA (``X-Freshchat-Signature`` = base64 RSA-SHA256 (PKCS#1 v1.5) signature of
+the raw body). Configure the public key shown in Freshchat's webhook settings (PEM) as the secret; it is verified
+with ``cryptography``. A configured secret that is not a PEM key is instead compared with an
+``X-Deskpulse-Secret`` header (for a proxy that authenticates Freshchat itself), see docs/platforms/freshchat.md. ``conversation_assignment``'s body is undocumented: the fields
 read are an assumption. Cannot map: CSAT, agent presence, queue wait (no such webhooks).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from services.ingest.platforms.base import (
     Adapted, Delivery, Unauthorized, Unmappable, any_matches, event, json_body, obj, stable_id, text_id, to_rfc3339,
@@ -32,10 +39,46 @@ _CHANNEL = {"web": "chat", "mobile": "chat", "ios": "chat", "android": "chat", "
             "line": "messaging", "telegram": "messaging", "email": "email", "sms": "sms", "voice": "voice"}
 
 
+_PEM = "-----BEGIN PUBLIC KEY-----"
+
+
+@lru_cache(maxsize=16)
+def _public_key(pem: str):
+    try:
+        key = serialization.load_pem_public_key(pem.strip().encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return key if isinstance(key, rsa.RSAPublicKey) else None
+
+
+def _rsa_valid(pem: str, signature: bytes, body: bytes) -> bool:
+    key = _public_key(pem)
+    if key is None:
+        return False
+    try:
+        key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False
+
+
 def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> None:
-    if not any_matches(secrets, delivery.headers.get("x-deskpulse-secret")):
-        raise Unauthorized("missing or wrong X-Deskpulse-Secret (X-Freshchat-Signature, RSA, is not verified: "
-                           "see docs/platforms/freshchat.md)")
+    keys = [s for s in secrets if s.lstrip().startswith(_PEM)]
+    shared = [s for s in secrets if not s.lstrip().startswith(_PEM)]
+    header = delivery.headers.get("x-freshchat-signature")
+    if keys and header:
+        try:
+            signature = base64.b64decode(header.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Unauthorized("X-Freshchat-Signature is not base64") from None
+        if any(_rsa_valid(pem, signature, delivery.body) for pem in keys):
+            return
+        raise Unauthorized("X-Freshchat-Signature does not match the configured public key(s)")
+    if shared and any_matches(shared, delivery.headers.get("x-deskpulse-secret")):
+        return
+    if keys:
+        raise Unauthorized("missing X-Freshchat-Signature")
+    raise Unauthorized("missing or wrong X-Deskpulse-Secret")
 
 
 def to_events(delivery: Delivery) -> Adapted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -37,9 +38,9 @@ def test_missing_header():
         freshchat.verify(delivery(None), ["fc-secret"], 300)
 
 
-def test_freshchat_signature_alone_is_not_enough():
-    """X-Freshchat-Signature is RSA and cannot be checked here: it must never authenticate on its own."""
-    with pytest.raises(Unauthorized, match="not verified"):
+def test_freshchat_signature_without_a_configured_key_is_not_enough():
+    """With only a shared secret configured, an X-Freshchat-Signature (RSA) never authenticates on its own."""
+    with pytest.raises(Unauthorized, match="X-Deskpulse-Secret"):
         freshchat.verify(delivery(None, x_freshchat_signature="c2lnbmF0dXJl"), ["fc-secret"], 300)
 
 
@@ -96,3 +97,49 @@ def test_missing_message_id_is_unmappable():
 def test_missing_data_section_is_unmappable():
     with pytest.raises(Unmappable):
         events({"action": "conversation_resolution", "action_time": "2024-05-01T11:00:00Z", "data": {}})
+
+
+
+# -- RSA-SHA256 (X-Freshchat-Signature) with the public key from Freshchat's settings -----------------------
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+
+_KEYS = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2)]
+
+
+def _pem(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _signed(body: bytes, key=_KEYS[0]) -> Delivery:
+    signature = base64.b64encode(key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+    return Delivery(body=body, headers={"x-freshchat-signature": signature})
+
+
+RSA_BODY = b'{"action": "message_create", "data": {}}'
+
+
+def test_rsa_signature_verified_with_the_public_key():
+    freshchat.verify(_signed(RSA_BODY), [_pem(_KEYS[0])], 300)
+
+
+def test_rsa_signature_with_another_key_is_refused_and_rotation_accepts_either():
+    with pytest.raises(Unauthorized, match="does not match"):
+        freshchat.verify(_signed(RSA_BODY, _KEYS[1]), [_pem(_KEYS[0])], 300)
+    freshchat.verify(_signed(RSA_BODY, _KEYS[1]), [_pem(_KEYS[0]), _pem(_KEYS[1])], 300)
+
+
+def test_rsa_signature_over_a_tampered_body_is_refused():
+    delivery = _signed(RSA_BODY)
+    tampered = Delivery(body=RSA_BODY.replace(b"message_create", b"message_update"), headers=delivery.headers)
+    with pytest.raises(Unauthorized):
+        freshchat.verify(tampered, [_pem(_KEYS[0])], 300)
+
+
+def test_a_configured_key_requires_the_signature_header():
+    with pytest.raises(Unauthorized, match="missing X-Freshchat-Signature"):
+        freshchat.verify(Delivery(body=RSA_BODY, headers={}), [_pem(_KEYS[0])], 300)
+    with pytest.raises(Unauthorized, match="not base64"):
+        freshchat.verify(Delivery(body=RSA_BODY, headers={"x-freshchat-signature": "%%%"}), [_pem(_KEYS[0])], 300)
