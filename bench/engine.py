@@ -61,6 +61,21 @@ def main() -> None:
     print(f"state: {open_now} open contacts use {used / 1e6:.1f} MB in memory = {used / open_now * 1000 / 1e6:.2f} MB "
           f"per 1,000 open contacts; changelog values {changelog / open_now * 1000 / 1e6:.2f} MB per 1,000")
 
+    # agents: two days of presence changes every ~15 minutes (what an agent record keeps at most)
+    agents = Engine({})
+    shifts = [parse_event(d) for d in agent_shifts(random.Random(4), T0, T0 + 2 * 86_400_000)]
+    n_agents = len({e.agent_id for e in shifts})
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    for e in shifts:
+        agents.handle(hash(e.kafka_key) % args.partitions, e, e.occurred_ms)
+    after = tracemalloc.take_snapshot()
+    used = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    changelog = sum(len(json.dumps(r)) for r in agents.table.values())
+    print(f"agents: {n_agents} agents with {len(shifts) / n_agents:.0f} state changes each over 2 days use "
+          f"{used / n_agents / 1e3:.0f} kB each in memory (records and time-in-state buckets); "
+          f"changelog {changelog / n_agents / 1e3:.1f} kB each")
+
 
 if __name__ == "__main__":
     main()
