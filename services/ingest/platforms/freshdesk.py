@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret, optional_id,
 )
 
 NAME = "freshdesk"
@@ -90,17 +90,8 @@ def to_events(delivery: Delivery) -> Adapted:
 # -- private helpers -------------------------------------
 
 
-
-
 def _text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (int, str)):
-        text = str(value).strip()
-        return text if text and len(text) <= 256 else None
-    return None
+    return optional_id(value)
 
 
 def _key(value: Any) -> str:

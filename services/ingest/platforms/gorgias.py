@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, shared_secret,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, shared_secret, optional_id,
 )
 
 NAME = "gorgias"
@@ -107,20 +107,8 @@ def to_events(delivery: Delivery) -> Adapted:
 # -- private helpers -----------------------------------
 
 
-
-
-
-
 def _text(value: Any) -> str | None:
-    """An id as text; Jinja's ``None`` and empty or zero ids are None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (int, str)):
-        text = str(value).strip()
-        return None if text.lower() in _NULLS or len(text) > 256 else text
-    return None
+    return optional_id(value, _NULLS)
 
 
 def _key(value: Any) -> str:
