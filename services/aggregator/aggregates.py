@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.aggregator.kpis import EMPTY, Contribution, Counters, describe_scope
-from services.aggregator.windows import LEVEL_SIZE, Retention
+from services.aggregator.kpis import EMPTY, Contribution, Counters, Fact, describe_scope, split
+from services.aggregator.windows import LEVEL_SIZE, Retention, bucket_start
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
 
@@ -122,6 +123,12 @@ class PartitionAggregates:
         Only what differs is touched: consecutive events of a contact leave most of its facts as they were.
         """
         changed: set[str] = set()
+        if old.facts != new.facts:
+            diff = Counter(new.facts)
+            diff.subtract(old.facts)
+            for fact, count in diff.items():
+                if count:
+                    self._expand(fact, count, changed)
         for scope in old.totals.keys() | new.totals.keys():
             before, after = old.totals.get(scope), new.totals.get(scope)
             if before != after:
@@ -166,6 +173,27 @@ class PartitionAggregates:
                 self._state(scope).oldest[kind].set(key, since)
                 changed.add(scope)
         return changed
+
+    def _expand(self, fact: Fact, sign: int, changed: set[str]) -> None:
+        """Add (``sign`` > 0) or remove a fact in the totals and the buckets of each of its scopes."""
+        t, scopes, items = fact
+        counters = dict(items)
+        windowed, plain = split(counters)
+        levels = []
+        for level, part in (("q", windowed), ("m", plain)):
+            start = bucket_start(t, LEVEL_SIZE[level])
+            if start >= self.cutoffs[level]:  # an expired bucket: the fact only counts in the totals
+                levels.append((level, start, part))
+        for scope in scopes:
+            state = self._state(scope)
+            _bump(state.totals, counters, sign)
+            for level, start, part in levels:
+                buckets = state.buckets[level]
+                bucket = buckets.setdefault(start, {})
+                _bump(bucket, part, sign)
+                if not bucket:
+                    del buckets[start]
+            changed.add(scope)
 
     def expire(self, stream_ms: int) -> None:
         """Drop buckets that fell behind retention at ``stream_ms`` (cutoffs only move forward)."""

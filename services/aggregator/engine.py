@@ -180,7 +180,7 @@ class Engine:
         totals = {scope: dict(c) for scope, c in retired["totals"].items()}
         contributions = [(key, self._contribution(record)) for key, record in victims]
         for _, contrib in contributions:
-            for scope, counters in contrib.totals.items():
+            for scope, counters in contrib.all_totals().items():
                 target = totals.setdefault(scope, {})
                 for name, value in counters.items():
                     target[name] = target.get(name, 0) + value
@@ -189,7 +189,7 @@ class Engine:
                                               "totals": totals}
         for key, contrib in contributions:
             # The totals stay (now accounted for by the retired record); buckets, gauges and clocks go.
-            part.aggregates.apply(key, contrib, Contribution(totals=contrib.totals))
+            part.aggregates.apply(key, contrib, Contribution(totals=contrib.all_totals()))
             del self.table[key]
         self._dirty.update((scope, partition) for scope in totals)
         log.info("retired %d closed contacts of partition %d", len(victims), partition)

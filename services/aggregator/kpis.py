@@ -15,7 +15,6 @@ from typing import Protocol
 from services.aggregator import sketches
 from services.aggregator.contacts import ContactFacts
 from services.aggregator.sla import ServiceLevel, SlaConfig, service_level_contribution
-from services.aggregator.windows import LEVEL_SIZE, bucket_start
 
 Counters = dict[str, int]
 BucketKey = tuple[str, str, int]  # (scope, level "m"/"q", bucket start ms)
@@ -115,34 +114,50 @@ def contact_scopes(f: ContactFacts) -> list[str]:
 # -- contribution -----------------------------------------------------------------------------------------------
 
 
+Fact = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...]]  # (time, scopes, counters): one thing counted
+
+
+def split(counters: Counters) -> tuple[Counters, Counters]:
+    """(quarter-bucket counters, minute-bucket counters) of a fact's counters.
+
+    Histogram bins (``…h:<bin>``) are kept in the totals and quarter-hour buckets only, so percentiles are
+    served for 24h, today and all while minute buckets (the short windows) stay small; ``le`` counters feed
+    Prometheus histograms from the totals only.
+    """
+    if not any(("h:" in k or "le:" in k) for k in counters):
+        return counters, counters
+    windowed = {k: v for k, v in counters.items() if "le:" not in k}
+    return windowed, {k: v for k, v in windowed.items() if "h:" not in k}
+
+
 @dataclass(slots=True)
 class Contribution:
-    totals: dict[str, Counters] = field(default_factory=dict)  # window "all"
+    """What one record adds. ``facts`` are kept compact and expanded into totals and buckets by the
+    aggregates only where a contact's old and new facts differ (most do not change from one event to the next).
+    ``totals`` and ``buckets`` hold figures that are already aggregated (retired totals, agents' time in state)."""
+
+    facts: list[Fact] = field(default_factory=list)
+    totals: dict[str, Counters] = field(default_factory=dict)
     buckets: dict[BucketKey, Counters] = field(default_factory=dict)
     live: dict[str, Counters] = field(default_factory=dict)  # gauges now
     oldest: dict[tuple[str, str], int] = field(default_factory=dict)  # (scope, "waiting"/"queued") -> since
     clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
 
     def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
-        """Count ``counters`` at event time ``t_ms`` in every scope: in the totals and both bucket levels.
-
-        Histogram bins (``…h:<bin>``) go to the totals and quarter-hour buckets only, so percentiles are served
-        for 24h, today and all, and minute buckets (the short windows) stay small.
-        """
-        if any(("h:" in k or "le:" in k) for k in counters):
-            windowed = {k: v for k, v in counters.items() if "le:" not in k}
-            plain = {k: v for k, v in windowed.items() if "h:" not in k}
-        else:
-            windowed = plain = counters
-        minute, quarter = bucket_start(t_ms, LEVEL_SIZE["m"]), bucket_start(t_ms, LEVEL_SIZE["q"])
-        for scope in scopes:
-            _bump(self.totals.setdefault(scope, {}), counters)
-            _bump(self.buckets.setdefault((scope, "q", quarter), {}), windowed)
-            _bump(self.buckets.setdefault((scope, "m", minute), {}), plain)
+        """Count ``counters`` at event time ``t_ms`` in every scope (totals and both bucket levels)."""
+        self.facts.append((t_ms, tuple(scopes), tuple(counters.items())))
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
         for scope in scopes:
             _bump(self.live.setdefault(scope, {}), counters)
+
+    def all_totals(self) -> dict[str, Counters]:
+        """Window ``all`` per scope: the facts and the pre-aggregated totals together."""
+        out = {scope: dict(c) for scope, c in self.totals.items()}
+        for _, scopes, items in self.facts:
+            for scope in scopes:
+                _bump(out.setdefault(scope, {}), dict(items))
+        return out
 
 
 EMPTY = Contribution()
