@@ -8,6 +8,10 @@ Every bench module exposes ``run(ctx: BenchContext) -> list[Figure]``:
   measured in the same run on the same machine (when the goal compares with one), the goal as text and whether
   it was met.
 
+Modules import this as ``from bench.common import BenchContext, Figure, ...`` (put the repository root on
+``sys.path`` first when run as a script, as this module does on import). ``make bench`` runs them through
+``bench/run.py``; a module's own ``__main__`` can use ``context_for_cli()`` and ``print_figures()``.
+
 Also here: one broker for the whole run (``shared_broker``), unique topic names (``topic_names``), percentiles,
 the resident memory of a process (``rss_bytes``) and ``progress`` lines on stderr.
 """
