@@ -1,0 +1,400 @@
+"""Freshness: webhook accepted (ingest's 202) → the change visible on the API's live stream and on /metrics.
+
+    .venv/bin/python bench/freshness.py [--quick] [--seconds 30] [--rates 100,1000]
+
+Real processes on one broker: ingest, one aggregator worker and the API, started as ``deskpulse`` starts them,
+with the default ``DESKPULSE_SNAPSHOT_INTERVAL_S`` (0.5 s) and the API's default stream coalescing (0.5 s).
+For each rate a load process posts canonical webhooks (one event per request, keep-alive connections) open
+loop at the rate for ``--seconds``: contacts created in 40 busy queues, assigned, answered, solved, and agent
+state changes, all stamped now. Beside it, 5 times a second, this process posts a *probe*: a
+``contact.created`` in a queue of its own (``queue/freshdesk/probe-…``), so each probe is one scope whose
+``created`` goes 0 → 1 and whose first appearance is unambiguous. Two observer processes record when each
+probe becomes visible:
+
+- API: an SSE subscription ``GET /v1/stream?scope=queue/freshdesk/`` (the time the ``update`` arrives);
+- /metrics: ``GET /metrics`` polled back to back with a 100 ms pause; a probe counts as visible at the start
+  of the first scrape whose ``deskpulse_contacts_created_total`` has it (so the figure is an upper bound with
+  ~100 ms + one scrape of resolution). Prometheus's own scrape interval comes on top and is not included.
+
+Freshness = visible − 202, all on this machine's monotonic clock. Probes not visible 60 s after their phase
+count as 60 s (and are reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from bench._stack import Stack, aggregator_counts, mib  # noqa: E402
+from bench.common import (BenchContext, Figure, context_for_cli, percentile, print_figures,  # noqa: E402
+                          progress)
+from services.common.events import SCHEMA_ID, from_epoch_ms  # noqa: E402
+
+PROBE_PLATFORM = "freshdesk"
+PROBES_PER_S = 5
+METRICS_PAUSE_S = 0.1
+MISSING_S = 60.0
+GOAL_S = 1.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- background load ---------------------------------------------------------------------------------------------
+
+
+class Traffic:
+    """Contact lifecycles stamped now: created → assigned → agent reply → solved, plus agent state changes."""
+
+    def __init__(self, tag: str, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.tag = tag
+        self.n = 0
+        self.open: list[list] = []  # [platform, contact, stage, agent]
+
+    def _doc(self, kind: str, platform: str, contact: str | None = None, **fields) -> dict:
+        self.n += 1
+        doc = {"schema": SCHEMA_ID, "event_id": f"fresh-{self.tag}-{self.n}", "type": kind,
+               "occurred_at": from_epoch_ms(_now_ms()), "platform": platform}
+        if contact is not None:
+            doc["contact_id"] = contact
+        doc.update(fields)
+        return doc
+
+    def next(self) -> dict:
+        rng = self.rng
+        if self.n % 25 == 24:
+            platform = rng.choice(("zendesk", "intercom"))
+            state = rng.choice(("available", "busy", "away"))
+            return self._doc("agent.state_changed", platform, agent_id=f"agent-{rng.randrange(200)}", state=state)
+        if len(self.open) < 200 or rng.random() < 0.27:
+            platform = rng.choice(("zendesk", "intercom"))
+            contact = f"{self.tag}-{self.n}"
+            self.open.append([platform, contact, 0, f"agent-{rng.randrange(200)}"])
+            return self._doc("contact.created", platform, contact, queue_id=f"q-{rng.randrange(20):02d}",
+                             channel="email" if platform == "zendesk" else "chat", status="new")
+        i = rng.randrange(len(self.open))
+        c = self.open[i]
+        platform, contact, stage, agent = c
+        c[2] += 1
+        if stage == 0:
+            return self._doc("contact.assigned", platform, contact, agent_id=agent)
+        if stage == 1:
+            return self._doc("contact.message", platform, contact, agent_id=agent, author="agent", public=True)
+        self.open[i] = self.open[-1]
+        self.open.pop()
+        return self._doc("contact.status_changed", platform, contact, status="solved", agent_id=agent)
+
+
+async def _load(url: str, rate: float, seconds: float, tag: str, out_path: str, ready, batch: int) -> None:
+    import aiohttp
+
+    traffic = Traffic(tag)
+    total = int(rate * seconds / batch)  # requests
+    stats = {"sent": 0, "accepted": 0, "errors": 0, "max_lag_s": 0.0, "latencies": []}
+    connector = aiohttp.TCPConnector(limit=128)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def post(docs: list[dict]) -> None:
+            t = time.monotonic()
+            try:
+                async with session.post(url, data=json.dumps(docs if len(docs) > 1 else docs[0]),
+                                        headers={"content-type": "application/json"}) as response:
+                    await response.read()
+                    if response.status == 202:
+                        stats["accepted"] += len(docs)
+                    else:
+                        stats["errors"] += 1
+            except aiohttp.ClientError:
+                stats["errors"] += 1
+            stats["latencies"].append(time.monotonic() - t)
+
+        tasks = set()
+        ready.set()
+        started = time.monotonic()
+        for i in range(total):
+            due = started + i * batch / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                stats["max_lag_s"] = max(stats["max_lag_s"], -delay)
+            task = asyncio.ensure_future(post([traffic.next() for _ in range(batch)]))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            stats["sent"] += batch
+        sent_s = time.monotonic() - started
+        await asyncio.gather(*list(tasks))
+        done_s = time.monotonic() - started
+    lat = stats.pop("latencies")
+    stats.update(send_s=sent_s, done_s=done_s, p50_post_s=percentile(lat, 50), p99_post_s=percentile(lat, 99))
+    Path(out_path).write_text(json.dumps(stats))
+
+
+def load_process(url: str, rate: float, seconds: float, tag: str, out_path: str, ready, batch: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_load(url, rate, seconds, tag, out_path, ready, batch))
+
+
+# -- observers ---------------------------------------------------------------------------------------------------
+
+
+def sse_watcher(api_url: str, out_path: str) -> None:
+    """Appends ``<queue id> <monotonic s>`` the first time each probe queue appears with created ≥ 1."""
+    seen: set[str] = set()
+    prefix = f"queue/{PROBE_PLATFORM}/"
+    with open(out_path, "a", buffering=1) as out, httpx.Client(timeout=httpx.Timeout(10, read=None)) as client:
+        while True:
+            try:
+                with client.stream("GET", f"{api_url}/v1/stream", params={"scope": prefix}) as response:
+                    for line in response.iter_lines():
+                        if not line.startswith("data: "):
+                            continue
+                        t = time.monotonic()
+                        data = json.loads(line[6:])
+                        for body in data.get("scopes", [data]):
+                            scope = body.get("scope", "")
+                            if scope.startswith(prefix) and scope not in seen and body["contacts"]["created"] >= 1:
+                                seen.add(scope)
+                                out.write(f"{scope[len(prefix):]} {t:.6f}\n")
+            except httpx.HTTPError:
+                time.sleep(0.2)  # reconnect: the snapshot then lists what is already there
+
+
+def metrics_watcher(api_url: str, out_path: str, scrapes_path: str) -> None:
+    """Scrapes /metrics back to back (``METRICS_PAUSE_S`` between); appends ``<queue id> <scrape start>``."""
+    seen: set[str] = set()
+    needle = f'deskpulse_contacts_created_total{{platform="{PROBE_PLATFORM}",queue="'
+    with open(out_path, "a", buffering=1) as out, open(scrapes_path, "a", buffering=1) as scrapes, \
+            httpx.Client(timeout=30) as client:
+        while True:
+            t0 = time.monotonic()
+            try:
+                text = client.get(f"{api_url}/metrics").text
+            except httpx.HTTPError:
+                time.sleep(0.2)
+                continue
+            scrapes.write(f"{time.monotonic() - t0:.6f} {len(text)}\n")
+            start = 0
+            while True:
+                i = text.find(needle, start)
+                if i < 0:
+                    break
+                end = text.index('"', i + len(needle))
+                queue = text[i + len(needle):end]
+                start = end
+                if queue not in seen and float(text[text.index(" ", end) + 1:text.index("\n", end)]) >= 1:
+                    seen.add(queue)
+                    out.write(f"{queue} {t0:.6f}\n")
+            time.sleep(METRICS_PAUSE_S)
+
+
+def _read_times(path: Path) -> dict[str, float]:
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                out.setdefault(parts[0], float(parts[1]))
+    return out
+
+
+# -- one phase ---------------------------------------------------------------------------------------------------
+
+
+def probe_doc(run: str, queue: str) -> dict:
+    return {"schema": SCHEMA_ID, "event_id": f"probe-{run}-{queue}", "type": "contact.created",
+            "occurred_at": from_epoch_ms(_now_ms()), "platform": PROBE_PLATFORM, "contact_id": f"probe-{run}-{queue}",
+            "queue_id": queue, "channel": "email", "status": "new"}
+
+
+def send_probes(client: httpx.Client, url: str, run: str, label: str, seconds: float,
+                accepted: dict[str, float]) -> int:
+    """Posts a probe every 1/PROBES_PER_S s for ``seconds``; records the monotonic time of each 202."""
+    started = time.monotonic()
+    errors = 0
+    i = 0
+    while True:
+        due = started + i / PROBES_PER_S
+        if due - started >= seconds:
+            return errors
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        queue = f"probe-{label}-{i:04d}"
+        response = client.post(url, json=probe_doc(run, queue))
+        if response.status_code == 202:
+            accepted[queue] = time.monotonic()
+        else:
+            errors += 1
+        i += 1
+
+
+def phase(stack: Stack, run: str, rate: int, seconds: float, workdir: Path, sse_path: Path,
+          metrics_path: Path, batch: int) -> dict:
+    label = f"r{rate}"
+    load_rate = max(1.0, rate - PROBES_PER_S)  # the probes are part of the rate
+    stats_path = workdir / f"load-{label}.json"
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    load = context.Process(target=load_process, args=(f"{stack.ingest_url}/webhooks/canonical", load_rate, seconds,
+                                                     f"{run}-{label}", str(stats_path), ready, batch),
+                           daemon=True)
+    before = sum(aggregator_counts(stack.aggregator_metrics_url).values())
+    load.start()
+    if not ready.wait(60):
+        raise RuntimeError("the load process did not start")
+    time.sleep(1.0)  # the load runs before the first probe
+    t_start = time.monotonic()
+    accepted: dict[str, float] = {}
+    with httpx.Client(timeout=10) as client:
+        probe_errors = send_probes(client, f"{stack.ingest_url}/webhooks/canonical", run, label, seconds - 2.0,
+                                   accepted)
+    load.join(seconds + 120)
+    counted = sum(aggregator_counts(stack.aggregator_metrics_url).values()) - before
+    t_end = time.monotonic()
+    load_stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    # wait for the probes to show up on both surfaces
+    deadline = time.monotonic() + MISSING_S
+    while time.monotonic() < deadline:
+        sse, scraped = _read_times(sse_path), _read_times(metrics_path)
+        if all(q in sse and q in scraped for q in accepted):
+            break
+        time.sleep(0.5)
+    sse, scraped = _read_times(sse_path), _read_times(metrics_path)
+    return {
+        "rate": rate, "batch": batch, "accepted": accepted, "probe_errors": probe_errors, "load": load_stats,
+        "aggregator_rate": counted / (t_end - t_start + 1.0) if t_end > t_start else float("nan"),
+        "sse": [sse.get(q, t + MISSING_S) - t for q, t in accepted.items()],
+        "metrics": [scraped.get(q, t + MISSING_S) - t for q, t in accepted.items()],
+        "sse_missing": sum(1 for q in accepted if q not in sse),
+        "metrics_missing": sum(1 for q in accepted if q not in scraped),
+    }
+
+
+def _stats(samples: list[float]) -> str:
+    return (f"p50 {percentile(samples, 50) * 1000:,.0f} ms, p99 {percentile(samples, 99) * 1000:,.0f} ms, "
+            f"max {max(samples) * 1000:,.0f} ms")
+
+
+def batch_for(rate: int) -> int:
+    """Events per POST: one at 100/s; ten at 1,000/s (ingest's own capacity for single-event webhooks is
+    bench/ingest.py's figure, and on a shared 2-core machine it cannot also carry the rest of the pipeline)."""
+    return 1 if rate <= 200 else 10
+
+
+def run(ctx: BenchContext, seconds: float | None = None, rates: tuple[int, ...] = (100, 1000),
+        batch: int | None = None) -> list[Figure]:
+    seconds = seconds or (10.0 if ctx.quick else 30.0)
+    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="fresh")
+    run_id = uuid.uuid4().hex[:6]
+    sse_path, metrics_path, scrapes_path = (ctx.workdir / "sse.txt", ctx.workdir / "metrics.txt",
+                                            ctx.workdir / "scrapes.txt")
+    context = multiprocessing.get_context("spawn")
+    observers = []
+    figures: list[Figure] = []
+    try:
+        stack.ensure_topics()
+        stack.start("aggregator", "ingest", "api")
+        observers = [context.Process(target=sse_watcher, args=(stack.api_url, str(sse_path)), daemon=True),
+                     context.Process(target=metrics_watcher, args=(stack.api_url, str(metrics_path),
+                                                                   str(scrapes_path)), daemon=True)]
+        for p in observers:
+            p.start()
+        # warm-up: the aggregator joined its group and publishes; a probe goes all the way through
+        warm = {}
+        with httpx.Client(timeout=10) as client:
+            deadline = time.monotonic() + 180
+            i = 0
+            while time.monotonic() < deadline:
+                queue = f"probe-warm-{i:04d}"
+                if client.post(f"{stack.ingest_url}/webhooks/canonical", json=probe_doc(run_id, queue)).status_code == 202:
+                    warm[queue] = time.monotonic()
+                time.sleep(1.0)
+                sse, scraped = _read_times(sse_path), _read_times(metrics_path)
+                if any(q in sse and q in scraped for q in warm):
+                    break
+                i += 1
+            else:
+                raise TimeoutError(f"no probe went through within 180 s; aggregator log:\n"
+                                   f"{stack.log_tail('aggregator')}")
+        progress(f"freshness: pipeline warm after {i + 1} warm-up probes")
+        results = []
+        for rate in rates:
+            progress(f"freshness: {rate} events/s for {seconds:.0f} s")
+            r = phase(stack, run_id, rate, seconds, ctx.workdir, sse_path, metrics_path, batch or batch_for(rate))
+            load = r["load"]
+            achieved = (load.get("accepted", 0) + len(r["accepted"])) / max(load.get("done_s", seconds), 1e-9)
+            progress(f"freshness @{rate}/s: API {_stats(r['sse'])}; /metrics {_stats(r['metrics'])}; "
+                     f"achieved {achieved:,.0f}/s, aggregator {r['aggregator_rate']:,.0f}/s")
+            results.append((r, achieved))
+            time.sleep(3.0)
+        memory = stack.memory()
+        scrapes = [float(line.split()[0]) for line in scrapes_path.read_text().splitlines()] \
+            if scrapes_path.exists() else []
+        for r, achieved in results:
+            load = r["load"]
+            common = (f"{len(r['accepted'])} probes (new queue each, 5/s) among {achieved:,.0f} events/s achieved "
+                      f"(target {r['rate']:,}/s open loop, {r['batch']} event(s) per POST, {load.get('errors', 0)} errors, "
+                      f"send lag max {load.get('max_lag_s', 0) * 1000:,.0f} ms, POST p50 "
+                      f"{load.get('p50_post_s', float('nan')) * 1000:,.1f} ms p99 "
+                      f"{load.get('p99_post_s', float('nan')) * 1000:,.1f} ms); aggregator counted "
+                      f"{r['aggregator_rate']:,.0f} events/s during the phase; {seconds:.0f} s per phase; "
+                      f"DESKPULSE_SNAPSHOT_INTERVAL_S default 0.5 s; 1 aggregator worker, {stack.partitions} "
+                      f"partitions; {os.cpu_count()} CPUs shared by Kafka, the 3 services and the load")
+            for surface, key, missing, how in (
+                    ("API", "sse", "sse_missing", "SSE /v1/stream update received (API coalesces 0.5 s)"),
+                    ("/metrics", "metrics", "metrics_missing",
+                     f"start of the first /metrics scrape showing it, polled with {METRICS_PAUSE_S * 1000:.0f} ms "
+                     f"pauses (scrape median {percentile(scrapes, 50) * 1000:,.0f} ms; Prometheus's scrape "
+                     f"interval excluded)")):
+                samples = r[key]
+                p99 = percentile(samples, 99)
+                figures.append(Figure(
+                    name=f"freshness {surface} p99 @{r['rate']:,}/s", value=p99, unit="s",
+                    goal=f"p99 ≤ {GOAL_S:g} s", met=p99 <= GOAL_S and not r[missing],
+                    detail=f"202 → {how}: {_stats(samples)}; {r[missing]} not visible within {MISSING_S:.0f} s "
+                           f"(counted as {MISSING_S:.0f} s). {common}"))
+        progress("freshness: resident memory " + ", ".join(f"{n} {mib(m[0])} (peak {mib(m[1])})"
+                                                           for n, m in memory.items()))
+    finally:
+        for p in observers:
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+        stack.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--rates", default="100,1000")
+    parser.add_argument("--batch", type=int, default=None, help="events per POST (default: 1 at ≤ 200/s, else 10)")
+    args = parser.parse_args()
+    with context_for_cli(args.quick) as ctx:
+        print_figures(run(ctx, args.seconds, tuple(int(r) for r in args.rates.split(",")), args.batch))
+
+
+if __name__ == "__main__":
+    main()
