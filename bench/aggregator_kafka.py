@@ -1,6 +1,7 @@
 """Aggregator throughput through real Kafka, beside a baseline, on one machine in one run.
 
-    .venv/bin/python bench/aggregator_kafka.py [--events 60000]
+    .venv/bin/python bench/aggregator_kafka.py [--events 60000] [--partitions 4]
+    (``make bench`` runs ``run(ctx)`` on the run's shared broker; ``measure(bootstrap, …)`` returns the raw figures)
 
 1. Writes N canonical events (synthetic contacts, keyed by contact) to a fresh events topic.
 2. Baseline: a plain aiokafka consumer that reads and validates them (json + the canonical model) — what any
@@ -20,17 +21,18 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
+from bench.common import BenchContext, Figure, peak_rss_bytes, progress, topic_names  # noqa: E402
 from services.common.events import parse_event  # noqa: E402
-from services.common.kafka import TopicSpec, ensure_topics  # noqa: E402
+from services.common.kafka import ensure_topics  # noqa: E402
 from services.common.localkafka import LocalKafka, free_port  # noqa: E402
 from services.common.processes import Service  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
@@ -92,6 +94,72 @@ def counted(url: str) -> float:
     return total
 
 
+def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: Path | None = None,
+            say=print) -> dict:
+    """Writes ``events`` events to a fresh topic, then times the baseline consumer and one aggregator worker on
+    that backlog. Returns the figures as a dict (events/s, ratio, start-up, peak RSS)."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="deskpulse-bench-"))
+    names = topic_names("bench-agg")
+    service = None
+    try:
+        settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
+                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
+                            topic_partitions=partitions)
+        asyncio.run(ensure_topics(settings))
+        docs = make_events(events)
+        produce_s = asyncio.run(produce(bootstrap, settings.events_topic, docs))
+        say(f"wrote {len(docs)} events in {produce_s:.1f} s")
+        base_s = asyncio.run(baseline(bootstrap, settings.events_topic, len(docs)))
+        base_rate = len(docs) / base_s
+        say(f"baseline (aiokafka consumer + JSON + canonical model): {base_rate:,.0f} events/s")
+
+        port = free_port()
+        env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
+               "DESKPULSE_LOG_LEVEL": "WARNING"}
+        service = Service("aggregator", ["aggregator", "--metrics-port", str(port)], env, workdir / "aggregator.log")
+        launched = time.perf_counter()
+        service.start()
+        url = f"http://127.0.0.1:{port}/metrics"
+        first = None
+        peak = 0
+        while True:
+            n = counted(url)
+            if n > 0 and first is None:
+                first = (time.perf_counter(), n)
+            peak = max(peak, peak_rss_bytes(service.process.pid))
+            if n >= len(docs):
+                break
+            if not service.running:
+                raise RuntimeError(f"aggregator exited; see {service.log_path}")
+            time.sleep(0.2)
+        done = time.perf_counter()
+        steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
+        say(f"deskpulse aggregator (1 worker, {partitions} partitions): {steady:,.0f} events/s once consuming "
+            f"({len(docs) / (done - launched):,.0f} events/s including start-up {first[0] - launched:.1f} s); "
+            f"ratio to baseline {steady / base_rate:.2f}")
+        return {"events": len(docs), "partitions": partitions, "baseline_rate": base_rate, "rate": steady,
+                "rate_with_startup": len(docs) / (done - launched), "startup_s": first[0] - launched,
+                "ratio": steady / base_rate, "peak_rss_bytes": peak}
+    finally:
+        if service is not None:
+            service.stop()
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    events = 15_000 if ctx.quick else 60_000
+    m = measure(ctx.bootstrap, events=events, workdir=ctx.workdir, say=lambda text: progress(f"aggregator: {text}"))
+    return [Figure(
+        name="aggregator throughput", value=m["rate"], unit="events/s", baseline=m["baseline_rate"],
+        goal="≥ 10,000/s and ≥ 0.5 × baseline", met=m["rate"] >= 10_000 and m["ratio"] >= 0.5,
+        detail=(f"one aggregator worker process (Faust, contact table with changelog, snapshots to the KPI topic) "
+                f"started on a backlog of {m['events']:,} synthetic events in {m['partitions']} partitions; events/s "
+                f"from its first counted event until its metrics count every event (start-up "
+                f"{m['startup_s']:.1f} s not included; {m['rate_with_startup']:,.0f}/s with it); peak RSS "
+                f"{m['peak_rss_bytes'] / 2**20:,.0f} MiB; baseline = a plain aiokafka consumer loop decoding the same "
+                f"events (json + canonical model)"),
+    )]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=60_000)
@@ -104,48 +172,9 @@ def main() -> None:
         broker = LocalKafka(settings.kafka_version, settings.cache_dir, Path(tempfile.mkdtemp()), free_port(), free_port())
         broker.start()
         bootstrap = broker.bootstrap
-    tag = uuid.uuid4().hex[:8]
-    names = {"DESKPULSE_EVENTS_TOPIC": f"bench.{tag}.events", "DESKPULSE_KPIS_TOPIC": f"bench.{tag}.kpis",
-             "DESKPULSE_DLQ_TOPIC": f"bench.{tag}.dlq", "DESKPULSE_AGGREGATOR_APP_ID": f"bench-{tag}"}
-    service = None
     try:
-        settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
-                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
-                            topic_partitions=args.partitions)
-        asyncio.run(ensure_topics(settings))
-        docs = make_events(args.events)
-        produce_s = asyncio.run(produce(bootstrap, settings.events_topic, docs))
-        print(f"wrote {len(docs)} events in {produce_s:.1f} s")
-        base_s = asyncio.run(baseline(bootstrap, settings.events_topic, len(docs)))
-        base_rate = len(docs) / base_s
-        print(f"baseline (aiokafka consumer + JSON + canonical model): {base_rate:,.0f} events/s")
-
-        port = free_port()
-        env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(args.partitions),
-               "DESKPULSE_LOG_LEVEL": "WARNING"}
-        service = Service("aggregator", ["aggregator", "--metrics-port", str(port)], env,
-                          Path(tempfile.mkdtemp()) / "aggregator.log")
-        launched = time.perf_counter()
-        service.start()
-        url = f"http://127.0.0.1:{port}/metrics"
-        first = None
-        while True:
-            n = counted(url)
-            if n > 0 and first is None:
-                first = (time.perf_counter(), n)
-            if n >= len(docs):
-                break
-            if not service.running:
-                raise SystemExit(f"aggregator exited; see {service.log_path}")
-            time.sleep(0.2)
-        done = time.perf_counter()
-        steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
-        print(f"deskpulse aggregator (1 worker, {args.partitions} partitions): {steady:,.0f} events/s once consuming "
-              f"({len(docs) / (done - launched):,.0f} events/s including start-up {first[0] - launched:.1f} s); "
-              f"ratio to baseline {steady / base_rate:.2f}")
+        measure(bootstrap, events=args.events, partitions=args.partitions)
     finally:
-        if service is not None:
-            service.stop()
         if broker is not None:
             broker.stop()
 

@@ -11,7 +11,8 @@ and quarter buckets, le counters), then, from this separate process, measures:
 - ``GET /metrics``: scrape time, body size and series count;
 - agent-status latency while scrapes run back to back (the API keeps answering during scrapes).
 
-Prints figures; not a timed test.
+Prints figures; not a timed test. ``measure(...)`` returns them as a dict, ``run(ctx)`` as bench Figures
+(agent-status p99, scrape time, the API's resident memory) for ``bench/run.py``-style callers.
 """
 
 from __future__ import annotations
@@ -140,27 +141,20 @@ def status_latencies(url: str, agents: int, n: int, bare: bool = False, seed: in
     return out
 
 
-def main() -> None:
+def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, scrapes: int = 10, port: int = 0,
+            say=print) -> dict:
+    """Starts the API server process with the synthetic read model, measures from this process and returns the
+    figures (latencies in seconds, scrape times in seconds, sizes in bytes, the server's RSS)."""
     import httpx
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "serve"])
-    parser.add_argument("--agents", type=int, default=10_000)
-    parser.add_argument("--queues", type=int, default=1_000)
-    parser.add_argument("--requests", type=int, default=5_000)
-    parser.add_argument("--scrapes", type=int, default=10)
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-    if args.mode == "serve":
-        serve(args)
-        return
-
+    from bench.common import percentile, rss_bytes
     from services.common.localkafka import free_port
 
-    port = args.port or free_port()
-    server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(args.agents), "--queues",
-                               str(args.queues), "--port", str(port)], cwd=REPO)
+    port = port or free_port()
+    server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(agents), "--queues",
+                               str(queues), "--port", str(port)], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
+    out: dict = {"agents": agents, "queues": queues, "partitions": 4}
     try:
         with httpx.Client(timeout=30) as client:
             deadline = time.monotonic() + 600
@@ -171,29 +165,33 @@ def main() -> None:
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
+                    raise RuntimeError("API bench server did not start")
                 time.sleep(0.5)
-            print(f"server up with {args.agents} agents, {args.queues} queues (4 partitions each); "
-                  f"cpu count {os.cpu_count()}")
-            status_latencies(url, args.agents, 300, seed=1)  # warm-up
-            print("agent status, GET /v1/agents/<platform>/<agent>:", percentiles(
-                status_latencies(url, args.agents, args.requests)))
-            print("agent status, bare id GET /v1/agents/<agent>:  ", percentiles(
-                status_latencies(url, args.agents, args.requests // 5, bare=True)))
+            say(f"server up with {agents} agents, {queues} queues (4 partitions each); cpu count {os.cpu_count()}")
+            status_latencies(url, agents, 300, seed=1)  # warm-up
+            status = status_latencies(url, agents, requests)
+            say(f"agent status, GET /v1/agents/<platform>/<agent>: {percentiles(status)}")
+            bare = status_latencies(url, agents, requests // 5, bare=True)
+            say(f"agent status, bare id GET /v1/agents/<agent>:   {percentiles(bare)}")
+            out.update(status_p50_s=percentile(status, 50), status_p90_s=percentile(status, 90),
+                       status_p99_s=percentile(status, 99), status_max_s=max(status), status_n=len(status),
+                       bare_p99_s=percentile(bare, 99))
 
-            print(f"load average while measuring: {os.getloadavg()[0]:.1f}")
+            say(f"load average while measuring: {os.getloadavg()[0]:.1f}")
             times, size, series = [], 0, 0
-            for _ in range(args.scrapes):
+            for _ in range(scrapes):
                 t = time.perf_counter()
                 response = client.get(f"{url}/metrics")
                 times.append(time.perf_counter() - t)
                 size = len(response.content)
                 series = sum(1 for line in response.text.splitlines() if line and not line.startswith("#"))
-            print(f"GET /metrics (first scrape cold: merges every scope in the render thread): "
-                  f"{times[0] * 1000:.0f} ms")
-            times = times[1:]
-            print(f"GET /metrics warm: median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
-                  f"max {max(times) * 1000:.0f} ms over {len(times)} scrapes; {size / 1e6:.1f} MB, {series} series")
+            say(f"GET /metrics (first scrape cold: merges every scope in the render thread): "
+                f"{times[0] * 1000:.0f} ms")
+            cold, times = times[0], times[1:] or times
+            say(f"GET /metrics warm: median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
+                f"max {max(times) * 1000:.0f} ms over {len(times)} scrapes; {size / 1e6:.1f} MB, {series} series")
+            out.update(scrape_cold_s=cold, scrape_median_s=statistics.median(times), scrape_max_s=max(times),
+                       scrape_n=len(times), scrape_bytes=size, series=series)
 
             # The API keeps answering while scrapes run back to back in another thread (its own connection).
             stop = threading.Event()
@@ -206,14 +204,57 @@ def main() -> None:
             thread = threading.Thread(target=scraper)
             thread.start()
             time.sleep(0.2)
-            during = status_latencies(url, args.agents, args.requests // 5, seed=3)
+            during = status_latencies(url, agents, requests // 5, seed=3)
             stop.set()
             thread.join()
-            print("agent status during back-to-back scrapes:       ", percentiles(during))
+            say(f"agent status during back-to-back scrapes:       {percentiles(during)}")
+            out.update(during_scrapes_p99_s=percentile(during, 99), rss_bytes=rss_bytes(server.pid))
     finally:
         server.terminate()
         server.wait(30)
-    print(json.dumps({"agents": args.agents, "queues": args.queues}))
+    return out
+
+
+def run(ctx) -> list:
+    """Figures for the runner: agent-status p99, scrape time and the API's resident memory at 10,000 agents and
+    1,000 queues (a read model only: no broker needed)."""
+    from bench.common import Figure, progress
+
+    agents, queues = (2_000, 200) if ctx.quick else (10_000, 1_000)
+    m = measure(agents, queues, requests=1_000 if ctx.quick else 5_000, scrapes=5 if ctx.quick else 10,
+                say=lambda text: progress(f"api: {text}"))
+    sizes = f"{agents:,} agents, {queues:,} queues, 4 partition partials each"
+    return [
+        Figure(name="agent-status p99", value=m["status_p99_s"] * 1000, unit="ms", goal="≤ 10 ms",
+               met=m["status_p99_s"] <= 0.010,
+               detail=(f"GET /v1/agents/<platform>/<agent>, {m['status_n']:,} sequential keep-alive requests over random "
+                       f"agents from a separate process; {sizes}; p50 {m['status_p50_s'] * 1000:.2f} ms, max "
+                       f"{m['status_max_s'] * 1000:.1f} ms; p99 during back-to-back scrapes "
+                       f"{m['during_scrapes_p99_s'] * 1000:.2f} ms")),
+        Figure(name="scrape time", value=m["scrape_max_s"] * 1000, unit="ms", goal="≤ 250 ms",
+               met=m["scrape_max_s"] <= 0.250,
+               detail=(f"GET /metrics, slowest of {m['scrape_n']} warm scrapes (median {m['scrape_median_s'] * 1000:.0f} ms, "
+                       f"first cold {m['scrape_cold_s'] * 1000:.0f} ms); {m['scrape_bytes'] / 1e6:.1f} MB, "
+                       f"{m['series']:,} series; {sizes}")),
+        Figure(name="API resident memory", value=m["rss_bytes"] / 2**20, unit="MiB", goal="(recorded)", met=None,
+               detail=f"VmRSS of the API process after the measurements; {sizes}"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "serve"])
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--queues", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--scrapes", type=int, default=10)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    if args.mode == "serve":
+        serve(args)
+        return
+    figures = measure(args.agents, args.queues, args.requests, args.scrapes, args.port)
+    print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
 if __name__ == "__main__":
