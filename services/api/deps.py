@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,17 +14,22 @@ from services.aggregator.calendars import local_day_start
 from services.aggregator.sla import SlaConfig
 from services.api.goals import goals_body
 from services.api.readmodel import ReadModel
+from services.api.staffing import StaffingConfig, empty as empty_staffing, scope_staffing
 from services.api.views import scope_body
 from services.common.settings import Settings
 
 
 @dataclass
 class Figures:
-    """Builds the public body of a scope: ``views.scope_body`` plus goals and staleness."""
+    """Builds the public body of a scope: ``views.scope_body`` plus goals, staffing and staleness."""
 
     model: ReadModel
     settings: Settings
     sla: SlaConfig | None
+
+    @cached_property
+    def staffing(self) -> StaffingConfig:
+        return StaffingConfig.from_settings(self.settings, self.sla)
 
     def body(self, scope: str, window: str, kind: str | None = None) -> dict:
         model = self.model
@@ -40,7 +46,18 @@ class Figures:
         out["stale_seconds"] = model.stale_seconds()
         if self.sla is not None:
             out["goals"] = goals_body(self.sla.goals_for(queue), out)
+        if kind in ("queue", "platform"):
+            out["staffing"] = self._staffing(view, scope, kind, now)
         return out
+
+    def _staffing(self, view, scope: str, kind: str, now: int) -> dict:
+        """Erlang C on the scope's staffing window; agents from the platform's presence (docs/kpis.md)."""
+        if view is None:
+            parts = scope.split("/", 2)
+            return empty_staffing(self.staffing, parts[2] if kind == "queue" and len(parts) > 2 else None,
+                                  parts[1] if len(parts) > 1 else None)
+        platform = view if kind == "platform" else self.model.view(f"platform/{view.platform}")
+        return scope_staffing(view, now, platform.live if platform is not None else None, self.staffing)
 
     def resolve(self, kind: str, key: str) -> str:
         """Scope id for ``platform/id``, or for a bare id that exactly one platform uses; 404 / 409 otherwise."""

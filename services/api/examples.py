@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from services.aggregator.kpis import describe_scope
 from services.api.readmodel import merge
+from services.api.staffing import StaffingConfig, scope_staffing
 from services.api.views import scope_body
 
 _NOW = 1_795_000_100_000
@@ -13,6 +14,12 @@ _TOTALS = {"created": 15, "resolved": 6, "reopened": 1, "replies": 21, "fr_count
            "nr_count": 4, "nr_ms": 1_200_000, "res_count": 6, "res_ms": 9_000_000, "one_touch": 3,
            "answered": 5, "asa_ms": 60_000, "sl_offered": 6, "sl_met": 5, "abandoned": 1, "rated": 4,
            "csat_good": 3, "csat_bad": 1, "handled": 4, "handle_ms": 1_440_000}
+# the staffing window's minute buckets: 42 live contacts answered and 2 abandoned in the last 12 minutes (and one
+# still queued: live in_queue), 36 handled in 4 minutes each
+_MINUTES = {_NOW - _NOW % 60_000 - 60_000 * i: {"answered": 4 - i % 2, "handled": 4 - i % 3,
+                                                "handle_ms": (4 - i % 3) * 240_000} for i in range(12)}
+_MINUTES[_NOW - _NOW % 60_000]["abandoned"] = 2
+_PLATFORM_AGENTS = {"agents_available": 4, "agents_busy": 7, "agents_away": 1, "agents_offline": 12}
 
 
 @lru_cache(maxsize=None)
@@ -26,10 +33,13 @@ def body(scope: str) -> dict:
         live = {"open": 3}
         agent = {"state": "busy", "since_ms": _NOW - 95_000, "raw_state": "On call"}
     if kind in ("all", "platform"):
-        live.update({"agents_available": 4, "agents_busy": 7, "agents_away": 1, "agents_offline": 12})
+        live.update(_PLATFORM_AGENTS)
+    minutes = {str(k): v for k, v in _MINUTES.items()} if kind in ("queue", "platform") else {}
     partial = {"scope": scope, **describe_scope(scope), "partition": 0, "stream_ms": _NOW, "published_ms": _NOW,
-               "totals": _TOTALS, "minutes": {}, "quarters": {}, "live": live, "agent": agent}
+               "totals": _TOTALS, "minutes": minutes, "quarters": {}, "live": live, "agent": agent}
     view = merge([partial], _NOW)
     out = scope_body(view, scope, kind, "all", _NOW)
     out["stale_seconds"] = 0.412
+    if kind in ("queue", "platform"):
+        out["staffing"] = scope_staffing(view, _NOW, _PLATFORM_AGENTS, StaffingConfig())
     return out

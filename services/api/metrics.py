@@ -23,6 +23,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.utils import floatToGoString
 
 from services.api.readmodel import ScopeView
+from services.api.staffing import StaffingConfig, scope_staffing
 
 QUEUE = ["platform", "queue"]
 AGENT = ["platform", "agent"]
@@ -69,6 +70,29 @@ QUEUE_TIMESTAMPS = (
     ("deskpulse_oldest_queued_contact_enqueued_timestamp_seconds",
      "Queue entry time of the longest-waiting live contact", "oldest_queued_ms"),
     ("deskpulse_sla_next_breach_timestamp_seconds", "Earliest SLA deadline still ahead", "next_breach_ms"),
+)
+# Erlang C staffing forecast per queue over the staffing window (services/api/staffing.py), computed at every
+# scrape (it moves with time and with the platform's agents); a sample is absent while its figure is null.
+STAFFING_GAUGES = (
+    ("deskpulse_staffing_offered_contacts",
+     "Live contacts offered in the staffing window: answered + abandoned, plus queued now", "offered"),
+    ("deskpulse_staffing_arrivals_per_second", "Offered contacts per second over the staffing window", None),
+    ("deskpulse_staffing_average_handle_time_seconds",
+     "Average handle time of the live contacts handled in the staffing window (absent without any)", "aht_s"),
+    ("deskpulse_staffing_agents_needed",
+     "Agents taking contacts the Erlang C model needs for the service-level target (absent without a forecast)",
+     "agents_needed"),
+    ("deskpulse_staffing_agents_needed_scheduled", "Agents needed, allowing for shrinkage (absent like needed)",
+     "agents_needed_scheduled"),
+    ("deskpulse_staffing_agents_available",
+     "Agents available or busy now on the queue's platform (present with agents_needed and presence data)",
+     "agents_available"),
+    ("deskpulse_staffing_predicted_service_level",
+     "Service level the model expects with the agents available now", "predicted_sl"),
+    ("deskpulse_staffing_predicted_answer_seconds",
+     "Average speed of answer the model expects with the agents available now (absent when unbounded)",
+     "predicted_asa_s"),
+    ("deskpulse_staffing_occupancy", "Occupancy the model expects of the agents available now", "occupancy"),
 )
 AGENT_COUNTERS = (
     ("deskpulse_agent_replies", "Public replies the agent sent", "replies"),
@@ -156,13 +180,43 @@ def _labels(names: list[str], values: tuple[str, ...]) -> str:
     return ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values))
 
 
-def families(views: list[ScopeView], health: Health) -> list[_Family]:
+def families(views: list[ScopeView], health: Health, staffing: StaffingConfig | None = None) -> list[_Family]:
     """Every family of one scrape, from copied views."""
     queues = [v for v in views if v.kind == "queue"]
     agents = [v for v in views if v.kind == "agent"]
     platforms = [v for v in views if v.kind == "platform"]
-    return [*_queue_families(queues), *_platform_families(platforms), *_agent_families(agents),
-            *_pipeline_families(health)]
+    return [*_queue_families(queues), *_staffing_families(queues, platforms, health, staffing),
+            *_platform_families(platforms), *_agent_families(agents), *_pipeline_families(health)]
+
+
+def _stream_ms(view: ScopeView, wall_ms: int) -> int:
+    """The view's stream time advanced by wall time since publication (as ``ReadModel.view`` does)."""
+    if not view.parts:
+        return view.stream_ms
+    return max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in view.parts)
+
+
+def _staffing_families(queues: list[ScopeView], platforms: list[ScopeView], health: Health,
+                       config: StaffingConfig | None) -> list[_Family]:
+    config = config or StaffingConfig()
+    wall = int(health.wall_s * 1000)
+    pools = {v.platform: v.live for v in platforms}
+    out = [_Family(name, "gauge", help_, QUEUE) for name, help_, _ in STAFFING_GAUGES]
+    for view in queues:
+        figures = scope_staffing(view, _stream_ms(view, wall), pools.get(view.platform), config)
+        key = (view.platform or "", view.id or "")
+        lbl = _labels(QUEUE, key)
+        forecast = figures["agents_needed"] is not None
+        for family, (_, _, source) in zip(out, STAFFING_GAUGES):
+            if source is None:
+                value = figures["offered"] / figures["window_seconds"]
+            elif source in ("offered", "aht_s"):
+                value = figures[source]
+            else:
+                value = figures[source] if forecast else None
+            if value is not None:
+                family.add(key, lbl, value)
+    return out
 
 
 def _queue_families(queues: list[ScopeView]) -> list[_Family]:
@@ -274,15 +328,16 @@ def _pipeline_families(health: Health) -> list[_Family]:
 class SnapshotCollector:
     """A ``prometheus_client`` collector over copied views (for registries, ``get_sample_value`` in tests)."""
 
-    def __init__(self, views: list[ScopeView], health: Health) -> None:
+    def __init__(self, views: list[ScopeView], health: Health, staffing: StaffingConfig | None = None) -> None:
         self._views = views
         self._health = health
+        self._staffing = staffing
 
     def describe(self) -> Iterable[Metric]:
         return []  # families depend on the data; nothing to describe up front
 
     def collect(self) -> Iterator[Metric]:
-        for family in families(self._views, self._health):
+        for family in families(self._views, self._health, self._staffing):
             yield family.to_metric()
 
 
@@ -362,7 +417,7 @@ def _header(family: _Family) -> str:
     return f"# HELP {full} {family.help}\n# TYPE {full} {family.type}\n"
 
 
-def render(views: list[ScopeView], health: Health | bool) -> bytes:
+def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConfig | None = None) -> bytes:
     """The text exposition (format 0.0.4) of one scrape. Safe to call in a worker thread.
 
     The same samples as ``generate_latest`` over :class:`SnapshotCollector` (a test compares them), written
@@ -381,6 +436,8 @@ def render(views: list[ScopeView], health: Health | bool) -> bytes:
     for i, family in enumerate(_queue_families([])):
         out.append(_header(family))
         out.extend([text[i] for text in queue_text])
+    for family in _staffing_families(queues, platforms, health, staffing):  # moves with time: never cached
+        family.render(out)
     for family in _platform_families(platforms):
         family.render(out)
     agent_text = [_cached(v, None, lambda v=v: _agent_text(v)) for v in agents]
@@ -392,10 +449,10 @@ def render(views: list[ScopeView], health: Health | bool) -> bytes:
     return "".join(out).encode()
 
 
-def render_with_client(views: list[ScopeView], health: Health) -> bytes:
+def render_with_client(views: list[ScopeView], health: Health, staffing: StaffingConfig | None = None) -> bytes:
     """The same exposition through ``prometheus_client``'s ``generate_latest`` (reference for tests)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(views, health))
+    registry.register(SnapshotCollector(views, health, staffing))
     return generate_latest(registry)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Aggregator
     aggregator_app_id: str = "deskpulse-aggregator"
     snapshot_interval_s: float = Field(0.5, gt=0, description="How often changed scopes are published")
+    aggregator_batch_max: int = Field(2_000, ge=1, description="Most events processed as one batch")
+    aggregator_batch_s: float = Field(
+        0.05, gt=0, description="Longest wait to fill a batch before processing what has arrived")
 
     # Time
     timezone: str = Field("UTC", description="IANA time zone of the 'today' window where no queue sets one")
@@ -63,6 +66,20 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS ('*' for any); empty = no CORS"
+    )
+
+    # Staffing forecast (Erlang C, computed on read per queue: docs/kpis.md#staffing-forecast)
+    staffing_window: Literal["15m", "30m", "1h"] = Field(
+        "30m", description="Trailing window the staffing forecast takes arrivals and handle time from"
+    )
+    staffing_target_sl: float = Field(
+        0.8, gt=0, le=1, description="Service-level target share where the SLA config sets no service_level goal"
+    )
+    staffing_shrinkage: float = Field(
+        0.0, ge=0, lt=1, description="Share of paid time unavailable for contacts (agents to schedule)"
+    )
+    staffing_max_occupancy: float = Field(
+        0.85, gt=0, le=1, description="Highest acceptable occupancy of the agents needed (1 = no cap)"
     )
 
     # Local broker (``deskpulse kafka`` and ``make demo``)

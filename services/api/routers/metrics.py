@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.api import metrics
@@ -19,11 +19,12 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", summary="Prometheus exposition", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
                              "description": "text exposition format 0.0.4"}})
-async def prometheus_metrics(model: Annotated[ReadModel, Depends(get_model)]) -> Response:
+async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depends(get_model)]) -> Response:
     # A consistent copy, taken on the loop; merged and rendered in a thread so the loop keeps serving.
     health = metrics.Health(ready=model.caught_up, stale_seconds=model.stale_seconds(),
                             stream_ms=model.stream_ms(), wall_s=time.time())
     copy = model.copy()
-    body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health))
+    staffing = request.app.state.figures.staffing
+    body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health, staffing))
     model.adopt(copy)  # back on the loop: keep what the thread merged
     return Response(body, media_type=CONTENT_TYPE_LATEST)
