@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from collections import Counter as Counter_
 
 import faust
+import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, start_http_server
 
@@ -15,6 +16,7 @@ from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
 from services.aggregator.sla import SlaConfig, SlaConfigError
 from services.aggregator.windows import Retention
+from services.aggregator.writeback import WriteBack
 from services.common.events import EventValidationError, parse_event
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -62,7 +64,8 @@ def build_app(settings: Settings, config=None) -> faust.App:
     # Keys are strings; values are JSON records: contacts, agents and retired totals (see engine.py).
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
     snapshots: dict = {"producer": None}
-    engine = Engine(contacts, config=config or kpi_config(settings),
+    table = WriteBack(contacts)
+    engine = Engine(table, config=config or kpi_config(settings),
                     settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000)),
                                             contact_retention_ms=int(settings.contact_retention_s * 1000)))
     built_for = {"generation": -1}
@@ -77,22 +80,39 @@ def build_app(settings: Settings, config=None) -> faust.App:
             built_for["generation"] = app.rebalancing_count
         return True
 
+    def to_changelog(key: str, record: dict | None, partition: int) -> None:
+        # What Table.__setitem__/__delitem__ do, with the partition given: the record's own, not the one of
+        # the stream's current event (a batch holds events of several partitions).
+        if record is None:
+            contacts.data.pop(key, None)
+            contacts.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            contacts.data[key] = record
+            contacts.send_changelog(partition, key, record)
+
     @app.agent(events)
     async def aggregate(stream):
-        async for message in stream.events():
+        # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
+        # are acknowledged after their batch is processed, so a crash replays the batch (idempotent).
+        async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             ready()
-            try:
-                event = parse_event(json.loads(message.value))
-            except (ValueError, EventValidationError) as exc:
-                # Ingest validates, so this is a foreign writer: skip it, visibly, rather than stall.
-                EVENTS.labels("invalid").inc()
-                log.warning("skipping invalid event at partition %d offset %d: %s",
-                            message.message.partition, message.message.offset, exc)
-                continue
-            outcome = engine.handle(message.message.partition, event, int(time.time() * 1000))
-            EVENTS.labels(outcome).inc()
-            if outcome in ("late", "retired_late"):
-                LATE.labels(outcome).inc()
+            wall_ms = int(time.time() * 1000)
+            outcomes: Counter_[str] = Counter_()
+            for message in batch:
+                try:
+                    event = parse_event(orjson.loads(message.value))
+                except (ValueError, EventValidationError) as exc:
+                    # Ingest validates, so this is a foreign writer: skip it, visibly, rather than stall.
+                    outcomes["invalid"] += 1
+                    log.warning("skipping invalid event at partition %d offset %d: %s",
+                                message.message.partition, message.message.offset, exc)
+                    continue
+                outcomes[engine.handle(message.message.partition, event, wall_ms)] += 1
+            table.flush(to_changelog)
+            for outcome, n in outcomes.items():
+                EVENTS.labels(outcome).inc(n)
+                if outcome in ("late", "retired_late"):
+                    LATE.labels(outcome).inc(n)
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():

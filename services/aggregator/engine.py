@@ -19,12 +19,13 @@ Exactness under at-least-once delivery and restarts:
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 from collections import defaultdict
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from services.aggregator import agents
 from services.aggregator.aggregates import PartitionAggregates, rebuild
@@ -263,5 +264,5 @@ class Engine:
             if agent_key is not None and self.table.get(agent_key) is not None:
                 extra = {"agent": agents.current(self.table[agent_key])}
             value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, extra)
-            out.append((snapshot_key(scope, partition).encode(), json.dumps(value, separators=(",", ":")).encode()))
+            out.append((snapshot_key(scope, partition).encode(), orjson.dumps(value)))
         return out
