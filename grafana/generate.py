@@ -228,9 +228,14 @@ def wallboard() -> dict:
                  description="Running clocks past the at-risk share of their target"),
         big_stat("Agents by state", q.agents_by_state(), "none", steps((None, BLUE)), per_series=True,
                  legend="{{state}}"),
+        big_stat("Agents vs forecast per queue", q.staffing_spare(PQ), "none", steps((None, RED), (0, GREEN)),
+                 per_series=True, decimals=0,
+                 description="Agents available or busy on the queue's platform minus the Erlang C need for its "
+                             "service-level target over the last 30 minutes; below 0 (red) = short. Live queues "
+                             "only; the platform's agents are shared by its queues (docs/kpis.md)"),
     ]
     for i, p in enumerate(sla):
-        d = d.with_panel(L.place(p, 8 * i, 15, 8, 6))
+        d = d.with_panel(L.place(p, 6 * i, 15, 6, 6))
     built = d.build()
     built.panels.append(alert_list(L.next_id, "Active SLA alerts", 0, 21, 24, 6))
     return built
@@ -292,6 +297,25 @@ def supervisor() -> dict:
     ]
     for i, p in enumerate(rows):
         d = d.with_panel(L.place(p, 12 * (i % 2), 16 + 8 * (i // 2), 12, 8))
+    staffing = merged_table("Staffing forecast per queue (Erlang C, last 30 min)", [
+        ("Offered per hour", q.staffing_offered_per_hour(PQ, s), "none"),
+        ("AHT", q.staffing("average_handle_time_seconds", PQ, s), "s"),
+        ("Agents needed", q.staffing("agents_needed", PQ, s), "none"),
+        ("To schedule", q.staffing("agents_needed_scheduled", PQ, s), "none"),
+        ("Available now", q.staffing("agents_available", PQ, s), "none"),
+        ("Predicted SL", q.staffing("predicted_service_level", PQ, s), "percentunit"),
+        ("Predicted ASA", q.staffing("predicted_answer_seconds", PQ, s), "s"),
+        ("Occupancy", q.staffing("occupancy", PQ, s), "percentunit"),
+    ], description="The API's staffing forecast: agents needed to meet each live queue's service-level target at "
+                   "the rate and handle time of the last 30 minutes, and what the agents available or busy on its "
+                   "platform now can be expected to deliver. Indicative: no abandonment, steady arrivals "
+                   "(docs/kpis.md#staffing-forecast)")
+    d = d.with_panel(L.place(staffing, 0, 40, 24, 8))
+    d = d.with_panel(L.place(trend("Agents needed vs available per queue", [
+        query(q.staffing("agents_needed", PQ, s), "{{platform}}/{{queue}} needed", ref="A"),
+        query(q.staffing("agents_available", PQ, s), "{{platform}}/{{queue}} available", ref="B"),
+    ], "none", description="Erlang C need over the last 30 minutes against the platform's agents available or busy"),
+        0, 48, 24, 8))
     return d.build()
 
 

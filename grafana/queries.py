@@ -129,6 +129,22 @@ def first_response_avg_rate(window: str, by: str = "", s: str = "") -> str:
                  _rate("deskpulse_first_response_seconds_count", by, window, s))
 
 
+# --- staffing forecast: computed by the API per queue over its staffing window (docs/kpis.md#staffing-forecast) -----
+# `max`: every API replica serves the same figure. A queue without a forecast (no live contacts) has no series.
+
+def staffing(name: str, by: str = "", s: str = "") -> str:
+    return f"max{by}(deskpulse_staffing_{name}{{{s}}})"
+
+
+def staffing_spare(by: str = "", s: str = "") -> str:
+    """Agents available or busy on the platform minus the forecast need: below 0 = short."""
+    return f"{staffing('agents_available', by, s)} - {staffing('agents_needed', by, s)}"
+
+
+def staffing_offered_per_hour(by: str = "", s: str = "") -> str:
+    return f"{staffing('arrivals_per_second', by, s)} * 3600"
+
+
 # --- per agent ---------------------------------------------------------------------------------------------------
 
 AGENT_BY = " by (platform, agent) "
