@@ -24,17 +24,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.aggregator.categories import NO_LABELS, Labels, fold_labels, freeze, step_labels
 from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
 
 # A contact record as stored in the table (JSON-serialisable):
 #   {"pl": platform, "c": contact_id, "p": partition, "ev": [step, ...]}
-# where a step is the compact list produced by `_step` (field order in `_STEP_FIELDS`).
+# where a step is the compact list produced by `_step` (field order in `_STEP_FIELDS`), followed by the event's
+# category labels (``categories.step_labels``) only when its attributes carry any.
 ContactRecord = dict[str, Any]
 
 _STEP_FIELDS = ("t", "type", "id", "agent", "queue", "status", "author", "public", "channel", "priority", "account",
                 "rating")
 _T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT, _RATING = range(
     len(_STEP_FIELDS))
+_LABELS = len(_STEP_FIELDS)  # optional last element
 
 # Channels where a customer waits in a queue for an agent to connect (service level, ASA, abandonment).
 LIVE_CHANNELS = frozenset({"voice", "chat", "messaging", "sms"})
@@ -59,7 +62,7 @@ def record_key(event: CanonicalEvent) -> str:
 
 
 def _step(event: CanonicalEvent) -> list[Any]:
-    return [
+    step = [
         event.occurred_ms,
         event.type,
         event.event_id,
@@ -73,6 +76,10 @@ def _step(event: CanonicalEvent) -> list[Any]:
         event.account,
         [event.rating.label, event.rating.score, event.rating.scale_max] if event.rating else None,
     ]
+    labels = step_labels(event.attributes)
+    if labels is not None:
+        step.append(labels)
+    return step
 
 
 def _order(step: list[Any]) -> tuple[int, int, str]:
@@ -122,6 +129,7 @@ class ContactFacts:
     rating: tuple[int, str, float | None, float | None] | None  # latest: (time, label, score, scale_max)
     rating_agent: str | None  # assignee when the rating arrived
     last_event_at: int
+    labels: Labels = NO_LABELS  # what the events' attributes say for categories, latest value per key
 
     @property
     def reopens(self) -> int:
@@ -162,8 +170,13 @@ def facts(record: ContactRecord) -> ContactFacts:
     reopen_times: list[int] = []
     replies: list[tuple[int, str | None]] = []
     next_replies: list[tuple[int, int, str | None]] = []
+    labels: list[Any] | None = None
     for step in record["ev"]:
         kind, t = step[_TYPE], step[_T]
+        if len(step) > _LABELS:
+            if labels is None:
+                labels = list(NO_LABELS)
+            fold_labels(labels, step[_LABELS])
         account = step[_ACCOUNT] or account
         queue = step[_QUEUE] or queue
         channel = step[_CHANNEL] or channel
@@ -249,4 +262,5 @@ def facts(record: ContactRecord) -> ContactFacts:
         rating=rating,
         rating_agent=rating_agent,
         last_event_at=record["ev"][-1][_T] if record["ev"] else 0,
+        labels=freeze(labels) if labels is not None else NO_LABELS,
     )

@@ -40,6 +40,7 @@ class KpiConfig(Protocol):
     def policy(self, f: ContactFacts) -> SlaPolicy | None: ...
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel: ...
     def histogram_bounds_s(self) -> tuple[float, ...]: ...
+    def category(self, f: ContactFacts) -> str | None: ...  # None: no categories configured
 
 
 # Without a config: answered within 20 s, abandons count against, abandons under 5 s left out.
@@ -57,6 +58,9 @@ class DefaultConfig:
 
     def histogram_bounds_s(self) -> tuple[float, ...]:
         return DEFAULT_BOUNDS_S
+
+    def category(self, f: ContactFacts) -> str | None:
+        return None
 
 
 class SlaKpiConfig:
@@ -79,6 +83,10 @@ class SlaKpiConfig:
             bounds.update(ms / 1000 for ms in (policy.first_response_ms, policy.next_reply_ms, policy.resolution_ms) if ms)
         return tuple(sorted(bounds))
 
+    def category(self, f: ContactFacts) -> str | None:
+        categories = self._config.categories
+        return categories.category_of(f.platform, f.account, f.labels) if categories is not None else None
+
 
 # -- scopes -----------------------------------------------------------------------------------------------------
 
@@ -88,6 +96,8 @@ def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> 
         return "all"
     if kind == "platform":
         return f"platform/{platform}"
+    if kind == "category":
+        return f"category/{key}"  # categories span platforms (the config maps each platform's values)
     return f"{kind}/{platform}/{key}"
 
 
@@ -98,16 +108,20 @@ def describe_scope(scope: str) -> dict[str, str | None]:
     kind, _, rest = scope.partition("/")
     if kind == "platform":
         return {"kind": kind, "platform": rest, "id": None}
+    if kind == "category":
+        return {"kind": kind, "platform": None, "id": rest}
     platform, _, key = rest.partition("/")
     return {"kind": kind, "platform": platform, "id": key}
 
 
-def contact_scopes(f: ContactFacts) -> list[str]:
+def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
     scopes = ["all", scope_id("platform", f.platform)]
     if f.account:
         scopes.append(scope_id("account", f.platform, f.account))
     if f.queue:
         scopes.append(scope_id("queue", f.platform, f.queue))
+    if category is not None:
+        scopes.append(scope_id("category", key=category))
     return scopes
 
 
@@ -198,7 +212,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
     if f.created_at is None:
         return out  # nothing counts until the contact's creation is known
     bounds = config.histogram_bounds_s()
-    scopes = contact_scopes(f)
+    scopes = contact_scopes(f, config.category(f))
     policy = config.policy(f)
     created = f.created_at
     out.add(scopes, created, {"created": 1})

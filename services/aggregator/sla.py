@@ -29,6 +29,9 @@ from pydantic import (
 from services.aggregator.calendars import (
     Calendar, TimeRange, add_business_ms, business_ms, parse_days, parse_time, zone,
 )
+from services.aggregator.categories import (
+    CategoryMap, CategorySpec, ComplaintRule, ComplaintsSpec, check_sections,
+)
 from services.common.events import Channel, Priority
 
 Metric = Literal["first_response", "next_reply", "resolution"]
@@ -471,6 +474,8 @@ class _ConfigSpec(_Strict):
     goals: _GoalsSpec = _GoalsSpec()
     service_levels: _ServiceLevelsSpec = _ServiceLevelsSpec()
     days: _DaysSpec = _DaysSpec()
+    categories: list[CategorySpec] = []
+    complaints: ComplaintsSpec = ComplaintsSpec()
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -509,6 +514,8 @@ class SlaConfig:
     queue_service_levels: Mapping[str, ServiceLevel] = field(default_factory=dict)
     default_day: Day | None = None  # None: the service's DESKPULSE_TIMEZONE / DESKPULSE_DAY_RESET
     queue_days: Mapping[str, Day] = field(default_factory=dict)
+    categories: CategoryMap | None = None  # None: no categories configured (no category scopes)
+    complaints: ComplaintRule = ComplaintRule()
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> SlaConfig:
@@ -569,6 +576,7 @@ class SlaConfig:
                     at_risk=p.at_risk if p.at_risk is not None else spec.at_risk,
                 )
             )
+        problems += check_sections(spec.categories, spec.complaints)
         if problems:
             raise SlaConfigError(problems, where)
         default_sl = spec.service_levels.default
@@ -585,6 +593,8 @@ class SlaConfig:
             },
             default_day=spec.days.default,
             queue_days=dict(spec.days.queues),
+            categories=CategoryMap.build(spec.categories) if spec.categories else None,
+            complaints=ComplaintRule(frozenset(spec.complaints.categories), spec.complaints.bad_rating_at_most),
         )
 
     def policy_for(

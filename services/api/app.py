@@ -20,7 +20,7 @@ from services.common.settings import Settings
 
 WALLBOARD = Path(__file__).resolve().parent / "wallboard"
 
-DESCRIPTION = """Live customer-service KPIs per scope (`all`, platform, account, queue, agent) and window.
+DESCRIPTION = """Live customer-service KPIs per scope (`all`, platform, account, queue, agent, issue category) and window.
 
 Durations are seconds, timestamps RFC 3339 UTC, ratios 0–1 and `null` when there is no data. Errors are JSON
 with a human-readable `detail`: 404 unknown scope, 409 a bare id several platforms use, 422 a bad parameter,

@@ -27,6 +27,7 @@ from services.api.staffing import StaffingConfig, scope_staffing
 
 QUEUE = ["platform", "queue"]
 AGENT = ["platform", "agent"]
+CATEGORY = ["category"]  # issue categories: a configured, bounded list plus "other" (docs/kpis.md)
 STATES = ("available", "busy", "away", "offline")
 
 # name, help, source counter in the totals, scale to base units
@@ -185,7 +186,9 @@ def families(views: list[ScopeView], health: Health, staffing: StaffingConfig | 
     queues = [v for v in views if v.kind == "queue"]
     agents = [v for v in views if v.kind == "agent"]
     platforms = [v for v in views if v.kind == "platform"]
+    categories = [v for v in views if v.kind == "category"]
     return [*_queue_families(queues), *_staffing_families(queues, platforms, health, staffing),
+            *_category_families(categories),
             *_platform_families(platforms), *_agent_families(agents), *_pipeline_families(health)]
 
 
@@ -219,35 +222,47 @@ def _staffing_families(queues: list[ScopeView], platforms: list[ScopeView], heal
     return out
 
 
-def _queue_families(queues: list[ScopeView]) -> list[_Family]:
+def _category_families(categories: list[ScopeView]) -> list[_Family]:
+    """The queue families per issue category: ``deskpulse_category_*`` with the label ``category`` (NPS categories
+    are labelled ``nps`` there); the deprecated names are not repeated."""
+    return _queue_families(categories, CATEGORY, "deskpulse_category_")
+
+
+def _queue_families(queues: list[ScopeView], labelnames: list[str] = QUEUE,
+                    prefix: str = "deskpulse_") -> list[_Family]:
+    """The queue families; with ``labelnames`` and ``prefix``, the same per category (``_category_families``)."""
+    per_category = labelnames == CATEGORY
+    nps_label = "nps" if per_category else "category"
+    name_of = (lambda name: name) if prefix == "deskpulse_" else (lambda name: prefix + name[len("deskpulse_"):])
     out = []
-    keys = [(v.platform or "", v.id or "") for v in queues]
-    rendered = [_labels(QUEUE, k) for k in keys]
+    keys = [(v.id or "",) if per_category else (v.platform or "", v.id or "") for v in queues]
+    rendered = [_labels(labelnames, k) for k in keys]
     rows = list(zip(queues, keys, rendered))
     for name, help_, source, scale in QUEUE_COUNTERS:
-        family = _Family(name, "counter", help_, QUEUE)
+        family = _Family(name_of(name), "counter", help_, labelnames)
         for view, key, lbl in rows:
             family.add(key, lbl, view.totals.get(source, 0) * scale)
         out.append(family)
-    csat = _Family("deskpulse_csat_responses", "counter", "Latest rating per contact, by rating", QUEUE + ["rating"])
-    nps = _Family("deskpulse_nps_responses", "counter", "Ratings on a 0-10 scale, by NPS category",
-                  QUEUE + ["category"])
-    sla = _Family("deskpulse_sla_completed", "counter", "SLA clocks stopped, met or breached",
-                  QUEUE + ["metric", "result"])
+    csat = _Family(name_of("deskpulse_csat_responses"), "counter", "Latest rating per contact, by rating",
+                   labelnames + ["rating"])
+    nps = _Family(name_of("deskpulse_nps_responses"), "counter", "Ratings on a 0-10 scale, by NPS category",
+                  labelnames + [nps_label])
+    sla = _Family(name_of("deskpulse_sla_completed"), "counter", "SLA clocks stopped, met or breached",
+                  labelnames + ["metric", "result"])
     for view, key, lbl in rows:
         t = view.totals
         for rating in ("good", "neutral", "bad"):
             csat.add(key + (rating,), f'{lbl},rating="{rating}"', t.get(f"csat_{rating}", 0))
         for category in ("promoter", "passive", "detractor"):
-            nps.add(key + (category,), f'{lbl},category="{category}"', t.get(f"nps_{category}", 0))
+            nps.add(key + (category,), f'{lbl},{nps_label}="{category}"', t.get(f"nps_{category}", 0))
         for metric in ("first_response", "next_reply", "resolution"):
             for result in ("met", "breached"):
                 sla.add(key + (metric, result), f'{lbl},metric="{metric}",result="{result}"',
                         t.get(f"sla_{metric}_{result}", 0))
     out += [csat, nps, sla]
-    for name, help_, prefix, count_name, sum_name in QUEUE_HISTOGRAMS:
-        bounds = [(floatToGoString(b), counter) for b, counter in _bounds(queues, prefix)]
-        family = _Family(name, "histogram", help_, QUEUE)
+    for name, help_, le_prefix, count_name, sum_name in QUEUE_HISTOGRAMS:
+        bounds = [(floatToGoString(b), counter) for b, counter in _bounds(queues, le_prefix)]
+        family = _Family(name_of(name), "histogram", help_, labelnames)
         add = family.add
         for view, key, lbl in rows:
             t = view.totals
@@ -259,19 +274,21 @@ def _queue_families(queues: list[ScopeView]) -> list[_Family]:
             add(key, lbl, t.get(sum_name, 0) / 1000, "_sum")
         out.append(family)
     for name, help_, source in QUEUE_GAUGES:
-        family = _Family(name, "gauge", help_, QUEUE)
+        family = _Family(name_of(name), "gauge", help_, labelnames)
         for view, key, lbl in rows:
             family.add(key, lbl, view.live.get(source) or 0)
         out.append(family)
     for name, help_, source in QUEUE_TIMESTAMPS:
-        family = _Family(name, "gauge", help_ + " (absent when none)", QUEUE)
+        family = _Family(name_of(name), "gauge", help_ + " (absent when none)", labelnames)
         for view, key, lbl in rows:
             value = view.live.get(source)
             if value is not None:
                 family.add(key, lbl, value / 1000)
         out.append(family)
+    if prefix != "deskpulse_":
+        return out
     for name, help_, kind, source, scale in LEGACY:
-        family = _Family(name, kind, help_, QUEUE)
+        family = _Family(name, kind, help_, labelnames)
         for view, key, lbl in rows:
             figures = view.totals if kind == "counter" else view.live
             family.add(key, lbl, (figures.get(source) or 0) * scale)
@@ -437,6 +454,8 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
         out.append(_header(family))
         out.extend([text[i] for text in queue_text])
     for family in _staffing_families(queues, platforms, health, staffing):  # moves with time: never cached
+        family.render(out)
+    for family in _category_families([v for v in views if v.kind == "category"]):  # a bounded few
         family.render(out)
     for family in _platform_families(platforms):
         family.render(out)

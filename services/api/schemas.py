@@ -193,8 +193,9 @@ class Staffing(_Open):
 class ScopeBody(_Open):
     """The figures of one scope in one window. Durations in seconds, timestamps RFC 3339 UTC."""
 
-    scope: str = Field(description="scope id: all, platform/<p>, account/<p>/<a>, queue/<p>/<q>, agent/<p>/<a>")
-    kind: Literal["all", "platform", "account", "queue", "agent"]
+    scope: str = Field(description="scope id: all, platform/<p>, account/<p>/<a>, queue/<p>/<q>, agent/<p>/<a>, "
+                                   "category/<name>")
+    kind: Literal["all", "platform", "account", "queue", "agent", "category"]
     platform: str | None
     id: str | None
     window: Window

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,19 @@ QUEUES = {
 }
 CHANNELS = {"zendesk": "email", "intercom": "chat", "twilio": "voice"}
 AGENTS = {platform: [f"{platform[:2]}-agent-{i:02d}" for i in range(1, 7)] for platform in QUEUES}
+# Issue tags (docs/kpis.md "Categories"); chosen by a hash of the contact id, not the rng, so adding them left
+# every other random draw (and so every seeded history) as it was.
+TAGS = ("billing", "refund", "login", "bug", "how-to", "complaint", "shipping")
+
+
+def _tags(contact: str, salt: str = "") -> list[str]:
+    h = zlib.crc32((salt + contact).encode())
+    return [TAGS[h % len(TAGS)]] + (["vip"] if h % 11 == 0 else [])
+
+
+def _retagged(contact: str) -> bool:
+    """One contact in five is re-tagged by the agent when solved."""
+    return zlib.crc32(contact.encode()) % 5 == 0
 
 
 def _event(counter: itertools.count, kind: str, t_ms: int, platform: str, contact: str, **fields: Any) -> dict:
@@ -47,7 +61,8 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
     live = channel in ("chat", "voice")
     t = created_ms
     events = [_event(counter, "contact.created", t, platform, contact, queue_id=queue, channel=channel,
-                     priority=rng.choice(["low", "normal", "normal", "high", "urgent"]), status="new")]
+                     priority=rng.choice(["low", "normal", "normal", "high", "urgent"]), status="new",
+                     attributes={"tags": _tags(contact)})]
     if live:
         events.append(_event(counter, "contact.queued", t, platform, contact, queue_id=queue))
         wait = int(rng.expovariate(1 / 40_000) * scale) + 1
@@ -90,7 +105,7 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="pending"))
     t += int(rng.uniform(30_000, 900_000) * scale)
     events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved",
-                         agent_id=agent))
+                         agent_id=agent, **({"attributes": {"tags": _tags(contact, "re")}} if _retagged(contact) else {})))
     if rng.random() < 0.12:  # customer writes back: reopened, then solved again
         t += int(rng.uniform(60_000, 600_000) * scale)
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="open"))

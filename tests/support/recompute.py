@@ -38,7 +38,47 @@ def _contacts(docs: list[dict]) -> dict[tuple[str, str], list[dict]]:
     return contacts
 
 
-def _walk(platform: str, evs: list[dict]):
+def _norm(value) -> str:
+    return str(value.get("name") if isinstance(value, dict) else value).strip().casefold()
+
+
+def category(platform: str, account: str | None, evs: list[dict], config: dict | None) -> str | None:
+    """The contact's category under the ``categories:`` section of an SLA config (a plain dict), read from
+    docs/kpis.md: the latest value of each attribute in event time, then the first category (in order) with a
+    rule whose every condition holds; ``other`` if none; ``None`` without categories."""
+    categories = (config or {}).get("categories")
+    if not categories:
+        return None
+    said: dict[str, object] = {}
+    for d in evs:
+        attributes = d.get("attributes") or {}
+        for key in ("tags", "topics"):
+            if isinstance(attributes.get(key), list):
+                names = [v.get("name") if isinstance(v, dict) else v for v in attributes[key]]
+                said[key] = {_norm(v) for v in names if isinstance(v, (str, int)) and str(v).strip()}
+        for key in ("ticket_type", "form", "category"):
+            if attributes.get(key) not in (None, "") and _norm(attributes[key]):
+                said[key] = _norm(attributes[key])
+    as_list = lambda v: [v] if isinstance(v, str) else list(v)  # noqa: E731
+    for cat in categories:
+        for rule in cat["match"]:
+            ok = True
+            for key, value in rule.items():
+                wanted = {_norm(v) for v in as_list(value)}
+                if key == "platform":
+                    ok &= platform in as_list(value)
+                elif key == "account":
+                    ok &= account in as_list(value)
+                elif key in ("tag", "topic"):
+                    ok &= bool(wanted & set(said.get(key + "s", ())))  # type: ignore[arg-type]
+                else:
+                    ok &= said.get({"type": "ticket_type"}.get(key, key)) in wanted
+            if ok:
+                return cat["name"]
+    return "other"
+
+
+def _walk(platform: str, evs: list[dict], config: dict | None = None):
     """Yield (time, [scopes], {counter: value}) facts of one contact, and return its final state."""
     creations = [d for d in evs if d["type"] == "contact.created"]
     if not creations:
@@ -52,6 +92,9 @@ def _walk(platform: str, evs: list[dict]):
         scopes.append(f"account/{platform}/{account}")
     if queue:
         scopes.append(f"queue/{platform}/{queue}")
+    cat = category(platform, account, evs, config)
+    if cat is not None:
+        scopes.append(f"category/{cat}")
     agent = lambda a: [f"agent/{platform}/{a}"] if a else []  # noqa: E731
 
     out = [(t0, scopes, {"created": 1})]
@@ -154,20 +197,21 @@ def _walk(platform: str, evs: list[dict]):
     return out, state
 
 
-def facts(docs: list[dict]) -> list[tuple[int, str, dict]]:
+def facts(docs: list[dict], config: dict | None = None) -> list[tuple[int, str, dict]]:
     out = []
     for (platform, _), evs in _contacts(docs).items():
-        contact_facts, _ = _walk(platform, evs)
+        contact_facts, _ = _walk(platform, evs, config)
         for t, scopes, figures in contact_facts:
             for scope in scopes:
                 out.append((t, scope, figures))
     return out
 
 
-def figures(docs: list[dict], since_ms: int | None = None, size_ms: int = MINUTE) -> dict[str, dict[str, int]]:
+def figures(docs: list[dict], since_ms: int | None = None, size_ms: int = MINUTE,
+            config: dict | None = None) -> dict[str, dict[str, int]]:
     """Counters per scope; with ``since_ms``, only facts whose ``size_ms`` bucket starts at or after it."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    for t, scope, counted in facts(docs):
+    for t, scope, counted in facts(docs, config):
         if since_ms is not None and t - t % size_ms < since_ms:
             continue
         target = out[scope]
@@ -176,13 +220,13 @@ def figures(docs: list[dict], since_ms: int | None = None, size_ms: int = MINUTE
     return {scope: {k: v for k, v in c.items() if v} for scope, c in out.items()}
 
 
-def live(docs: list[dict]) -> dict[str, dict]:
+def live(docs: list[dict], config: dict | None = None) -> dict[str, dict]:
     """Gauges now per scope: open, waiting, unassigned, pending, on_hold, in_queue, oldest times."""
     out: dict[str, dict] = defaultdict(lambda: {"open": 0, "waiting": 0, "unassigned": 0, "pending": 0,
                                                 "on_hold": 0, "in_queue": 0, "oldest_waiting_created_ms": None,
                                                 "oldest_queued_ms": None})
     for (platform, _), evs in _contacts(docs).items():
-        _, state = _walk(platform, evs)
+        _, state = _walk(platform, evs, config)
         if state is None or not state["open"]:
             continue
         for scope in state["scopes"]:

@@ -104,6 +104,26 @@ async def queue(queue_key: Annotated[str, Path(description="`<platform>/<queue_i
     return JSONResponse(figures.body(figures.resolve("queue", queue_key), window, "queue"))
 
 
+@router.get("/categories", summary="Every issue category, paginated", response_model=None,
+            responses=_page("category/billing"),
+            description="Categories sorted by name (`category/<name>`): the configured ones that have contacts, "
+                        "and `other` (contacts no rule maps). Empty when no categories are configured "
+                        "(docs/kpis.md, Categories).")
+async def categories(request: Request, figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all",
+                     limit: Limit = 100, offset: Offset = 0) -> JSONResponse:
+    return _listing(request, figures, "category", window, limit, offset, None)
+
+
+@router.get("/categories/{name}", summary="One issue category: every KPI of its contacts, over every platform",
+            response_model=None, responses=_one("category", "category/billing", 404))
+async def category(name: Annotated[str, Path(description="category name, e.g. `billing`, or `other`")],
+                   figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all") -> JSONResponse:
+    scope = f"category/{name}"
+    if scope not in figures.model:
+        raise HTTPException(404, f"unknown category '{name}'")
+    return JSONResponse(figures.body(scope, window, "category"))
+
+
 @router.get("/agents", summary="Every agent, paginated", response_model=None, responses=_page("agent/zendesk/42"),
             description="Agents sorted by scope id (`agent/<platform>/<agent>`), optionally only those of a "
                         "platform and in a current presence `state`. Agents are not tied to queues by presence "

@@ -240,6 +240,36 @@ def optional_id(value: Any, empty: frozenset[str] = frozenset({""})) -> str | No
     return None
 
 
+def _label_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):  # placeholders render lists as text: "a b c" (Zendesk), "a, b" (Freshdesk)
+        value = [part for part in value.replace(",", " ").split() if part]
+    if not isinstance(value, list):
+        return None
+    out = []
+    for item in value:
+        if isinstance(item, dict):  # Intercom: {"type": "tag", "id": "1", "name": "billing"}
+            item = item.get("name")
+        text = optional_id(item)
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def labels(*, tags: Any = None, ticket_type: Any = None, form: Any = None, topics: Any = None,
+           category: Any = None) -> dict[str, Any]:
+    """Category attributes under their canonical names (docs/kpis.md "Categories"), only those present:
+    ``tags`` and ``topics`` as lists of strings, ``ticket_type``, ``form`` and ``category`` as strings."""
+    out: dict[str, Any] = {}
+    for key, value in (("tags", _label_list(tags)), ("topics", _label_list(topics))):
+        if value is not None:
+            out[key] = value
+    for key, value in (("ticket_type", ticket_type), ("form", form), ("category", category)):
+        text = optional_id(value, frozenset({"", "-", "null", "0"}))
+        if text is not None:
+            out[key] = text
+    return out
+
+
 def obj(value: Any, field: str) -> dict[str, Any]:
     """``value`` if it is a JSON object, else ``Unmappable`` naming the field."""
     if not isinstance(value, dict):

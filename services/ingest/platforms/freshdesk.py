@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret, optional_id,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret, optional_id, labels,
 )
 
 NAME = "freshdesk"
@@ -66,8 +66,10 @@ def to_events(delivery: Delivery) -> Adapted:
               "account": delivery.account or _subdomain(ticket.get("url")), "queue_id": _text(ticket.get("group")),
               "priority": _PRIORITY.get(_key(ticket.get("priority"))), "channel": _SOURCE.get(_key(ticket.get("source")))}
     status = _STATUS.get(_key(ticket.get("status")))
+    category = labels(tags=ticket.get("tags"), ticket_type=ticket.get("type"))  # optional template fields
     if kind == "ticket.created":
-        events = [event({**common, "type": "contact.created", "status": status or "open", "agent_id": agent})]
+        events = [event({**common, "type": "contact.created", "status": status or "open", "agent_id": agent,
+                         "attributes": category})]
         if agent:
             events.append(event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned",
                                  "agent_id": agent}))
@@ -81,7 +83,7 @@ def to_events(delivery: Delivery) -> Adapted:
             raise Unmappable(f"unknown Freshdesk status {str(ticket.get('status'))[:40]!r} (custom statuses are "
                              "not mapped)")
         return Adapted([event({**common, "type": "contact.status_changed", "status": status,
-                               "attributes": {"raw_status": ticket.get("status")}})])
+                               "attributes": {"raw_status": ticket.get("status"), **category}})])
     if kind in ("agent.changed", "group.changed"):
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": agent})])
     raise Unmappable(f"unknown template event {str(kind)[:40]!r}")

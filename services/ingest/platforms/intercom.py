@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, dig, optional_id, labels,
 )
 
 NAME = "intercom"
@@ -75,8 +75,11 @@ def to_events(delivery: Delivery) -> Adapted:
               "priority": "high" if item.get("priority") == "priority" else None,
               "occurred_at": to_rfc3339(when, field="created_at")}
     assignee = _id(item.get("admin_assignee_id"))
+    # Category attributes as the conversation is when created and when its state changes (closed: as handled).
+    category = labels(tags=dig(item, "tags", "tags"), topics=dig(item, "topics", "topics"))
     if topic == "conversation.user.created":
         created = {**common, "type": "contact.created", "status": _STATE.get(str(item.get("state")), "open"),
+                   "attributes": category,
                    "occurred_at": to_rfc3339(item.get("created_at") or when, field="data.item.created_at")}
         events = [event(created)]
         if assignee:
@@ -94,7 +97,7 @@ def to_events(delivery: Delivery) -> Adapted:
                                "attributes": {"part_id": _id(part.get("id")), "part_type": part.get("part_type")}})])
     if topic in _STATUS_TOPICS:
         return Adapted([event({**common, "type": "contact.status_changed", "status": _STATUS_TOPICS[topic],
-                               "attributes": {"raw_state": item.get("state"), "topic": topic}})])
+                               "attributes": {"raw_state": item.get("state"), "topic": topic, **category}})])
     if topic == "conversation.rating.added":
         return Adapted([_rating(common, as_dict(item.get("conversation_rating")), assignee)])
     to = part.get("assigned_to")

@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common.events import to_epoch_ms
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event, hmac_digest,
+    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event, hmac_digest, labels,
     json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
 )
 
@@ -90,9 +90,11 @@ def _subscription(doc: dict, kind: str, delivery: Delivery) -> Adapted:
               "occurred_at": to_rfc3339(doc.get("time") or detail.get("updated_at"), field="time")}
     status = _status(detail.get("status"))
     assignee = _id(detail.get("assignee_id"))
+    # Category attributes as the ticket is when created and when its status changes (solved: as handled).
+    category = labels(tags=detail.get("tags") or [], ticket_type=detail.get("type"), form=detail.get("form_id"))
     if kind == "ticket.created":
         events = [event({**common, "event_id": eid, "type": "contact.created", "status": status or "new",
-                         "agent_id": assignee, "attributes": {"tags": detail.get("tags") or []}})]
+                         "agent_id": assignee, "attributes": category})]
         if assignee:
             events.append(event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned",
                                  "agent_id": assignee}))
@@ -114,7 +116,7 @@ def _subscription(doc: dict, kind: str, delivery: Delivery) -> Adapted:
                 return Adapted([])
             raise Unmappable(f"unknown ticket status {str(change.get('current'))[:40]!r}")
         return Adapted([event({**common, "event_id": eid, "type": "contact.status_changed", "status": new,
-                               "attributes": {"raw_status": change.get("current")}})])
+                               "attributes": {"raw_status": change.get("current"), **category}})])
     if kind == "ticket.priority_changed":
         if status is None:
             return Adapted([])  # nothing to carry the priority on (e.g. archived ticket)
@@ -167,9 +169,10 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
               "account": delivery.account or _subdomain(ticket.get("url")), "queue_id": _id(ticket.get("group_id")),
               "channel": _channel(ticket.get("via")), "priority": _enum(ticket.get("priority"), _PRIORITY)}
     status = _status(ticket.get("status"))
+    category = labels(tags=ticket.get("tags"), ticket_type=ticket.get("type"), form=ticket.get("form"))
     if kind == "ticket.created":
         events = [event({**common, "event_id": eid, "type": "contact.created", "status": status or "new",
-                         "agent_id": assignee,
+                         "agent_id": assignee, "attributes": category,
                          "occurred_at": to_rfc3339(_minutes(ticket.get("created_at")) or when,
                                                    field="ticket.created_at")})]
         if assignee:
@@ -185,7 +188,8 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
     if kind == "status.changed":
         if status is None:
             raise Unmappable(f"unknown ticket status {str(ticket.get('status'))[:40]!r}")
-        return Adapted([event({**common, "event_id": eid, "type": "contact.status_changed", "status": status})])
+        return Adapted([event({**common, "event_id": eid, "type": "contact.status_changed", "status": status,
+                               "attributes": category})])
     if kind in ("assignee.changed", "group.changed"):
         return Adapted([event({**common, "event_id": eid, "type": "contact.assigned", "agent_id": assignee})])
     if kind == "satisfaction.rated":

@@ -4,6 +4,7 @@ import random
 from hypothesis import given, settings, strategies as st
 
 from services.aggregator.engine import Engine, retired_key
+from services.aggregator.kpis import DefaultConfig
 from services.aggregator.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
 from services.common.events import parse_event
@@ -176,7 +177,7 @@ class FakePolicy:
         return end - start
 
 
-class PolicyConfig:
+class PolicyConfig(DefaultConfig):
     def policy(self, f):
         return FakePolicy()
 
