@@ -33,6 +33,7 @@ from services.ingest.platforms.base import (
 NAME = "hubspot"
 MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
+SIGNS_URL = True  # the signature covers the URL: ingest builds delivery.url for this platform
 
 # HubSpot's v3 docs: decode these percent-escapes in the request URI before signing.
 _URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",

@@ -43,6 +43,7 @@ from services.ingest.platforms.base import (
 NAME = "twilio"
 MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
 REQUIRES_SECRET = True
+SIGNS_URL = True  # the signature covers the URL: ingest builds delivery.url for this platform
 
 _CHANNELS = {"voice": "voice", "chat": "chat", "sms": "sms", "email": "email", "video": "voice",
              "whatsapp": "messaging", "messenger": "social", "default": "other"}

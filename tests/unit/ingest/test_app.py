@@ -128,3 +128,23 @@ def test_unknown_platform_is_404_and_counted_under_a_bounded_label(client):
 def test_health_endpoints(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
+
+
+def test_platforms_that_read_the_url_declare_it():
+    # Ingest builds delivery.url (tens of µs per request) only for platforms with SIGNS_URL = True.
+    import inspect
+
+    from services.ingest import platforms
+
+    for name, module in platforms.PLATFORMS.items():
+        if "delivery.url" in inspect.getsource(module):
+            assert getattr(module, "SIGNS_URL", False), f"{name} reads delivery.url but does not set SIGNS_URL"
+
+
+def test_webhook_answer_and_openapi_are_unchanged_by_the_fast_route(client, publisher):
+    response = client.post("/webhooks/canonical/acme", json=doc("contact.created", 0))
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1}
+    assert response.headers["content-type"] == "application/json"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/webhooks/{platform}" in paths and "/webhooks/{platform}/{account}" in paths
