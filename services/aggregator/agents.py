@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.aggregator.kpis import Contribution, scope_id
-from services.aggregator.windows import DAY_MS, LEVEL_SIZE, bucket_start
+from services.aggregator.windows import DAY_MS, LEVEL_SIZE, Retention, bucket_start
 from services.common.events import CanonicalEvent
 
 AgentRecord = dict[str, Any]  # {"kind": "agent", "pl", "a", "p", "ev": [[t, state, event_id, raw_state], ...]}
@@ -47,15 +47,24 @@ def current(record: AgentRecord) -> dict[str, Any]:
     return {"state": state, "since_ms": t, "raw_state": raw}
 
 
-def contribution(record: AgentRecord) -> Contribution:
+def contribution(record: AgentRecord, retention: Retention | None = None) -> Contribution:
+    """Time in each state in buckets, and the agent's current state as a gauge.
+
+    With ``retention``, buckets that would already be dropped at the record's newest time are left out: they
+    are dropped at least as early in the aggregates (cutoffs follow stream time, which is never behind an
+    event it has seen), and splitting two days of presence into minutes on every state change was most of an
+    agent event's cost.
+    """
     out = Contribution()
     platform, agent = record["pl"], record["a"]
     scope = scope_id("agent", platform, agent)
     steps = record["ev"]
+    newest = steps[-1][0]
+    cutoffs = {level: retention.cutoff(level, newest) if retention else 0 for level in LEVEL_SIZE}
     for (start, state, _, _), (end, _, _, _) in zip(steps, steps[1:]):
         name = f"state_{state}_ms"
         for level, size in LEVEL_SIZE.items():
-            t = start
+            t = max(start, cutoffs[level])
             while t < end:
                 b = bucket_start(t, size)
                 piece = min(end, b + size) - t

@@ -82,7 +82,7 @@ class Engine:
         if record is None:
             return EMPTY
         if record.get("kind") == "agent":
-            return agents.contribution(record)
+            return agents.contribution(record, self.settings.retention)
         f = facts(record)
         if part is not None and not f.is_open:
             heapq.heappush(part.closed, (f.last_event_at, key))
@@ -131,6 +131,8 @@ class Engine:
 
     def _apply(self, part: _Partition, key: str, before: Contribution, after: Contribution, wall_ms: int) -> None:
         stream_ms = part.clock.now(wall_ms) or 0
+        # Cutoffs up to date first: contributions may leave out buckets that are behind them (agents.py).
+        part.aggregates.expire(stream_ms)
         for scope in part.aggregates.apply(key, before, after):
             self._dirty.add((scope, part.aggregates.partition))
             if scope in after.clocks or scope in before.clocks:
