@@ -1,7 +1,8 @@
 """End to end: the floor wallboard in a real headless Chromium, fed by the SSE stream of the real pipeline.
 
 Events go in through ingest; the page (loaded once, never reloaded) must show the new figures, colour them
-against the goals of the SLA config, list SLA breaches, show "stale" when the API goes away and recover when it
+against the goals of the SLA config, show each queue's staffing forecast (agents needed vs on the floor), list
+SLA breaches, show "stale" when the API goes away and recover when it
 comes back. Screenshots: ``test-artifacts/wallboard.png`` (live) and ``test-artifacts/wallboard-stale.png``.
 """
 
@@ -136,20 +137,23 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
     started = time.monotonic()
     pipeline.start()
     now = int(time.time() * 1000)
+    # presence first (its own delivery), so the queues' staffing forecast finds the zendesk pool: 3 agents
+    presence = [agent("a1", "available", now - 60_000), agent("a2", "available", now - 60_000),
+                agent("a3", "busy", now - 60_000)]
     seed = [
-        agent("a1", "available", now - 60_000), agent("a2", "available", now - 60_000),
-        agent("a3", "busy", now - 60_000),
         # billing (chat): two waiting for 2 minutes, past the 1-minute first-response target: breaching
         created("c1", "billing", "chat", now - 120_000), created("c2", "billing", "chat", now - 118_000),
-        # answered in 10 s: within the 20 s service-level threshold, first response 10 s
+        # answered in 10 s: within the 20 s service-level threshold, first response 10 s; handled in 30 s
         created("c3", "billing", "chat", now - 100_000),
         event("contact.connected", now - 90_000, contact_id="c3", agent_id="a1"),
+        event("contact.status_changed", now - 60_000, contact_id="c3", status="closed", agent_id="a1"),
         # vip (email): one answered in 10 s; one waiting 9 minutes of a 10-minute target: at risk
         created("v1", "vip", "email", now - 30_000),
         event("contact.message", now - 20_000, contact_id="v1", agent_id="a3", author="agent", public=True),
         created("v2", "vip", "email", now - 540_000),
     ]
     with httpx.Client(timeout=10) as client:
+        assert pipeline.post(client, presence).status_code == 202
         assert pipeline.post(client, seed).status_code == 202
 
         browser.get(f"{pipeline.api_url}/?platform=zendesk&queue=billing&queue=vip&window=15m")
@@ -173,6 +177,22 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
             "data-state") == "neutral"
         wait_for(browser, "agents 2 available", lambda d: text(d, "#agents-available .value") == "2")
         assert text(browser, '#agent-states [data-state="busy"] .count') == "1"
+
+        # staffing: billing was offered 3 live contacts in its 30-minute window (one answered, two queued), one
+        # handled in 30 s: Erlang C needs 1 agent for 80 % in 20 s; zendesk has 3 available or busy: green
+        wait_for(browser, "billing's staffing forecast",
+                 lambda d: text(d, f"{tile('billing', 'staffing')} .value") == "1"
+                 and text(d, f"{tile('billing', 'staffing')} .sub") == "3 on floor")
+        assert browser.find_element(By.CSS_SELECTOR, tile("billing", "staffing")).get_attribute(
+            "data-state") == "green"
+        # vip is e-mail: no live contacts, so no forecast, never "0 agents"
+        assert text(browser, f"{tile('vip', 'staffing')} .value") == "—"
+        assert text(browser, f"{tile('vip', 'staffing')} .sub") == "no live contacts"
+        assert browser.find_element(By.CSS_SELECTOR, tile("vip", "staffing")).get_attribute(
+            "data-state") == "neutral"
+        staffing = client.get(f"{pipeline.api_url}/v1/queues/zendesk/billing").json()["staffing"]
+        assert (staffing["offered"], staffing["handled"], staffing["aht_s"], staffing["agents_needed"],
+                staffing["agents_available"], staffing["target_source"]) == (3, 1, 30.0, 1, 3, "goal")
 
         # the oldest waiting age counts up between updates, without any event
         first = seconds(text(browser, f"{tile('billing', 'oldest')} .value"))
@@ -232,7 +252,17 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
     """With DESKPULSE_API_TOKENS set, ``?token=`` on the page's URL opens the stream; a wrong one shows Offline."""
     now = int(time.time() * 1000)
     model = ReadModel()
-    model.apply(*encoded("queue/zendesk/billing", live={"open": 4, "waiting": 4}, stream_ms=now, published_ms=now))
+    # 100 live contacts over the last 30 minutes, 3 minutes each (the worked example of docs/staffing.md):
+    # Erlang C needs 14 agents for 80 % in 20 s, zendesk has 12 available or busy: the staffing tile is red
+    minute = now - now % 60_000
+    buckets = {minute - 60_000 * i: {"answered": 4 if i % 3 == 0 else 3, "handled": 4 if i % 3 == 0 else 3,
+                                     "handle_ms": (4 if i % 3 == 0 else 3) * 180_000} for i in range(30)}
+    assert sum(b["answered"] for b in buckets.values()) == 100
+    frozen = now + 3_600_000  # "published" later than any wall time of the test: stream time stays at now
+    model.apply(*encoded("queue/zendesk/billing", live={"open": 4, "waiting": 4}, minutes=buckets, stream_ms=now,
+                         published_ms=frozen))
+    model.apply(*encoded("platform/zendesk", live={"agents_available": 5, "agents_busy": 7, "agents_away": 2},
+                         stream_ms=now, published_ms=frozen))
     model.caught_up = True
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(
@@ -248,6 +278,13 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         browser.get(f"{page}&token=wallboard-token")
         wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
         assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
+        # fewer agents on the floor than the forecast needs: red, with the pool underneath
+        assert text(browser, f"{tile('billing', 'staffing')} .value") == "14"
+        assert text(browser, f"{tile('billing', 'staffing')} .sub") == "12 on floor"
+        assert browser.find_element(By.CSS_SELECTOR, tile("billing", "staffing")).get_attribute(
+            "data-state") == "red"
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "wallboard-staffing-short.png"))
         # red / amber / green and formatting, as the page computes them
         js = "return window.deskpulseWallboard"
         assert [browser.execute_script(f"{js}.grade({v}, '>=', 0.8)") for v in (0.9, 0.85, 0.8, 0.79, "null")] == [
@@ -257,6 +294,11 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         assert browser.execute_script(f"{js}.percent(0.29)") == "29%"
         assert browser.execute_script(f"{js}.percent(null)") == "—"
         assert browser.execute_script(f"{js}.duration(3725.4)") == "1:02:05"
+        assert browser.execute_script(f"{js}.staffingGrade({{agents_needed: 3, agents_available: 3}})") == "green"
+        assert browser.execute_script(f"{js}.staffingGrade({{agents_needed: 3, agents_available: null, "
+                                      f"reason: 'no_agent_presence'}})") == "neutral"
+        assert browser.execute_script(f"{js}.staffingText({{agents_needed: 3, agents_available: null, "
+                                      f"reason: 'no_agent_presence'}})") == "no agent presence"
         browser.get(f"{page}&token=wrong")
         wait_for(browser, "Offline", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
             "data-status") == "offline", timeout=10)

@@ -193,7 +193,9 @@
     badge.hidden = true;
     name.appendChild(badge);
     row.appendChild(name);
-    ["waiting", "oldest", "service_level", "first_response"].forEach(function (kpi) { row.appendChild(tile(kpi)); });
+    ["waiting", "oldest", "service_level", "first_response", "staffing"].forEach(function (kpi) {
+      row.appendChild(tile(kpi));
+    });
     return row;
   }
 
@@ -305,6 +307,30 @@
     var frGoal = goal(body, "first_response_seconds_avg");
     setTile(tiles[3], duration(fr), frGoal ? grade(fr, frGoal.op, frGoal.target) : "neutral",
       frGoal ? goalText(frGoal.op, duration(frGoal.target)) : "");
+
+    // Staffing: agents the Erlang C forecast needs for the queue's SL target over the staffing window, against
+    // the agents available or busy on its platform now; red when fewer are on the floor than needed.
+    var staffing = body ? body.staffing : null;
+    setTile(tiles[4], count(staffing ? staffing.agents_needed : null), staffingGrade(staffing),
+      staffingText(staffing));
+  }
+
+  var STAFFING_REASONS = {
+    no_arrivals: "no live contacts", no_handle_time: "no handle time yet",
+    no_agent_presence: "no agent presence", beyond_model: "beyond the model",
+  };
+
+  function known(value) { return value !== null && value !== undefined; }
+
+  function staffingGrade(s) {
+    if (!s || !known(s.agents_needed) || !known(s.agents_available)) return "neutral";
+    return s.agents_available < s.agents_needed ? "red" : "green";
+  }
+
+  function staffingText(s) {
+    if (!s) return "";
+    if (!known(s.agents_needed) || !known(s.agents_available)) return STAFFING_REASONS[s.reason] || "";
+    return s.agents_available + " on floor";
   }
 
   function renderAgents() {
@@ -504,7 +530,8 @@
 
   // exposed for tests and the console, read-only use
   window.deskpulseWallboard = {
-    grade: grade, duration: duration, percent: percent, streamUrl: streamUrl,
+    grade: grade, duration: duration, percent: percent, streamUrl: streamUrl, staffingGrade: staffingGrade,
+    staffingText: staffingText,
     scopes: function () { return Array.from(scopes.keys()); },
   };
 
