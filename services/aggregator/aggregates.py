@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.aggregator.kpis import EMPTY, Contribution, Counters, Fact, describe_scope, split
+from services.aggregator.kpis import EMPTY, Contribution, Counters, Fact, daily, describe_scope, for_scope, is_light, split
 from services.aggregator.windows import LEVEL_SIZE, Retention, bucket_start
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
@@ -61,8 +61,10 @@ class _Oldest:
 
 @dataclass(slots=True)
 class ScopeState:
+    light: bool = False  # kpis.LIGHT_KINDS: day buckets only
+    agent: bool = False  # agent scopes also count the per-channel counters (``name@channel``)
     totals: Counters = field(default_factory=dict)
-    buckets: dict[str, dict[int, Counters]] = field(default_factory=lambda: {"m": {}, "q": {}})
+    buckets: dict[str, dict[int, Counters]] = field(default_factory=lambda: {"m": {}, "q": {}, "d": {}})
     live: Counters = field(default_factory=dict)
     oldest: dict[str, _Oldest] = field(default_factory=lambda: {"waiting": _Oldest(), "queued": _Oldest()})
     deadlines: list[int] = field(default_factory=list)  # running SLA clocks, sorted
@@ -109,12 +111,12 @@ class PartitionAggregates:
         self.partition = partition
         self.retention = retention or Retention()
         self.scopes: dict[str, ScopeState] = {}
-        self.cutoffs = {level: 0 for level in LEVEL_SIZE}
+        self.cutoffs = {level: 0 for level in (*LEVEL_SIZE, "d")}
 
     def _state(self, scope: str) -> ScopeState:
         state = self.scopes.get(scope)
         if state is None:
-            state = self.scopes[scope] = ScopeState()
+            state = self.scopes[scope] = ScopeState(light=is_light(scope), agent=scope.startswith("agent/"))
         return state
 
     def apply(self, key: str, old: Contribution, new: Contribution) -> set[str]:
@@ -176,28 +178,42 @@ class PartitionAggregates:
 
     def _expand(self, fact: Fact, sign: int, changed: set[str]) -> None:
         """Add (``sign`` > 0) or remove a fact in the totals and the buckets of each of its scopes."""
-        t, scopes, items = fact
-        counters = dict(items)
-        windowed, plain = split(counters)
-        levels = []
-        for level, part in (("q", windowed), ("m", plain)):
-            start = bucket_start(t, LEVEL_SIZE[level])
-            if start >= self.cutoffs[level]:  # an expired bucket: the fact only counts in the totals
-                levels.append((level, start, part))
-        for scope in scopes:
+        t, scopes, items, days = fact
+        full = dict(items)
+        common = for_scope("", full)  # without the agents' per-channel counters (the same dict if none)
+        parts = {}
+        for counters in {id(full): full, id(common): common}.values():
+            windowed, plain = split(counters)
+            levels = []
+            for level, part in (("q", windowed), ("m", plain)):
+                start = bucket_start(t, LEVEL_SIZE[level])
+                if start >= self.cutoffs[level]:  # an expired bucket: the fact only counts in the totals
+                    levels.append((level, start, part))
+            parts[id(counters)] = (levels, daily(counters) if days is not None else None)
+        day_cutoff = self.cutoffs["d"]
+        for i, scope in enumerate(scopes):
             state = self._state(scope)
-            _bump(state.totals, counters, sign)
-            for level, start, part in levels:
-                buckets = state.buckets[level]
-                bucket = buckets.setdefault(start, {})
-                _bump(bucket, part, sign)
+            counters = full if state.agent else common
+            levels, day_part = parts[id(counters)]
+            if not state.light:
+                _bump(state.totals, counters, sign)
+                for level, start, part in levels:
+                    buckets = state.buckets[level]
+                    bucket = buckets.setdefault(start, {})
+                    _bump(bucket, part, sign)
+                    if not bucket:
+                        del buckets[start]
+            if day_part and days[i] >= day_cutoff:  # type: ignore[index]
+                buckets = state.buckets["d"]
+                bucket = buckets.setdefault(days[i], {})  # type: ignore[index]
+                _bump(bucket, day_part, sign)
                 if not bucket:
-                    del buckets[start]
+                    del buckets[days[i]]  # type: ignore[index]
             changed.add(scope)
 
     def expire(self, stream_ms: int) -> None:
         """Drop buckets that fell behind retention at ``stream_ms`` (cutoffs only move forward)."""
-        for level in LEVEL_SIZE:
+        for level in self.cutoffs:
             cutoff = max(self.cutoffs[level], self.retention.cutoff(level, stream_ms))
             if cutoff == self.cutoffs[level]:
                 continue
@@ -220,6 +236,7 @@ class PartitionAggregates:
             "totals": dict(state.totals),
             "minutes": {str(k): v for k, v in sorted(state.buckets["m"].items())},
             "quarters": {str(k): v for k, v in sorted(state.buckets["q"].items())},
+            "days": {str(k): v for k, v in sorted(state.buckets["d"].items())},
             "live": {
                 **state.live,
                 "oldest_waiting_created_ms": state.oldest["waiting"].min(),

@@ -30,8 +30,10 @@ import orjson
 from services.aggregator import agents
 from services.aggregator.aggregates import PartitionAggregates, rebuild
 from services.aggregator.contacts import add_event, facts, record_key
-from services.aggregator.kpis import EMPTY, Contribution, DefaultConfig, KpiConfig, contribution
-from services.aggregator.windows import DAY_MS, MINUTE_MS, Retention, StreamClock
+from services.aggregator.kpis import (
+    EMPTY, Contribution, DefaultConfig, KpiConfig, contribution, fold_retired, retired_contribution,
+)
+from services.aggregator.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
 from services.common.events import CanonicalEvent
 
 log = logging.getLogger(__name__)
@@ -179,22 +181,16 @@ class Engine:
                 chosen.add(key)
         if not victims:
             return 0
-        retired = self.table.get(retired_key(partition)) or {"p": partition, "through_ms": 0, "totals": {}}
-        totals = {scope: dict(c) for scope, c in retired["totals"].items()}
         contributions = [(key, self._contribution(record)) for key, record in victims]
-        for _, contrib in contributions:
-            for scope, counters in contrib.all_totals().items():
-                target = totals.setdefault(scope, {})
-                for name, value in counters.items():
-                    target[name] = target.get(name, 0) + value
+        retired = fold_retired(self.table.get(retired_key(partition)), partition, through_ms,
+                               [contrib for _, contrib in contributions], through_ms - DAY_KEEP_MS)
         # The retired record first, then the deletions: see the module docstring.
-        self.table[retired_key(partition)] = {"p": partition, "through_ms": max(through_ms, retired["through_ms"]),
-                                              "totals": totals}
+        self.table[retired_key(partition)] = retired
         for key, contrib in contributions:
-            # The totals stay (now accounted for by the retired record); buckets, gauges and clocks go.
-            part.aggregates.apply(key, contrib, Contribution(totals=contrib.all_totals()))
+            # The totals and day buckets stay (now accounted for by the retired record); the rest goes.
+            part.aggregates.apply(key, contrib, contrib.retained())
             del self.table[key]
-        self._dirty.update((scope, partition) for scope in totals)
+        self._dirty.update((scope, partition) for scope in (*retired["totals"], *retired.get("days", ())))
         log.info("retired %d closed contacts of partition %d", len(victims), partition)
         return len(victims)
 
@@ -233,7 +229,7 @@ class Engine:
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
             contributions = [(key, self._contribution(record, part, key)) for key, record in records]
-            retired_totals = Contribution(totals=retired.get(p, {}).get("totals", {}))
+            retired_totals = retired_contribution(retired.get(p))
             part.aggregates = rebuild(p, contributions + [("retired", retired_totals)], part.clock.now(wall_ms),
                                       self.settings.retention)
             stream_ms = part.clock.now(wall_ms) or 0

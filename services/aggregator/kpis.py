@@ -9,16 +9,29 @@ a pure function of the facts and the (static) configuration. The formulas built 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.aggregator import sketches
+from services.aggregator.categories import ComplaintRule
 from services.aggregator.contacts import ContactFacts
 from services.aggregator.sla import ServiceLevel, SlaConfig, service_level_contribution
+from services.aggregator.windows import UTC_DAYS, DayCalendar
 
 Counters = dict[str, int]
-BucketKey = tuple[str, str, int]  # (scope, level "m"/"q", bucket start ms)
+BucketKey = tuple[str, str, int]  # (scope, level "m"/"q"/"d", bucket start ms)
 Clock = tuple[int, int]  # (breach at ms, at risk from ms)
+
+# Counters also kept in day buckets (local days, ~15 of them: per-day and per-week figures and their trend). A
+# per-channel counter of an agent (``replies@email``) is kept there when its base name is.
+DAY_COUNTERS = frozenset({"created", "resolved", "reopened", "one_touch", "replies", "answered", "handled", "rated",
+                          "csat_good", "csat_bad", "complaints", "fr_count", "fr_ms", "nr_count", "nr_ms"})
+# Scopes that only keep day buckets of DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
+# queue x agent and queue x category figures behind outlier judgements, cheap enough to keep for every pair.
+LIGHT_KINDS = ("queue_agent/", "queue_category/")
+# Scopes whose days are the queue's local days; every other scope uses the default days.
+_QUEUE_DAYS = ("queue/",) + LIGHT_KINDS
 
 
 # -- configuration seam ---------------------------------------------------------------------------------------
@@ -41,6 +54,8 @@ class KpiConfig(Protocol):
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel: ...
     def histogram_bounds_s(self) -> tuple[float, ...]: ...
     def category(self, f: ContactFacts) -> str | None: ...  # None: no categories configured
+    def complaints(self) -> ComplaintRule: ...
+    def day(self, queue: str | None) -> DayCalendar: ...  # local days of a queue (None: the default days)
 
 
 # Without a config: answered within 20 s, abandons count against, abandons under 5 s left out.
@@ -62,12 +77,19 @@ class DefaultConfig:
     def category(self, f: ContactFacts) -> str | None:
         return None
 
+    def complaints(self) -> ComplaintRule:
+        return ComplaintRule()
+
+    def day(self, queue: str | None) -> DayCalendar:
+        return UTC_DAYS
+
 
 class SlaKpiConfig:
     """The engine's view of an ``SlaConfig`` (``DESKPULSE_SLA_CONFIG``, docs/sla.md)."""
 
     def __init__(self, config: SlaConfig) -> None:
         self._config = config
+        self._days: dict[tuple[str, str], DayCalendar] = {}
 
     def policy(self, f: ContactFacts) -> SlaPolicy | None:
         return self._config.policy_for(f.platform, f.queue, f.priority, f.channel)
@@ -86,6 +108,21 @@ class SlaKpiConfig:
     def category(self, f: ContactFacts) -> str | None:
         categories = self._config.categories
         return categories.category_of(f.platform, f.account, f.labels) if categories is not None else None
+
+    def complaints(self) -> ComplaintRule:
+        return self._config.complaints
+
+    def day(self, queue: str | None) -> DayCalendar:
+        """``days:`` of the SLA config (the queue's, else the default), else UTC days from midnight. The
+        aggregator does not read DESKPULSE_TIMEZONE: set ``days.default`` for local days (docs/kpis.md)."""
+        day = self._config.day_for(queue)
+        if day is None:
+            return UTC_DAYS
+        key = (day.timezone, day.reset)
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = DayCalendar(day.timezone, day.reset)
+        return found
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------
@@ -128,7 +165,9 @@ def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
 # -- contribution -----------------------------------------------------------------------------------------------
 
 
-Fact = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...]]  # (time, scopes, counters): one thing counted
+# (time, scopes, counters, day starts): one thing counted. Day starts are per scope (scopes may live in different
+# time zones), or None when none of the counters is kept in day buckets.
+Fact = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], tuple[int, ...] | None]
 
 
 def split(counters: Counters) -> tuple[Counters, Counters]:
@@ -144,6 +183,43 @@ def split(counters: Counters) -> tuple[Counters, Counters]:
     return windowed, {k: v for k, v in windowed.items() if "h:" not in k}
 
 
+def daily(counters: Counters) -> Counters:
+    """The part of a fact's counters kept in day buckets."""
+    return {k: v for k, v in counters.items() if k in DAY_COUNTERS or k.partition("@")[0] in DAY_COUNTERS}
+
+
+def has_daily(counters: Counters) -> bool:
+    return any(k in DAY_COUNTERS or k.partition("@")[0] in DAY_COUNTERS for k in counters)
+
+
+def is_light(scope: str) -> bool:
+    return scope.startswith(LIGHT_KINDS)
+
+
+def for_scope(scope: str, counters: Counters) -> Counters:
+    """The counters of a fact that count in ``scope``: per-channel counters (``name@channel``) only in agent
+    scopes, so queues and the rest keep small buckets."""
+    if scope.startswith("agent/") or not any("@" in k for k in counters):
+        return counters
+    return {k: v for k, v in counters.items() if "@" not in k}
+
+
+class DayKeys:
+    """Day starts of a contact's scopes: the queue's local days for queue-bound scopes, the default days else."""
+
+    __slots__ = ("queue_days", "default_days")
+
+    def __init__(self, queue_days: DayCalendar, default_days: DayCalendar) -> None:
+        self.queue_days, self.default_days = queue_days, default_days
+
+    def __call__(self, scopes: list[str], t_ms: int) -> tuple[int, ...]:
+        default = self.default_days.start(t_ms)
+        if self.queue_days is self.default_days or self.queue_days == self.default_days:
+            return (default,) * len(scopes)
+        queue = self.queue_days.start(t_ms)
+        return tuple(queue if s.startswith(_QUEUE_DAYS) else default for s in scopes)
+
+
 @dataclass(slots=True)
 class Contribution:
     """What one record adds. ``facts`` are kept compact and expanded into totals and buckets by the
@@ -156,25 +232,76 @@ class Contribution:
     live: dict[str, Counters] = field(default_factory=dict)  # gauges now
     oldest: dict[tuple[str, str], int] = field(default_factory=dict)  # (scope, "waiting"/"queued") -> since
     clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
+    day_keys: Callable[[list[str], int], tuple[int, ...]] | None = None  # None: no day buckets
 
     def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
-        """Count ``counters`` at event time ``t_ms`` in every scope (totals and both bucket levels)."""
-        self.facts.append((t_ms, tuple(scopes), tuple(counters.items())))
+        """Count ``counters`` at event time ``t_ms`` in every scope (totals, minute, quarter and day buckets;
+        light scopes only the day buckets)."""
+        days = self.day_keys(scopes, t_ms) if self.day_keys is not None and has_daily(counters) else None
+        self.facts.append((t_ms, tuple(scopes), tuple(counters.items()), days))
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
         for scope in scopes:
             _bump(self.live.setdefault(scope, {}), counters)
 
     def all_totals(self) -> dict[str, Counters]:
-        """Window ``all`` per scope: the facts and the pre-aggregated totals together."""
+        """Window ``all`` per scope: the facts and the pre-aggregated totals together (light scopes have none)."""
         out = {scope: dict(c) for scope, c in self.totals.items()}
-        for _, scopes, items in self.facts:
+        for _, scopes, items, _ in self.facts:
+            counters = dict(items)
             for scope in scopes:
-                _bump(out.setdefault(scope, {}), dict(items))
+                if not is_light(scope):
+                    _bump(out.setdefault(scope, {}), for_scope(scope, counters))
         return out
+
+    def day_buckets(self) -> dict[BucketKey, Counters]:
+        """The day buckets of the facts (and of ``buckets``), per (scope, "d", day start)."""
+        out = {key: dict(c) for key, c in self.buckets.items() if key[1] == "d"}
+        for _, scopes, items, days in self.facts:
+            if days is None:
+                continue
+            part = daily(dict(items))
+            for scope, start in zip(scopes, days):
+                _bump(out.setdefault((scope, "d", start), {}), for_scope(scope, part))
+        return out
+
+    def retained(self) -> Contribution:
+        """What stays of a retired contact: its totals and its day buckets (minute and quarter buckets, gauges and
+        clocks go). The partition's retired record keeps the same (``fold_retired``)."""
+        return Contribution(totals=self.all_totals(), buckets=self.day_buckets())
 
 
 EMPTY = Contribution()
+
+
+def fold_retired(record: dict | None, partition: int, through_ms: int, contributions: list[Contribution],
+                 keep_days_from_ms: int) -> dict:
+    """The partition's ``retired#<p>`` record with ``contributions`` folded in: totals per scope, and day buckets
+    per scope (those starting before ``keep_days_from_ms`` are dropped, so the record stays bounded)."""
+    record = record or {"p": partition, "through_ms": 0, "totals": {}}
+    totals = {scope: dict(c) for scope, c in record["totals"].items()}
+    days = {scope: {start: dict(c) for start, c in by_day.items() if int(start) >= keep_days_from_ms}
+            for scope, by_day in record.get("days", {}).items()}
+    for contrib in contributions:
+        for scope, counters in contrib.all_totals().items():
+            _bump(totals.setdefault(scope, {}), counters)
+        for (scope, _, start), counters in contrib.day_buckets().items():
+            if start >= keep_days_from_ms:
+                _bump(days.setdefault(scope, {}).setdefault(str(start), {}), counters)
+    out = {"p": partition, "through_ms": max(through_ms, record["through_ms"]), "totals": totals}
+    days = {scope: by_day for scope, by_day in days.items() if by_day}
+    if days:
+        out["days"] = days
+    return out
+
+
+def retired_contribution(record: dict | None) -> Contribution:
+    """The retired record as a contribution, for a rebuild: its totals and its day buckets."""
+    if record is None:
+        return Contribution()
+    return Contribution(totals=record.get("totals", {}), buckets={
+        (scope, "d", int(start)): counters for scope, by_day in record.get("days", {}).items()
+        for start, counters in by_day.items()})
 
 
 def _bump(target: Counters, counters: Counters) -> None:
@@ -212,7 +339,9 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
     if f.created_at is None:
         return out  # nothing counts until the contact's creation is known
     bounds = config.histogram_bounds_s()
-    scopes = contact_scopes(f, config.category(f))
+    category = config.category(f)
+    scopes = contact_scopes(f, category)
+    out.day_keys = DayKeys(config.day(f.queue), config.day(None))
     policy = config.policy(f)
     created = f.created_at
     out.add(scopes, created, {"created": 1})
@@ -259,11 +388,20 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
         out.add(scopes + _agent(f, f.connected_agent), f.ended_at,
                 {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)})
 
+    # A complaint: a contact in a complaint category (counted at creation, for the agent it is assigned to when
+    # resolved, else now), or else one whose latest rating is bad (at the rating, for the agent rated).
+    rule = config.complaints()
+    complaint_category = category is not None and category in rule.categories
+    if complaint_category:
+        out.add(scopes + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created,
+                {"complaints": 1})
     if f.rating is not None:
         t, label, score, scale_max = f.rating
         figures = {"rated": 1, f"csat_{label}": 1}
         if score is not None and scale_max == 10:
             figures["nps_" + ("promoter" if score >= 9 else "detractor" if score <= 6 else "passive")] = 1
+        if not complaint_category and rule.bad_rating(label, score, scale_max):
+            figures["complaints"] = 1
         out.add(scopes + _agent(f, f.rating_agent), t, figures)
 
     if f.is_open:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from services.aggregator.calendars import local_day_start
+
 MINUTE_MS = 60_000
 QUARTER_MS = 15 * MINUTE_MS
 HOUR_MS = 60 * MINUTE_MS
@@ -27,6 +29,10 @@ TRAILING = {
 }
 WINDOWS = ("5m", "15m", "30m", "1h", "24h", "today", "all")
 LEVEL_SIZE = {"m": MINUTE_MS, "q": QUARTER_MS}
+# Day buckets ("d"): local days of a scope's time zone (``DayCalendar``), not a fixed grid, for the few counters
+# that per-day and per-week figures need (kpis.DAY_COUNTERS). Kept for today and the 15 days before, so a week
+# (today and the 6 days before) can be compared with the week before it.
+DAY_KEEP_MS = 16 * DAY_MS
 
 
 def bucket_start(t_ms: int, size_ms: int) -> int:
@@ -41,6 +47,8 @@ class Retention:
 
     def cutoff(self, level: str, stream_ms: int) -> int:
         """Buckets of ``level`` starting before this are dropped (and late facts for them are not counted)."""
+        if level == "d":
+            return bucket_start(stream_ms - DAY_KEEP_MS - self.grace_ms, QUARTER_MS)
         keep = HOUR_MS + MINUTE_MS if level == "m" else DAY_MS + HOUR_MS + QUARTER_MS
         return bucket_start(stream_ms - keep - self.grace_ms, LEVEL_SIZE[level])
 
@@ -64,6 +72,41 @@ def sum_buckets(buckets: Mapping[int, Mapping[str, int]], start_ms: int, end_ms:
             for name, value in figures.items():
                 out[name] = out.get(name, 0) + value
     return out
+
+
+class DayCalendar:
+    """Local days of one IANA zone with a daily reset time: ``start(t)`` is the start of the day holding ``t``.
+
+    Remembers the last day it computed, so the usual case (facts of the same day) costs two comparisons.
+    """
+
+    __slots__ = ("timezone", "reset", "_span")
+
+    def __init__(self, timezone: str = "UTC", reset: str = "00:00") -> None:
+        self.timezone, self.reset = timezone, reset
+        self._span = (0, 0)  # one tuple, replaced whole: safe to share between threads
+
+    def start(self, t_ms: int) -> int:
+        start, end = self._span
+        if start <= t_ms < end:
+            return start
+        start = local_day_start(self.timezone, t_ms, self.reset)
+        end = local_day_start(self.timezone, start + DAY_MS + 2 * HOUR_MS, self.reset)  # 23 h or 25 h on DST days
+        self._span = (start, end)
+        return start
+
+    def previous(self, day_start_ms: int) -> int:
+        """Start of the day before the one starting at ``day_start_ms``."""
+        return self.start(day_start_ms - 1)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DayCalendar) and (self.timezone, self.reset) == (other.timezone, other.reset)
+
+    def __hash__(self) -> int:
+        return hash((self.timezone, self.reset))
+
+
+UTC_DAYS = DayCalendar()
 
 
 class StreamClock:

@@ -14,7 +14,7 @@ from services.aggregator.sla import SlaConfig, SlaConfigError
 from services.api.deps import Figures
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.readmodel import ReadModel, SnapshotConsumer
-from services.api.routers import health, metrics, scopes, stream
+from services.api.routers import health, insights, metrics, scopes, stream
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings
 
@@ -77,7 +77,8 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "Last-Event-ID"], allow_credentials=False)
 
-    for router in (scopes.router, stream.router, health.router, metrics.router):
+    # insights first: /v1/queues/{queue}/outliers must win over /v1/queues/{queue_key:path}
+    for router in (insights.router, scopes.router, stream.router, health.router, metrics.router):
         app.include_router(router)
 
     if (WALLBOARD / "index.html").is_file():

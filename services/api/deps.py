@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.aggregator.calendars import local_day_start
 from services.aggregator.sla import SlaConfig
 from services.api.goals import goals_body
+from services.api.periods import day_calendar, trend_body
 from services.api.readmodel import ReadModel
 from services.api.staffing import StaffingConfig, empty as empty_staffing, scope_staffing
 from services.api.views import scope_body
@@ -43,6 +44,7 @@ class Figures:
         today = local_day_start(day.timezone if day else self.settings.timezone, now,
                                 day.reset if day else self.settings.day_reset)
         out = scope_body(view, scope, kind, window, now, today)
+        out["trend"] = trend_body(view.days if view else {}, day_calendar(self.sla, kind, queue), now)
         out["stale_seconds"] = model.stale_seconds()
         if self.sla is not None:
             out["goals"] = goals_body(self.sla.goals_for(queue), out)

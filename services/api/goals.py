@@ -25,6 +25,7 @@ GOAL_METRICS: dict[str, Callable[[Body], float | None]] = {
     "resolution_rate": lambda b: b["resolution_rate"],
     "reopen_rate": lambda b: b["reopen_rate"],
     "one_touch_rate": lambda b: b["one_touch"]["rate"],
+    "complaint_rate": lambda b: b["complaints"]["rate"],
     "asa_seconds": lambda b: b["speed_of_answer"]["average_seconds"],
     "aht_seconds": lambda b: b["handle_time"]["average_seconds"],
     "sla_first_response_compliance": lambda b: b["sla"]["first_response"]["compliance"],

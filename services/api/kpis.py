@@ -80,6 +80,7 @@ def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
         "resolution_rate": ratio(resolved, created),
         "one_touch": {"count": c.get("one_touch", 0), "rate": ratio(c.get("one_touch", 0), resolved)},
         "reopen_rate": ratio(c.get("reopened", 0), resolved),
+        "complaints": {"count": c.get("complaints", 0), "rate": ratio(c.get("complaints", 0), resolved)},
         "service_level": {
             "met": c.get("sl_met", 0),
             "offered": c.get("sl_offered", 0),

@@ -44,6 +44,8 @@ QUEUE_COUNTERS = (
     ("deskpulse_handle_seconds", "Sum of handle times", "handle_ms", 0.001),
     ("deskpulse_service_level_offered", "Contacts eligible for service level", "sl_offered", 1),
     ("deskpulse_service_level_met", "Contacts eligible for service level answered within the threshold", "sl_met", 1),
+    ("deskpulse_complaints", "Complaints: contacts in a complaint category, or with a bad latest rating", "complaints",
+     1),
 )
 # name, help, le-counter prefix, count counter, sum counter (ms)
 QUEUE_HISTOGRAMS = (
@@ -100,6 +102,8 @@ AGENT_COUNTERS = (
     ("deskpulse_agent_first_responses", "First responses the agent sent", "fr_count"),
     ("deskpulse_agent_contacts_resolved", "Contacts resolved while assigned to the agent", "resolved"),
     ("deskpulse_agent_contacts_handled", "Live contacts the agent handled", "handled"),
+    ("deskpulse_agent_complaints", "Complaints attributed to the agent (bad ratings received, complaint-category "
+                                   "contacts resolved)", "complaints"),
 )
 # Deprecated names kept for existing dashboards and tests; same values as the histograms' _count/_sum.
 LEGACY = (

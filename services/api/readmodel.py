@@ -61,12 +61,20 @@ class ScopeView:
             _bucket_merge(out, partial["quarters"])
         return out
 
+    @cached_property
+    def days(self) -> dict[int, dict[str, int]]:
+        """Local-day buckets by start (ms): the per-day counters (``kpis.DAY_COUNTERS``), ~16 days."""
+        out: dict[int, dict[str, int]] = {}
+        for partial in self.parts:
+            _bucket_merge(out, partial.get("days", {}))  # absent in partials of older aggregators
+        return out
+
     def at(self, stream_ms: int) -> ScopeView:
         """This view at another stream time, sharing the merged buckets."""
         if stream_ms == self.stream_ms:
             return self
         other = replace(self, stream_ms=stream_ms)
-        for name in ("minutes", "quarters"):
+        for name in ("minutes", "quarters", "days"):
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
         return other

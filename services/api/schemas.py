@@ -190,6 +190,37 @@ class Staffing(_Open):
                     "reports no agent presence (needed is still given); traffic beyond the model's range")
 
 
+class PeriodFigures(_Open):
+    """One period's complaints and the quality figures read beside them (docs/kpis.md, Per day and per week)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    created: int
+    resolved: int
+    complaints: int
+    complaint_rate: float | None = Field(description="complaints / resolved; null without resolved contacts")
+    reopened: int
+    reopen_rate: float | None
+    one_touch_rate: float | None
+    csat: float | None
+    rated: int
+    first_response_average_seconds: float | None
+
+
+class PeriodTrend(PeriodFigures):
+    previous: PeriodFigures = Field(description="the period of the same length just before")
+    complaint_rate_change: float | None = Field(description="complaint rate now − before (positive = worse)")
+    reopen_rate_change: float | None
+    csat_change: float | None
+
+
+class Trend(_Open):
+    timezone: str = Field(description="the local days these periods are made of")
+    reset: str
+    day: PeriodTrend = Field(description="today so far against yesterday")
+    week: PeriodTrend = Field(description="today and the 6 days before against the 7 days before those")
+
+
 class ScopeBody(_Open):
     """The figures of one scope in one window. Durations in seconds, timestamps RFC 3339 UTC."""
 
@@ -211,6 +242,7 @@ class ScopeBody(_Open):
     resolution_rate: float | None
     one_touch: CountRate
     reopen_rate: float | None
+    complaints: CountRate = Field(description="complaints in the window; rate = complaints / resolved")
     service_level: ServiceLevel
     abandonment: Abandonment
     speed_of_answer: SpeedOfAnswer
@@ -221,6 +253,8 @@ class ScopeBody(_Open):
     live: Live
     agent: AgentStatus | None = Field(None, description="agent scopes only: current state")
     goals: dict[str, GoalResult] | None = Field(None, description="when goals are configured (docs/kpis.md)")
+    trend: Trend | None = Field(None, description="complaints and quality per day and per week, against the "
+                                                  "previous period")
     staffing: Staffing | None = Field(None, description="queue scopes; platform scopes pooled over their queues")
 
 

@@ -178,12 +178,23 @@ def _walk(platform: str, evs: list[dict], config: dict | None = None):
                 out.append((abandoned_at, scopes, {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": 1}))
     if connected_at is not None and ended_at is not None:
         out.append((ended_at, scopes + agent(connected_agent), {"handled": 1, "handle_ms": ended_at - connected_at}))
+    complaints = (config or {}).get("complaints") or {}
+    complaint_category = cat is not None and cat in complaints.get("categories", [])
+    if complaint_category:  # at creation, for the agent assigned at resolution (else now)
+        out.append((t0, scopes + agent(resolver if resolved_at is not None else assignee), {"complaints": 1}))
     if rating is not None:
         t, r, rated_agent = rating
         figures = {"rated": 1, f"csat_{r['label']}": 1}
         if r.get("score") is not None and r.get("scale_max") == 10:
             s = r["score"]
             figures["nps_" + ("promoter" if s >= 9 else "detractor" if s <= 6 else "passive")] = 1
+        at_most = complaints.get("bad_rating_at_most")
+        if at_most is not None and r.get("score") is not None and r.get("scale_max"):
+            bad = r["score"] / r["scale_max"] <= at_most
+        else:
+            bad = r["label"] == "bad"
+        if bad and not complaint_category:
+            figures["complaints"] = 1
         out.append((t, scopes + agent(rated_agent), figures))
 
     is_open = abandoned_at is None and status in OPEN
@@ -240,3 +251,51 @@ def live(docs: list[dict], config: dict | None = None) -> dict[str, dict]:
         for scope in state["agent"]:
             out[scope]["open"] += 1
     return dict(out)
+
+
+# Counters kept per local day (docs/kpis.md, "Per day and per week"); an agent's per-channel counters
+# (``replies@email``) too.
+DAY_COUNTERS = {"created", "resolved", "reopened", "one_touch", "replies", "answered", "handled", "rated", "csat_good",
+                "csat_bad", "complaints", "fr_count", "fr_ms", "nr_count", "nr_ms"}
+
+
+def local_day_start(t_ms: int, tz: str = "UTC", reset: str = "00:00") -> int:
+    """Start (epoch ms) of the local day holding ``t_ms`` for a daily reset at local ``reset`` in ``tz``."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    hour, minute = map(int, reset.split(":"))
+    local = datetime.fromtimestamp(t_ms / 1000, zone)
+    start = datetime(local.year, local.month, local.day, hour, minute, tzinfo=zone)
+    if start.timestamp() * 1000 > t_ms:
+        day = local.date() - timedelta(days=1)
+        start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return round(start.timestamp() * 1000)
+
+
+def day_of(scope: str, config: dict | None) -> tuple[str, str]:
+    """(time zone, reset) of a scope's days: the queue's ``days:`` for queue scopes, else the default, else UTC."""
+    days = (config or {}).get("days") or {}
+    default = days.get("default") or {}
+    chosen = default
+    if scope.startswith(("queue/", "queue_agent/", "queue_category/")):
+        queue = scope.split("/", 2)[2] if scope.startswith("queue/") else None
+        chosen = (days.get("queues") or {}).get(queue, default) if queue else default
+    return chosen.get("timezone", "UTC"), chosen.get("reset", "00:00")
+
+
+def days(docs: list[dict], config: dict | None = None, since_ms: int | None = None) -> dict[str, dict[int, dict]]:
+    """Counters per scope per local day start; with ``since_ms``, only days starting at or after it."""
+    out: dict[str, dict[int, dict[str, int]]] = defaultdict(dict)
+    for t, scope, counted in facts(docs, config):
+        kept = {k: v for k, v in counted.items() if k.partition("@")[0] in DAY_COUNTERS}
+        if not kept:
+            continue
+        start = local_day_start(t, *day_of(scope, config))
+        if since_ms is not None and start < since_ms:
+            continue
+        target = out[scope].setdefault(start, {})
+        for name, value in kept.items():
+            target[name] = target.get(name, 0) + value
+    return {scope: {d: {k: v for k, v in c.items() if v} for d, c in by_day.items()} for scope, by_day in out.items()}

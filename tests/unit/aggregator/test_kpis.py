@@ -105,10 +105,10 @@ def test_handle_time_runs_from_connect_to_close():
 
 @pytest.mark.parametrize("rating, expected", [
     ({"label": "good", "score": 5, "scale_max": 5}, {"rated": 1, "csat_good": 1}),
-    ({"label": "bad", "score": None, "scale_max": None}, {"rated": 1, "csat_bad": 1}),
+    ({"label": "bad", "score": None, "scale_max": None}, {"rated": 1, "csat_bad": 1, "complaints": 1}),
     ({"label": "good", "score": 9, "scale_max": 10}, {"rated": 1, "csat_good": 1, "nps_promoter": 1}),
     ({"label": "neutral", "score": 7, "scale_max": 10}, {"rated": 1, "csat_neutral": 1, "nps_passive": 1}),
-    ({"label": "bad", "score": 6, "scale_max": 10}, {"rated": 1, "csat_bad": 1, "nps_detractor": 1}),
+    ({"label": "bad", "score": 6, "scale_max": 10}, {"rated": 1, "csat_bad": 1, "nps_detractor": 1, "complaints": 1}),
 ])
 def test_csat_and_nps(rating, expected):
     c = totals(created(), ev("contact.rated", 50, rating=rating))
@@ -154,7 +154,7 @@ def test_le_counters_are_cumulative_histogram_buckets_in_totals_only():
     contrib = contribution(facts(record), DefaultConfig())
     les = {k: v for k, v in contrib.all_totals()["queue/zendesk/q1"].items() if k.startswith("frle:")}
     assert les == {f"frle:{b}": 1 for b in (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)}
-    for _, _, items in contrib.facts:
+    for _, _, items, _ in contrib.facts:
         quarter, minute = split(dict(items))
         assert not any("le:" in k for k in quarter) and not any("le:" in k or "h:" in k for k in minute)
 
