@@ -74,8 +74,9 @@ QUEUE_TIMESTAMPS = (
      "Queue entry time of the longest-waiting live contact", "oldest_queued_ms"),
     ("deskpulse_sla_next_breach_timestamp_seconds", "Earliest SLA deadline still ahead", "next_breach_ms"),
 )
-# Erlang C staffing forecast per queue over the staffing window (services/api/staffing.py), computed at every
-# scrape (it moves with time and with the platform's agents); a sample is absent while its figure is null.
+# Erlang C staffing forecast per queue over the staffing window (services/api/staffing.py), kept on each view per
+# window minute and platform pool, so a scrape recomputes it only for queues whose minute, figures or agents
+# changed; a sample is absent while its figure is null.
 STAFFING_GAUGES = (
     ("deskpulse_staffing_offered_contacts",
      "Live contacts offered in the staffing window: answered + abandoned, plus queued now", "offered"),
@@ -198,9 +199,12 @@ def families(views: list[ScopeView], health: Health, staffing: StaffingConfig | 
 
 def _stream_ms(view: ScopeView, wall_ms: int) -> int:
     """The view's stream time advanced by wall time since publication (as ``ReadModel.view`` does)."""
-    if not view.parts:
-        return view.stream_ms
-    return max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in view.parts)
+    best = view.stream_ms
+    for p in view.parts:
+        t = p["stream_ms"] + max(0, wall_ms - p["published_ms"])
+        if t > best:
+            best = t
+    return best
 
 
 def _staffing_families(queues: list[ScopeView], platforms: list[ScopeView], health: Health,
@@ -457,7 +461,7 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
     for i, family in enumerate(_queue_families([])):
         out.append(_header(family))
         out.extend([text[i] for text in queue_text])
-    for family in _staffing_families(queues, platforms, health, staffing):  # moves with time: never cached
+    for family in _staffing_families(queues, platforms, health, staffing):  # its own per-minute cache
         family.render(out)
     for family in _category_families([v for v in views if v.kind == "category"]):  # a bounded few
         family.render(out)

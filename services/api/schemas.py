@@ -157,8 +157,9 @@ class Staffing(_Open):
     model assumes no abandonment and steady Poisson arrivals. A null figure comes with a ``reason``."""
 
     window: Literal["15m", "30m", "1h"] = Field(description="DESKPULSE_STAFFING_WINDOW")
-    from_: str | None = Field(alias="from", description="window start")
-    window_seconds: float = Field(description="span the window covers at stream time (arrival rate = offered / span)")
+    from_: str | None = Field(alias="from", description="window start: the window is the whole minutes before the "
+                                                           "current one")
+    window_seconds: float = Field(description="the window's length (arrival rate = offered / length)")
     offered: int = Field(description="live contacts offered: answered + abandoned in the window (short abandons "
                                      "left out), plus those still queued now")
     arrival_rate_per_hour: float

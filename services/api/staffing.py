@@ -2,9 +2,12 @@
 
 Inputs, all from figures the API already holds:
 
-- **offered**: live contacts offered to the queue in the staffing window (``DESKPULSE_STAFFING_WINDOW``,
-  default ``30m``): answered + abandoned in the window (short abandons left out), plus the contacts still
-  queued now. Arrival rate = offered / the span the window covers at stream time.
+- **window**: the last ``DESKPULSE_STAFFING_WINDOW`` (default ``30m``) of *complete* minutes before stream time:
+  the minute buckets in [current minute − 30 min, current minute). Whole minutes make the rate exact (offered /
+  1,800 s) and the forecast constant within a minute, so it is computed once per minute and change, not on
+  every read or scrape.
+- **offered**: live contacts offered to the queue: answered + abandoned in the window (short abandons left out),
+  plus the contacts still queued now. Arrival rate = offered / the window's length.
 - **AHT**: handle time summed over the live contacts handled in the window / their count.
 - **target**: the queue's ``service_level`` goal (``>=`` or ``>``) from the SLA config, else
   ``DESKPULSE_STAFFING_TARGET_SL``; the answer threshold is the queue's service-level threshold (20 s without a
@@ -26,13 +29,13 @@ from typing import Any
 from services.aggregator import staffing as erlang
 from services.aggregator.kpis import DEFAULT_SERVICE_LEVEL
 from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import LEVEL_SIZE, TRAILING, window_start
+from services.aggregator.windows import LEVEL_SIZE, TRAILING, bucket_start
 from services.common.events import from_epoch_ms
 from services.common.settings import Settings
 
 # counters summed over the window: answered and abandoned live contacts (offered), handled ones and their time
 INPUTS = ("answered", "abandoned", "handled", "handle_ms")
-POOL_STATES = ("available", "busy")
+OTHER_STATES = ("away", "offline")  # not taking contacts; available and busy (on a contact, wrap-up) are the pool
 
 NO_ARRIVALS = "no_arrivals"
 NO_HANDLE_TIME = "no_handle_time"
@@ -72,15 +75,18 @@ class StaffingConfig:
         return share, float(threshold), source
 
 
-def window_sums(view: Any, start_ms: int) -> dict[str, int]:
-    """The staffing counters summed over the minute buckets starting at or after ``start_ms``.
+def window_bounds(window: str, now_ms: int) -> tuple[int, int]:
+    """[start, end) of the staffing window at ``now_ms``: its length of whole minutes before the current one."""
+    end = bucket_start(now_ms, LEVEL_SIZE["m"])
+    return end - TRAILING[window][1], end
+
+
+def window_sums(view: Any, start_ms: int, end_ms: int) -> dict[str, int]:
+    """The staffing counters summed over the minute buckets starting in [start_ms, end_ms).
 
     Reads the merged buckets when the view has them already, else the partials directly (only four counters,
-    so a ``/metrics`` scrape never merges whole buckets). Cached on the immutable view per window start.
+    so a ``/metrics`` scrape never merges whole buckets).
     """
-    cached = view.__dict__.get("_staffing_sums")
-    if cached is not None and cached[0] == start_ms:
-        return cached[1]
     out = dict.fromkeys(INPUTS, 0)
     merged = view.__dict__.get("minutes")
     if merged is not None:
@@ -89,20 +95,22 @@ def window_sums(view: Any, start_ms: int) -> dict[str, int]:
         sources = [((int(k), v) for k, v in part.get("minutes", {}).items()) for part in view.parts]
     for source in sources:
         for start, counters in source:
-            if start >= start_ms:
+            if start_ms <= start < end_ms:
                 for name in INPUTS:
                     value = counters.get(name)
                     if value:
                         out[name] += value
-    view.__dict__["_staffing_sums"] = (start_ms, out)  # views are immutable; a racing reader writes the same
     return out
 
 
 def pool(platform_live: Mapping[str, Any] | None) -> int | None:
     """Agents taking contacts on a platform (available or busy now); ``None`` when it reports no presence."""
-    if not platform_live or not any(k.startswith("agents_") for k in platform_live):
+    if not platform_live:
         return None
-    return sum(int(platform_live.get(f"agents_{state}") or 0) for state in POOL_STATES)
+    available, busy = platform_live.get("agents_available"), platform_live.get("agents_busy")
+    if available is None and busy is None and not any(f"agents_{s}" in platform_live for s in OTHER_STATES):
+        return None
+    return int(available or 0) + int(busy or 0)
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -114,7 +122,7 @@ def forecast(sums: Mapping[str, int], in_queue: int, span_ms: int, agents: int |
     """The ``staffing`` figures of one scope from its window sums (pure; ``window_sums`` gives ``sums``)."""
     offered = int(sums.get("answered", 0)) + int(sums.get("abandoned", 0)) + max(0, int(in_queue or 0))
     handled, handle_ms = int(sums.get("handled", 0)), int(sums.get("handle_ms", 0))
-    span_s = max(span_ms, LEVEL_SIZE["m"]) / 1000  # at least one minute: a window never covers less
+    span_s = max(span_ms, LEVEL_SIZE["m"]) / 1000
     rate = offered / span_s
     aht = handle_ms / handled / 1000 if handled and handle_ms > 0 else None
     body: dict[str, Any] = {
@@ -163,16 +171,26 @@ def forecast(sums: Mapping[str, int], in_queue: int, span_ms: int, agents: int |
 
 def scope_staffing(view: Any, now_ms: int, platform_live: Mapping[str, Any] | None,
                    config: StaffingConfig) -> dict[str, Any]:
-    """The ``staffing`` object of a queue (or, pooled, a platform) scope at stream time ``now_ms``."""
-    _, start = window_start(config.window, now_ms)
-    sums = window_sums(view, start)
+    """The ``staffing`` object of a queue (or, pooled, a platform) scope at stream time ``now_ms``.
+
+    The result depends only on the (immutable) view, the window's minute, the platform's pool and the config,
+    so it is kept on the view under that key: within a minute a scrape recomputes only the scopes that changed.
+    Treat the returned dict as read-only.
+    """
+    start, end = window_bounds(config.window, now_ms)
+    agents = pool(platform_live)
+    key = (start, agents, id(config))
+    cached = view.__dict__.get("_staffing")
+    if cached is not None and cached[0] == key:
+        return cached[1]
     queue = view.id if view.kind == "queue" else None
     target_sl, target_answer_s, source = config.target(queue)
-    out = forecast(sums, view.live.get("in_queue") or 0, now_ms - start, pool(platform_live), target_sl,
-                   target_answer_s, config)
+    out = forecast(window_sums(view, start, end), view.live.get("in_queue") or 0, end - start, agents,
+                   target_sl, target_answer_s, config)
     out["from"] = from_epoch_ms(start)
     out["target_source"] = source
     out["agents_scope"] = f"platform/{view.platform}"
+    view.__dict__["_staffing"] = (key, out)  # views are immutable; a racing reader computes the same
     return out
 
 

@@ -252,11 +252,11 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
     """With DESKPULSE_API_TOKENS set, ``?token=`` on the page's URL opens the stream; a wrong one shows Offline."""
     now = int(time.time() * 1000)
     model = ReadModel()
-    # 100 live contacts over the last 30 minutes, 3 minutes each (the worked example of docs/staffing.md):
-    # Erlang C needs 14 agents for 80 % in 20 s, zendesk has 12 available or busy: the staffing tile is red
+    # 100 live contacts in the 30 whole minutes before now, 3 minutes each (the worked example of
+    # docs/staffing.md): Erlang C needs 14 agents for 80 % in 20 s, zendesk has 12 available or busy: red
     minute = now - now % 60_000
     buckets = {minute - 60_000 * i: {"answered": 4 if i % 3 == 0 else 3, "handled": 4 if i % 3 == 0 else 3,
-                                     "handle_ms": (4 if i % 3 == 0 else 3) * 180_000} for i in range(30)}
+                                     "handle_ms": (4 if i % 3 == 0 else 3) * 180_000} for i in range(1, 31)}
     assert sum(b["answered"] for b in buckets.values()) == 100
     frozen = now + 3_600_000  # "published" later than any wall time of the test: stream time stays at now
     model.apply(*encoded("queue/zendesk/billing", live={"open": 4, "waiting": 4}, minutes=buckets, stream_ms=now,

@@ -12,14 +12,13 @@ from services.aggregator.sla import SlaConfig
 from services.api.app import create_app
 from services.api.metrics import Health, SnapshotCollector
 from services.api.readmodel import ReadModel
-from services.api.staffing import StaffingConfig, forecast, pool, window_sums
+from services.api.staffing import StaffingConfig, forecast, pool, scope_staffing, window_bounds, window_sums
 from services.common.events import from_epoch_ms
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
-# Stream time one millisecond before a minute ends: the 30m window then spans 1,799.999 s, i.e. 30 minutes.
-NOW = 1_795_000_079_999
-MINUTE = NOW - NOW % 60_000
+NOW = 1_795_000_079_999  # stream time, late in a minute: the window is the 30 whole minutes before it
+MINUTE = NOW - NOW % 60_000  # the current minute's bucket: not in the window
 FUTURE = int(time.time() * 1000) + 3_600_000  # published "later": the stream clock stays at NOW exactly
 
 # Call Centre Helper's worked example (docs/staffing.md): 100 calls in 30 minutes, AHT 180 s, 80 % in 20 s.
@@ -131,8 +130,8 @@ def test_settings(monkeypatch):
 # --- from the read model ---------------------------------------------------------------------------------------
 
 def _minutes(n: int, per_minute: dict, skip: int = 0) -> dict:
-    """``per_minute`` in each of the ``n`` minute buckets ending at NOW's, ``skip`` most recent left out."""
-    return {MINUTE - 60_000 * i: dict(per_minute) for i in range(skip, n)}
+    """``per_minute`` in each of the ``n`` whole minutes before NOW's, the ``skip`` most recent left out."""
+    return {MINUTE - 60_000 * i: dict(per_minute) for i in range(1 + skip, n + 1)}
 
 
 def example_model() -> ReadModel:
@@ -140,7 +139,8 @@ def example_model() -> ReadModel:
     window; zendesk has 12 agents taking contacts. chat: one contact handled in 0 ms. mail: e-mail only."""
     model = ReadModel()
     p0 = _minutes(30, {"answered": 2, "handled": 2, "handle_ms": 360_000})
-    p0.update({MINUTE - 60_000 * i: {"answered": 50, "handled": 50, "handle_ms": 50 * 999_000} for i in (30, 31, 45)})
+    # before the window, and the current (partial) minute: not counted
+    p0.update({MINUTE - 60_000 * i: {"answered": 50, "handled": 50, "handle_ms": 50 * 999_000} for i in (0, 31, 45)})
     p1 = _minutes(30, {"answered": 1, "abandoned": 1, "short_abandoned": 4, "handled": 1, "handle_ms": 180_000},
                   skip=10)
     # p0: 60 answered, 60 handled in 3 min each; p1: 20 answered + 20 abandoned, 20 handled: 100 offered, AHT 180 s
@@ -164,13 +164,25 @@ def example_model() -> ReadModel:
 def test_window_sums_from_partials_equal_those_from_merged_buckets():
     model = example_model()
     view = model.view("queue/zendesk/billing")
-    start = MINUTE - 29 * 60_000
-    from_parts = window_sums(view, start)
+    start, end = window_bounds("30m", NOW)
+    assert (start, end) == (MINUTE - 30 * 60_000, MINUTE)
+    from_parts = window_sums(view, start, end)
     assert from_parts == {"answered": 80, "abandoned": 20, "handled": 80, "handle_ms": 80 * 180_000}
     merged = model.view("queue/zendesk/billing")
     merged.minutes  # noqa: B018 - merge the buckets first
-    merged.__dict__.pop("_staffing_sums", None)
-    assert window_sums(merged, start) == from_parts
+    assert window_sums(merged, start, end) == from_parts
+
+
+def test_forecast_is_kept_on_the_view_until_its_minute_or_the_pool_changes():
+    view = example_model().view("queue/zendesk/billing")
+    config = StaffingConfig()
+    live = {"agents_available": 5, "agents_busy": 7}
+    first = scope_staffing(view, NOW, live, config)
+    assert scope_staffing(view, NOW - 50_000, dict(live), config) is first  # same minute, same pool
+    assert scope_staffing(view, NOW, {"agents_available": 6, "agents_busy": 7}, config)["agents_available"] == 13
+    # a minute later the window moved: the then-complete minute (50 answered) in, the oldest (2 + 1 + 1) out
+    later = scope_staffing(view, NOW + 60_000, live, config)
+    assert later is not first and later["offered"] == 146
 
 
 @pytest.fixture
@@ -181,10 +193,10 @@ def client():
 
 def test_queue_body_has_the_forecast_from_its_window(client):
     s = client.get("/v1/queues/zendesk/billing").json()["staffing"]
-    assert s["window"] == "30m" and s["window_seconds"] == pytest.approx(1800, abs=0.01)
-    assert s["from"] == from_epoch_ms(MINUTE - 29 * 60_000)
+    assert s["window"] == "30m" and s["window_seconds"] == 1800
+    assert s["from"] == from_epoch_ms(MINUTE - 30 * 60_000)
     assert s["offered"] == 100 and s["handled"] == 80 and s["aht_s"] == 180.0
-    assert s["arrival_rate_per_hour"] == pytest.approx(200, abs=0.001)
+    assert s["arrival_rate_per_hour"] == 200
     assert s["target_sl"] == 0.8 and s["target_answer_s"] == 20 and s["target_source"] == "default"
     assert s["agents_scope"] == "platform/zendesk" and s["agents_available"] == 12
     assert s["agents_needed"] == 14 and s["agents_needed_scheduled"] == 20 and s["agents_short"] == 2
@@ -245,7 +257,7 @@ def test_prometheus_gauges_per_queue():
     get = registry.get_sample_value
     q = {"platform": "zendesk", "queue": "billing"}
     assert get("deskpulse_staffing_offered_contacts", q) == 100
-    assert get("deskpulse_staffing_arrivals_per_second", q) == pytest.approx(100 / 1800, rel=1e-5)
+    assert get("deskpulse_staffing_arrivals_per_second", q) == pytest.approx(100 / 1800)
     assert get("deskpulse_staffing_average_handle_time_seconds", q) == 180
     assert get("deskpulse_staffing_agents_needed", q) == 14
     assert get("deskpulse_staffing_agents_needed_scheduled", q) == 20
