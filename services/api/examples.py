@@ -14,11 +14,11 @@ _TOTALS = {"created": 15, "resolved": 6, "reopened": 1, "replies": 21, "fr_count
            "nr_count": 4, "nr_ms": 1_200_000, "res_count": 6, "res_ms": 9_000_000, "one_touch": 3,
            "answered": 5, "asa_ms": 60_000, "sl_offered": 6, "sl_met": 5, "abandoned": 1, "rated": 4,
            "csat_good": 3, "csat_bad": 1, "handled": 4, "handle_ms": 1_440_000}
-# the staffing window's minute buckets: 42 live contacts answered and 2 abandoned in the last 12 minutes (and one
-# still queued: live in_queue), 36 handled in 4 minutes each
+# the staffing window's minute buckets: 42 live contacts answered and 2 abandoned in the 12 whole minutes before
+# now (and one still queued: live in_queue), 36 handled in 4 minutes each
 _MINUTES = {_NOW - _NOW % 60_000 - 60_000 * i: {"answered": 4 - i % 2, "handled": 4 - i % 3,
-                                                "handle_ms": (4 - i % 3) * 240_000} for i in range(12)}
-_MINUTES[_NOW - _NOW % 60_000]["abandoned"] = 2
+                                                "handle_ms": (4 - i % 3) * 240_000} for i in range(1, 13)}
+_MINUTES[_NOW - _NOW % 60_000 - 60_000]["abandoned"] = 2
 _PLATFORM_AGENTS = {"agents_available": 4, "agents_busy": 7, "agents_away": 1, "agents_offline": 12}
 
 
