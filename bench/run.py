@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -108,6 +109,24 @@ def machine() -> dict:
     }
 
 
+class LoadSampler(threading.Thread):
+    """Samples the 1-minute load average every 5 s, so each module's figures come with how busy the machine was."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.monotonic(), os.getloadavg()[0]))
+            self.stop.wait(5)
+
+    def mean(self, start: float, end: float) -> float | None:
+        values = [v for t, v in self.samples if start <= t <= end]
+        return round(sum(values) / len(values), 2) if values else None
+
+
 # -- table -------------------------------------------------------------------------------------------------------
 
 
@@ -175,9 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"{info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']}, commit "
              f"{(info['git_commit'] or '?')[:10]}{' (dirty)' if info['git_dirty'] else ''}; modules: "
              f"{', '.join(selected)}{' (quick)' if args.quick else ''}")
+    if info["loadavg_start"] > 0.5 * (info["cpu_count"] or 1):
+        progress(f"load average {info['loadavg_start']:.1f} on {info['cpu_count']} CPUs before the run: other work "
+                 f"shares this machine, absolute figures will be low (the ratios to baselines less so)")
     started = time.monotonic()
     figures: list[Figure] = []
     timings: dict[str, float] = {}
+    loads: dict[str, float | None] = {}
+    sampler = LoadSampler()
+    sampler.start()
     root = Path(tempfile.mkdtemp(prefix="deskpulse-bench-"))
     try:
         with shared_broker(root) as bootstrap:
@@ -191,10 +216,12 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.monotonic()
                 rows = run_module(name, ctx)
                 timings[name] = round(time.monotonic() - t, 1)
+                loads[name] = sampler.mean(t, time.monotonic())
                 for f in rows:
-                    shown = f"ERROR {f.error}" if f.error else f"{fmt(f.value, f.unit)} (goal {f.goal})"
+                    goal = f" (goal {f.goal})" if f.goal else ""
+                    shown = f"ERROR {f.error}" if f.error else f"{fmt(f.value, f.unit)}{goal}"
                     progress(f"{name}: {f.name}: {shown}")
-                progress(f"{name}: done in {timings[name]:.0f} s")
+                progress(f"{name}: done in {timings[name]:.0f} s (mean load average {loads[name]})")
                 figures.extend(rows)
     except Exception as exc:  # noqa: BLE001 - e.g. the broker would not start: still print and record
         progress(f"run failed: {traceback.format_exc()}")
@@ -207,13 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_end"] = os.getloadavg()[0]
     info["seconds"] = round(time.monotonic() - started, 1)
     info["module_seconds"] = timings
+    info["module_loadavg"] = loads  # mean 1-minute load average while each module ran
+    sampler.stop.set()
     record = {"machine": info, "quick": args.quick, "modules": selected, "figures": [f.to_dict() for f in figures]}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
     print()
     print(f"deskpulse benchmarks: {info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']}, "
-          f"commit {(info['git_commit'] or '?')[:10]}, {info['date']}{', QUICK (smoke sizes)' if args.quick else ''}")
+          f"commit {(info['git_commit'] or '?')[:10]}, {info['date']}{', QUICK (smoke sizes)' if args.quick else ''}; "
+          f"load average {info['loadavg_start']:.1f} at start, {info['loadavg_end']:.1f} at end")
     print()
     print(table(figures))
     print()
