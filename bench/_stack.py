@@ -253,3 +253,87 @@ def end_offsets(bootstrap: str, topic: str) -> int:
 
 def mib(n: float) -> str:
     return f"{n / MiB:,.0f} MiB"
+
+
+# -- profiling (opt-in: DESKPULSE_BENCH_PROFILE=1) ---------------------------------------------------------------
+
+
+class Profile:
+    """``py-spy record`` of one process while a block runs, as collapsed stacks in ``path`` (only when
+    ``DESKPULSE_BENCH_PROFILE`` is set and py-spy is installed; otherwise does nothing)."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 100, enabled: bool | None = None) -> None:
+        import os
+        import shutil
+
+        self.pid, self.path, self.rate = pid, path, rate
+        spy = Path(sys.executable).with_name("py-spy")
+        self.spy = str(spy) if spy.exists() else shutil.which("py-spy")
+        self.enabled = (os.environ.get("DESKPULSE_BENCH_PROFILE") not in (None, "", "0")
+                        if enabled is None else enabled) and self.spy is not None
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Profile:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.process = subprocess.Popen(
+                [self.spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", str(self.rate),
+                 "--output", str(self.path), "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def summary(self, top: int = 12) -> str:
+        """The functions with the most samples on the stack (inclusive) and on top (self), in %."""
+        if not self.enabled or not self.path.exists():
+            return ""
+        return summarize(self.path, top)
+
+
+def _frame(text: str) -> str:
+    """``func (path/to/file.py:123)`` → ``func (file.py)``."""
+    name, _, where = text.partition(" (")
+    return f"{name} ({where.rsplit('/', 1)[-1].split(':', 1)[0].rstrip(')')})" if where else name
+
+
+def summarize(path: Path, top: int = 12) -> str:
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame(f) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    if not total:
+        return "no samples"
+    fmt = lambda d: "; ".join(f"{k} {v * 100 / total:.0f}%" for k, v in  # noqa: E731
+                              sorted(d.items(), key=lambda kv: -kv[1])[:top])
+    return f"{total} samples. self: {fmt(own)}\n  inclusive: {fmt(inclusive)}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (from /proc/<pid>/stat), in seconds; 0 if it is gone."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0

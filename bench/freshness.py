@@ -303,9 +303,9 @@ def batch_for(rate: int) -> int:
 
 
 def run(ctx: BenchContext, seconds: float | None = None, rates: tuple[int, ...] = (100, 1000),
-        batch: int | None = None) -> list[Figure]:
+        batch: int | None = None, extra_env: dict[str, str] | None = None) -> list[Figure]:
     seconds = seconds or (10.0 if ctx.quick else 30.0)
-    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="fresh")
+    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="fresh", extra_env=dict(extra_env or {}))
     run_id = uuid.uuid4().hex[:6]
     sse_path, metrics_path, scrapes_path = (ctx.workdir / "sse.txt", ctx.workdir / "metrics.txt",
                                             ctx.workdir / "scrapes.txt")
@@ -360,7 +360,8 @@ def run(ctx: BenchContext, seconds: float | None = None, rates: tuple[int, ...] 
                       f"{load.get('p99_post_s', float('nan')) * 1000:,.1f} ms); aggregator counted "
                       f"{r['aggregator_rate']:,.0f} events/s during the phase; {seconds:.0f} s per phase; "
                       f"DESKPULSE_SNAPSHOT_INTERVAL_S default 0.5 s; 1 aggregator worker, {stack.partitions} "
-                      f"partitions; {os.cpu_count()} CPUs shared by Kafka, the 3 services and the load")
+                      f"partitions; {os.cpu_count()} CPUs shared by Kafka, the 3 services and the load"
+                      + (f" [what-if: services ran with {extra_env}]" if extra_env else ""))
             for surface, key, missing, how in (
                     ("API", "sse", "sse_missing", "SSE /v1/stream update received (API coalesces 0.5 s)"),
                     ("/metrics", "metrics", "metrics_missing",
@@ -391,9 +392,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rates", default="100,1000")
     parser.add_argument("--batch", type=int, default=None, help="events per POST (default: 1 at ≤ 200/s, else 10)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the services (what-if runs, e.g. DESKPULSE_SNAPSHOT_INTERVAL_S=0.25)")
     args = parser.parse_args()
     with context_for_cli(args.quick) as ctx:
-        print_figures(run(ctx, args.seconds, tuple(int(r) for r in args.rates.split(",")), args.batch))
+        print_figures(run(ctx, args.seconds, tuple(int(r) for r in args.rates.split(",")), args.batch,
+                          dict(e.split("=", 1) for e in args.env)))
 
 
 if __name__ == "__main__":

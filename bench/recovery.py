@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench._stack import MiB, Stack, aggregator_counts, end_offsets, mib, produce, wait_counted  # noqa: E402
+from bench._stack import MiB, Profile, Stack, aggregator_counts, end_offsets, mib, produce, wait_counted  # noqa: E402
 from bench.common import BenchContext, Figure, context_for_cli, print_figures, progress  # noqa: E402
 from services.common.events import to_epoch_ms  # noqa: E402
 from services.demo.synthetic import QUEUES, agent_shifts, lifecycle  # noqa: E402
@@ -49,7 +49,7 @@ from tests.support import recompute  # noqa: E402
 
 GOAL_S = 30.0
 SPAN_MS = 36 * 3_600_000
-EVENTS_PER_CONTACT = 5.3  # synthetic lifecycles, measured
+EVENTS_PER_CONTACT = 4.5  # synthetic lifecycles average ~4.85 events (after dropping future ones): n is reached before now
 
 
 class Expected:
@@ -168,9 +168,10 @@ async def _changelog_bytes(bootstrap: str, topic: str, n: int, timeout_s: float 
     return seen, size, len(keys)
 
 
-def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000) -> list[Figure]:
+def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
+        extra_env: dict[str, str] | None = None) -> list[Figure]:
     n = n or (100_000 if ctx.quick else 1_000_000)
-    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="recovery")
+    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="recovery", extra_env=dict(extra_env or {}))
     expected = Expected()
     held: deque = deque()
     figures: list[Figure] = []
@@ -204,13 +205,14 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000) -> list[Fig
             wrong_at_kill = len(wrong_scopes(client, stack.api_url, expected))
             restart = time.monotonic()
             stack.start("aggregator", wait=False)
+            profile = Profile(stack.pid("aggregator"), ctx.workdir / "profile-aggregator-restart.txt").__enter__()
             marks: dict[str, float] = {}
             wrong: list[str] = []
             last_check = 0.0
             while time.monotonic() - restart < 600:
                 now = time.monotonic()
                 text = log_path.read_text(errors="replace")[log_offset:] if log_path.exists() else ""
-                for mark, needle in (("recovery complete", "Recovery complete"),
+                for mark, needle in (("joined group", "Joined group"), ("recovery complete", "Recovery complete"),
                                      ("aggregates rebuilt", "rebuilt aggregates")):
                     if mark not in marks and needle in text:
                         marks[mark] = now - restart
@@ -225,6 +227,9 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000) -> list[Fig
                         marks["correct"] = time.monotonic() - restart
                         break
                 time.sleep(0.1)
+            profile.__exit__(None, None, None)
+        if profile.enabled:
+            progress(f"recovery: aggregator profile from restart to correct ({profile.path}): {profile.summary()}")
         after = stack.memory().get("aggregator", (0, 0))
         correct_s = marks.get("correct", float("nan"))
         progress(f"recovery: restart → correct figures {correct_s:.1f} s; marks "
@@ -232,6 +237,7 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000) -> list[Fig
         counted_after = sum(aggregator_counts(stack.aggregator_metrics_url).values())
         cl_seen, cl_bytes, cl_keys = asyncio.run(_changelog_bytes(ctx.bootstrap, changelog_topic, changelog_n))
         scopes = len([s for s in set(expected.counters) | set(expected.gauges) if scope_path(s)])
+        what_if = f" [what-if: services ran with {extra_env}]" if extra_env else ""
         state = (f"{loaded:,} events of state ({contacts:,} contacts, synthetic lifecycles over 36 h, plus agent "
                  f"presence), {extra:,} more written while the worker was down")
         figures += [
@@ -243,7 +249,7 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000) -> list[Fig
                            f"; from the restart: " + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items())
                            + f"; the new worker counted {counted_after:,.0f} events (re-read after the last commit, "
                            f"deduplicated, plus the new ones); aggregator VmRSS {mib(before_kill[0])} before the kill, "
-                           f"{mib(after[0])} after recovery; changelog {changelog_n:,} records")),
+                           f"{mib(after[0])} after recovery; changelog {changelog_n:,} records{what_if}")),
             Figure(name="recovery changelog size", value=cl_bytes / MiB, unit="MiB", goal="", met=None,
                    detail=f"{changelog_topic}: {changelog_n:,} records at the kill ({cl_seen:,} read back, "
                           f"{cl_keys:,} distinct keys: compaction can shrink it to that), keys + values "
@@ -272,9 +278,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--delta", type=int, default=2_000)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the services (what-if runs, e.g. BROKER_SESSION_TIMEOUT=10)")
     args = parser.parse_args()
     with context_for_cli(args.quick) as ctx:
-        print_figures(run(ctx, args.events, args.delta))
+        print_figures(run(ctx, args.events, args.delta, dict(e.split("=", 1) for e in args.env)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench._stack import MiB, Stack, mib, produce, wait_counted  # noqa: E402
+from bench._stack import MiB, Profile, Stack, cpu_seconds, mib, produce, wait_counted  # noqa: E402
 from bench.common import (BenchContext, Figure, context_for_cli, percentile, print_figures,  # noqa: E402
                           progress, summary_ms)
 from services.common.events import SCHEMA_ID, from_epoch_ms  # noqa: E402
@@ -114,13 +114,13 @@ def scrape(client: httpx.Client, url: str) -> tuple[float, int, int]:
 
 
 def run(ctx: BenchContext, agents: int | None = None, queues: int | None = None,
-        contacts: int | None = None) -> list[Figure]:
+        contacts: int | None = None, extra_env: dict[str, str] | None = None) -> list[Figure]:
     divisor = 10 if ctx.quick else 1
     agents = agents or 10_000 // divisor
     queues = queues or 1_000 // divisor
     contacts = contacts or 200_000 // divisor
     requests = 5_000 if not ctx.quick else 1_000
-    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="scale")
+    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="scale", extra_env=dict(extra_env or {}))
     figures: list[Figure] = []
     try:
         stack.ensure_topics()
@@ -163,16 +163,30 @@ def run(ctx: BenchContext, agents: int | None = None, queues: int | None = None,
                  f"({total / load_s:,.0f} events/s); API shows them after {visible_s:.0f} s")
         loaded = stack.memory()
 
+        api_pid = stack.pid("api")
         with httpx.Client(timeout=120) as client:
             cold = scrape(client, stack.api_url)
+            cpu = cpu_seconds(api_pid)
             warm = [scrape(client, stack.api_url) for _ in range(10 if not ctx.quick else 5)]
+            scrape_cpu_ms = (cpu_seconds(api_pid) - cpu) / len(warm) * 1000
+            with Profile(api_pid, ctx.workdir / "profile-api-scrape.txt") as scrape_profile:
+                if scrape_profile.enabled:  # a separate pass: py-spy's own CPU must not skew the figures
+                    [scrape(client, stack.api_url) for _ in range(5)]
         scrape_ms = statistics.median(s for s, _, _ in warm) * 1000
         _, body_bytes, series = warm[-1]
         progress(f"scale: /metrics cold {cold[0] * 1000:,.0f} ms, warm median {scrape_ms:,.0f} ms; "
                  f"{body_bytes / 1e6:.1f} MB, {series:,} series")
 
         status_latencies(stack.api_url, agents, 300, seed=1)  # warm-up
+        cpu = cpu_seconds(api_pid)
         latencies = status_latencies(stack.api_url, agents, requests, seed=2)
+        status_cpu_ms = (cpu_seconds(api_pid) - cpu) / len(latencies) * 1000
+        with Profile(api_pid, ctx.workdir / "profile-api-status.txt") as status_profile:
+            if status_profile.enabled:
+                status_latencies(stack.api_url, agents, requests // 2, seed=4)
+        for label, prof in (("scrapes", scrape_profile), ("agent status", status_profile)):
+            if prof.enabled:
+                progress(f"scale: API profile during {label} ({prof.path}): {prof.summary()}")
         stop = threading.Event()
 
         def scraper():
@@ -198,12 +212,15 @@ def run(ctx: BenchContext, agents: int | None = None, queues: int | None = None,
                    goal=f"≤ {SCRAPE_GOAL_MS:.0f} ms", met=scrape_ms <= SCRAPE_GOAL_MS,
                    detail=f"{sizes}; GET /metrics from this process, median of {len(warm)} warm scrapes "
                           f"(min {min(s for s, _, _ in warm) * 1000:,.0f}, max {max(s for s, _, _ in warm) * 1000:,.0f} "
-                          f"ms; first, cold scrape {cold[0] * 1000:,.0f} ms); body {body_bytes / 1e6:.1f} MB, "
+                          f"ms; first, cold scrape {cold[0] * 1000:,.0f} ms); API CPU {scrape_cpu_ms:,.0f} ms per warm scrape "
+                          f"(/proc utime+stime); "
+                          f"body {body_bytes / 1e6:.1f} MB, "
                           f"{series:,} series; load average {load:.1f} on {os.cpu_count()} CPUs"),
             Figure(name="scale agent status p99", value=p99, unit="ms", goal=f"p99 ≤ {STATUS_GOAL_MS:.0f} ms",
                    met=p99 <= STATUS_GOAL_MS,
                    detail=f"GET /v1/agents/<platform>/<agent>, random agents, sequential on one keep-alive "
-                          f"connection (http.client), API in its own process: {summary_ms(latencies)}; while "
+                          f"connection (http.client), API in its own process: {summary_ms(latencies)}; API CPU "
+                          f"{status_cpu_ms:.2f} ms per request (/proc utime+stime); while "
                           f"another connection scrapes /metrics back to back: {summary_ms(during)}; {sizes}"),
         ]
         for name in ("aggregator", "api", "ingest"):
@@ -234,9 +251,11 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=None)
     parser.add_argument("--queues", type=int, default=None)
     parser.add_argument("--contacts", type=int, default=None)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the services (what-if runs)")
     args = parser.parse_args()
     with context_for_cli(args.quick) as ctx:
-        print_figures(run(ctx, args.agents, args.queues, args.contacts))
+        print_figures(run(ctx, args.agents, args.queues, args.contacts, dict(e.split("=", 1) for e in args.env)))
 
 
 if __name__ == "__main__":
