@@ -119,6 +119,9 @@ class Engine:
         if new is None:
             return "duplicate"
         part.clock.observe(t, wall_ms)
+        if new.get("kind") == "agent":
+            # Cutoffs up to date first: agent contributions leave out buckets that are behind them (agents.py).
+            part.aggregates.expire(part.clock.now(wall_ms) or 0)
         self.table[key] = new
         self._apply(part, key, self._contribution(old), self._contribution(new, part, key), wall_ms)
         if new.get("kind") == "agent":
@@ -133,8 +136,6 @@ class Engine:
 
     def _apply(self, part: _Partition, key: str, before: Contribution, after: Contribution, wall_ms: int) -> None:
         stream_ms = part.clock.now(wall_ms) or 0
-        # Cutoffs up to date first: contributions may leave out buckets that are behind them (agents.py).
-        part.aggregates.expire(stream_ms)
         for scope in part.aggregates.apply(key, before, after):
             self._dirty.add((scope, part.aggregates.partition))
             if scope in after.clocks or scope in before.clocks:

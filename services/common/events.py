@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -109,9 +110,9 @@ class CanonicalEvent(BaseModel):
             return self.agent_id  # type: ignore[return-value]
         return self.contact_id  # type: ignore[return-value]
 
-    @property
+    @cached_property
     def occurred_ms(self) -> int:
-        """Event time in epoch milliseconds."""
+        """Event time in epoch milliseconds (parsed once: the aggregator asks several times per event)."""
         return to_epoch_ms(self.occurred_at)
 
     def to_json_dict(self) -> dict[str, Any]:
