@@ -39,6 +39,7 @@ from services.common.events import CanonicalEvent
 log = logging.getLogger(__name__)
 
 Outcome = Literal["applied", "duplicate", "late", "retired_late"]
+RECENT_CONTRIBUTIONS = 20_000  # contributions kept for the next event of their record (~3 kB each)
 
 
 def snapshot_key(scope: str, partition: int) -> str:
@@ -76,6 +77,9 @@ class Engine:
         self.partitions: dict[int, _Partition] = {}
         self._dirty: set[tuple[str, int]] = set()
         self.late_events = 0
+        # key -> (record, its contribution) of recently written records, so the next event of a contact does
+        # not fold the old record again. Checked by identity: the table hands back the object written.
+        self._recent: dict[str, tuple[dict, Contribution]] = {}
 
     # -- contributions of records -------------------------------------------------------------------------
 
@@ -123,7 +127,13 @@ class Engine:
             # Cutoffs up to date first: agent contributions leave out buckets that are behind them (agents.py).
             part.aggregates.expire(part.clock.now(wall_ms) or 0)
         self.table[key] = new
-        self._apply(part, key, self._contribution(old), self._contribution(new, part, key), wall_ms)
+        recent = self._recent.pop(key, None)
+        before = recent[1] if recent is not None and recent[0] is old else self._contribution(old)
+        after = self._contribution(new, part, key)
+        self._recent[key] = (new, after)
+        if len(self._recent) > RECENT_CONTRIBUTIONS:
+            del self._recent[next(iter(self._recent))]  # the least recently written
+        self._apply(part, key, before, after, wall_ms)
         if new.get("kind") == "agent":
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
@@ -191,6 +201,7 @@ class Engine:
             # The totals and day buckets stay (now accounted for by the retired record); the rest goes.
             part.aggregates.apply(key, contrib, contrib.retained())
             del self.table[key]
+            self._recent.pop(key, None)
         self._dirty.update((scope, partition) for scope in (*retired["totals"], *retired.get("days", ())))
         log.info("retired %d closed contacts of partition %d", len(victims), partition)
         return len(victims)
@@ -214,6 +225,7 @@ class Engine:
                 groups[record["p"]].append((key, record))
         self.partitions = {}
         self._dirty = set()
+        self._recent = {}
         for p in active:
             part = self._partition(p)
             through = retired.get(p, {}).get("through_ms", 0)
