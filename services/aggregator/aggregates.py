@@ -192,6 +192,8 @@ class PartitionAggregates:
             parts[id(counters)] = (levels, daily(counters) if days is not None else None)
         day_cutoff = self.cutoffs["d"]
         for i, scope in enumerate(scopes):
+            if is_light(scope) and not (parts[id(common)][1] and days[i] >= day_cutoff):  # type: ignore[index]
+                continue  # a light scope keeps only day buckets: nothing to count there
             state = self._state(scope)
             counters = full if state.agent else common
             levels, day_part = parts[id(counters)]

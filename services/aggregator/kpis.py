@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
+from urllib.parse import quote, unquote
 
 from services.aggregator import sketches
 from services.aggregator.categories import ComplaintRule
@@ -148,7 +150,24 @@ def describe_scope(scope: str) -> dict[str, str | None]:
     if kind == "category":
         return {"kind": kind, "platform": None, "id": rest}
     platform, _, key = rest.partition("/")
-    return {"kind": kind, "platform": platform, "id": key}
+    return {"kind": kind, "platform": platform, "id": key}  # light kinds: "<quoted queue>/<quoted agent|category>"
+
+
+@lru_cache(maxsize=65_536)
+def _quoted(value: str) -> str:
+    return quote(value, safe="")
+
+
+def light_scope(kind: str, platform: str, queue: str, key: str) -> str:
+    """``queue_agent/<platform>/<queue>/<agent>`` or ``queue_category/<platform>/<queue>/<category>``, queue and
+    key percent-encoded (ids may hold ``/``)."""
+    return f"{kind}/{platform}/{_quoted(queue)}/{_quoted(key)}"
+
+
+def parse_light_scope(scope: str) -> tuple[str, str, str, str]:
+    """(kind, platform, queue, agent or category) of a light scope id."""
+    kind, platform, queue, key = scope.split("/", 3)
+    return kind, platform, unquote(queue), unquote(key)
 
 
 def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
@@ -262,7 +281,9 @@ class Contribution:
                 continue
             part = daily(dict(items))
             for scope, start in zip(scopes, days):
-                _bump(out.setdefault((scope, "d", start), {}), for_scope(scope, part))
+                counters = for_scope(scope, part)
+                if counters:
+                    _bump(out.setdefault((scope, "d", start), {}), counters)
         return out
 
     def retained(self) -> Contribution:
@@ -310,6 +331,16 @@ def _bump(target: Counters, counters: Counters) -> None:
 
 
 def _agent(f: ContactFacts, agent: str | None) -> list[str]:
+    """Where a fact attributed to ``agent`` counts besides the contact's scopes: the agent, and the agent within
+    the contact's queue (day buckets only, for outlier judgements)."""
+    if not agent:
+        return []
+    if f.queue:
+        return [scope_id("agent", f.platform, agent), light_scope("queue_agent", f.platform, f.queue, agent)]
+    return [scope_id("agent", f.platform, agent)]
+
+
+def _agent_only(f: ContactFacts, agent: str | None) -> list[str]:
     return [scope_id("agent", f.platform, agent)] if agent else []
 
 
@@ -340,33 +371,39 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
         return out  # nothing counts until the contact's creation is known
     bounds = config.histogram_bounds_s()
     category = config.category(f)
-    scopes = contact_scopes(f, category)
+    scopes = contact_scopes(f, category)  # gauges, oldest times and clocks count here
+    counted = scopes  # and completed-event facts also in the queue x category (day buckets only)
+    if f.queue and category is not None:
+        counted = scopes + [light_scope("queue_category", f.platform, f.queue, category)]
     out.day_keys = DayKeys(config.day(f.queue), config.day(None))
     policy = config.policy(f)
     created = f.created_at
-    out.add(scopes, created, {"created": 1})
+    channel = f.channel or "unknown"  # the agents' workload per channel: <counter>@<channel>, agent scopes only
+    out.add(counted, created, {"created": 1})
 
     if f.first_response_at is not None:
         duration = f.first_response_at - created
         figures = _timed("fr", duration, bounds) | _sla(policy, "first_response", created, f.first_response_at)
         if policy is not None:
             figures["fr_bh_ms"] = policy.business_ms(created, f.first_response_at)
-        out.add(scopes + _agent(f, f.responder), f.first_response_at, figures)
+        out.add(counted + _agent(f, f.responder), f.first_response_at, figures)
     for t, agent in f.replies:
-        out.add(scopes + _agent(f, agent), t, {"replies": 1})
+        out.add(counted + _agent(f, agent), t, {"replies": 1, f"replies@{channel}": 1} if agent else {"replies": 1})
     for t, wait, agent in f.next_replies:
-        out.add(scopes + _agent(f, agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
+        out.add(counted + _agent(f, agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
 
     if f.resolved_at is not None:
         figures = _timed("res", f.resolved_at - created, bounds) | _sla(policy, "resolution", created, f.resolved_at)
         figures["resolved"] = 1
+        if f.resolver:
+            figures[f"resolved@{channel}"] = 1
         if len(f.replies) == 1 and not f.reopen_times:
             figures["one_touch"] = 1
-        out.add(scopes + _agent(f, f.resolver), f.resolved_at, figures)
+        out.add(counted + _agent(f, f.resolver), f.resolved_at, figures)
     if f.last_solved_at is not None:
-        out.add(scopes, f.last_solved_at, {"full_res_count": 1, "full_res_ms": f.last_solved_at - created})
+        out.add(counted, f.last_solved_at, {"full_res_count": 1, "full_res_ms": f.last_solved_at - created})
     for t in f.reopen_times:
-        out.add(scopes + _agent(f, f.resolver), t, {"reopened": 1})
+        out.add(counted + _agent(f, f.resolver), t, {"reopened": 1})
 
     if f.queued_at is not None:
         sl = config.service_level(f.platform, f.queue)
@@ -375,7 +412,9 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
             met, offered = service_level_contribution(True, wait, sl)
             figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
             figures.update({f"asale:{b:g}": 1 for b in bounds if wait <= b * 1000})
-            out.add(scopes + _agent(f, f.connected_agent), f.connected_at, figures)
+            if f.connected_agent:
+                figures[f"answered@{channel}"] = 1
+            out.add(counted + _agent(f, f.connected_agent), f.connected_at, figures)
         elif f.abandoned_at is not None:
             wait = max(0, f.abandoned_at - f.queued_at)
             if wait < sl.short_abandon_seconds * 1000:
@@ -383,17 +422,19 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
             else:
                 met, offered = service_level_contribution(False, wait, sl)
                 figures = {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": offered, "sl_met": met}
-            out.add(scopes, f.abandoned_at, figures)
+            out.add(counted, f.abandoned_at, figures)
     if f.connected_at is not None and f.ended_at is not None:
-        out.add(scopes + _agent(f, f.connected_agent), f.ended_at,
-                {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)})
+        figures = {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)}
+        if f.connected_agent:
+            figures[f"handled@{channel}"] = 1
+        out.add(counted + _agent(f, f.connected_agent), f.ended_at, figures)
 
     # A complaint: a contact in a complaint category (counted at creation, for the agent it is assigned to when
     # resolved, else now), or else one whose latest rating is bad (at the rating, for the agent rated).
     rule = config.complaints()
     complaint_category = category is not None and category in rule.categories
     if complaint_category:
-        out.add(scopes + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created,
+        out.add(counted + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created,
                 {"complaints": 1})
     if f.rating is not None:
         t, label, score, scale_max = f.rating
@@ -402,7 +443,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
             figures["nps_" + ("promoter" if score >= 9 else "detractor" if score <= 6 else "passive")] = 1
         if not complaint_category and rule.bad_rating(label, score, scale_max):
             figures["complaints"] = 1
-        out.add(scopes + _agent(f, f.rating_agent), t, figures)
+        out.add(counted + _agent(f, f.rating_agent), t, figures)
 
     if f.is_open:
         status = f.status or "new"
@@ -410,7 +451,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
                   "pending": int(status == "pending"), "on_hold": int(status == "on_hold"),
                   "in_queue": int(f.in_queue)}
         out.gauge(scopes, {k: v for k, v in gauges.items() if v})
-        out.gauge(_agent(f, f.assignee), {"open": 1})
+        out.gauge(_agent_only(f, f.assignee), {"open": 1})
         for scope in scopes:
             if f.is_waiting:
                 out.oldest[(scope, "waiting")] = created
@@ -430,6 +471,6 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
                 if deadline is not None:
                     clocks.append((deadline, policy.at_risk_at(metric, start) or deadline))
             if clocks:
-                for scope in scopes + _agent(f, f.assignee):
+                for scope in scopes + _agent_only(f, f.assignee):
                     out.clocks[scope] = list(clocks)
     return out

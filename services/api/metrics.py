@@ -106,6 +106,16 @@ AGENT_COUNTERS = (
     ("deskpulse_agent_complaints", "Complaints attributed to the agent (bad ratings received, complaint-category "
                                    "contacts resolved)", "complaints"),
 )
+# The agent's workload per channel of the contacts (docs/kpis.md, Workload): label ``channel``, the canonical
+# channel or "unknown"; a series only for channels the agent has worked in.
+AGENT_CHANNEL_COUNTERS = (
+    ("deskpulse_agent_channel_replies", "Public replies the agent sent, by channel", "replies"),
+    ("deskpulse_agent_channel_contacts_answered", "Live contacts the agent answered (connected), by channel; "
+                                                  "voice: calls answered", "answered"),
+    ("deskpulse_agent_channel_contacts_handled", "Live contacts the agent handled, by channel", "handled"),
+    ("deskpulse_agent_channel_contacts_resolved", "Contacts resolved while assigned to the agent, by channel",
+     "resolved"),
+)
 # Deprecated names kept for existing dashboards and tests; same values as the histograms' _count/_sum.
 LEGACY = (
     ("deskpulse_queue_open_contacts", "Deprecated: use deskpulse_contacts_open", "gauge", "open", 1),
@@ -320,6 +330,8 @@ def _agent_families(agents: list[ScopeView]) -> list[_Family]:
                     "When the agent's current presence state began", AGENT)
     open_ = _Family("deskpulse_agent_open_contacts", "gauge", "Open contacts assigned to the agent now", AGENT)
     counters = [(_Family(name, "counter", help_, AGENT), source) for name, help_, source in AGENT_COUNTERS]
+    channels = [(_Family(name, "counter", help_, AGENT + ["channel"]), source)
+                for name, help_, source in AGENT_CHANNEL_COUNTERS]
     for view in agents:
         key = (view.platform or "", view.id or "")
         lbl = _labels(AGENT, key)
@@ -332,7 +344,16 @@ def _agent_families(agents: list[ScopeView]) -> list[_Family]:
         totals = view.totals
         for family, source in counters:
             family.add(key, lbl, totals.get(source, 0))
-    return [state, since, open_, *(family for family, _ in counters)]
+        for family, source in channels:
+            for channel, value in _per_channel(totals, source):
+                family.add(key + (channel,), f'{lbl},channel="{_escape(channel)}"', value)
+    return [state, since, open_, *(family for family, _ in counters), *(family for family, _ in channels)]
+
+
+def _per_channel(totals: dict[str, int], source: str) -> list[tuple[str, int]]:
+    """(channel, value) of the agent's ``<source>@<channel>`` counters, sorted by channel."""
+    head = source + "@"
+    return sorted((name[len(head):], value) for name, value in totals.items() if name.startswith(head))
 
 
 def _pipeline_families(health: Health) -> list[_Family]:
@@ -425,7 +446,10 @@ def _agent_text(view: ScopeView) -> list[str]:
         state = since = ""
     t = view.totals
     return [state, since, f"deskpulse_agent_open_contacts{{{lbl}}} {view.live.get('open', 0)!r}\n",
-            *(f"{name}_total{{{lbl}}} {t.get(source, 0)!r}\n" for name, _, source in AGENT_COUNTERS)]
+            *(f"{name}_total{{{lbl}}} {t.get(source, 0)!r}\n" for name, _, source in AGENT_COUNTERS),
+            *("".join(f'{name}_total{{{lbl},channel="{_escape(channel)}"}} {value!r}\n'
+                      for channel, value in _per_channel(t, source))
+              for name, _, source in AGENT_CHANNEL_COUNTERS)]
 
 
 def _cached(view: ScopeView, key: object, build) -> list[str]:

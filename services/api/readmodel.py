@@ -7,6 +7,7 @@ every start. Merging is pure: counters add up across partitions, the oldest wait
 from __future__ import annotations
 
 import asyncio
+import bisect
 import gc
 import json
 import logging
@@ -18,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from services.aggregator.kpis import LIGHT_KINDS
 from services.aggregator.windows import sum_buckets, window_start
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -227,8 +229,9 @@ class ReadModel:
 
     def _changed(self, scope: str) -> None:
         self._cache.pop(scope, None)
-        self._dirty.add(scope)
-        self.changes += 1
+        if not scope.startswith(LIGHT_KINDS):  # queue x agent / x category: read by outliers, not streamed
+            self._dirty.add(scope)
+            self.changes += 1
 
     def _index(self, scope: str, partial: dict[str, Any]) -> None:
         kind = partial.get("kind") or scope.partition("/")[0]
@@ -302,6 +305,15 @@ class ReadModel:
                 cached = sorted(s for s in self._partials if s.startswith(prefix))
             self._sorted[kind] = cached
         return cached
+
+    def under(self, prefix: str) -> list[str]:
+        """Scope ids starting with ``prefix`` (``kind/...``), sorted: e.g. a queue's ``queue_agent`` scopes."""
+        ids = self.scopes(prefix.partition("/")[0])
+        i = bisect.bisect_left(ids, prefix)
+        j = i
+        while j < len(ids) and ids[j].startswith(prefix):
+            j += 1
+        return ids[i:j]
 
     def all_scopes(self) -> list[str]:
         return list(self._partials)

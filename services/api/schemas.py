@@ -222,6 +222,25 @@ class Trend(_Open):
     week: PeriodTrend = Field(description="today and the 6 days before against the 7 days before those")
 
 
+class ChannelWork(_Open):
+    replies: int
+    answered: int
+    handled: int
+    resolved: int
+
+
+class WorkQuality(_Open):
+    csat: float | None
+    reopen_rate: float | None
+    one_touch_rate: float | None
+    complaint_rate: float | None
+
+
+class Workload(ChannelWork):
+    by_channel: dict[str, ChannelWork] = Field(description="per canonical channel of the contacts (or unknown)")
+    quality: WorkQuality = Field(description="the same agent and window: volume is never read alone")
+
+
 class ScopeBody(_Open):
     """The figures of one scope in one window. Durations in seconds, timestamps RFC 3339 UTC."""
 
@@ -253,6 +272,7 @@ class ScopeBody(_Open):
     sla: Sla
     live: Live
     agent: AgentStatus | None = Field(None, description="agent scopes only: current state")
+    workload: Workload | None = Field(None, description="agent scopes only: work per channel beside quality")
     goals: dict[str, GoalResult] | None = Field(None, description="when goals are configured (docs/kpis.md)")
     trend: Trend | None = Field(None, description="complaints and quality per day and per week, against the "
                                                   "previous period")

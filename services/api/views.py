@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.api.kpis import agent_time, window_kpis
+from services.api.periods import workload
 from services.api.readmodel import ScopeView
 from services.common.events import from_epoch_ms
 
@@ -64,6 +65,10 @@ def scope_body(view: ScopeView | None, scope: str, kind: str, window: str, now_m
         "live": live_body(view, now_ms),
     }
     if kind == "agent":
+        # Volume never alone: the agent's workload per channel beside the quality of the same contacts.
+        body["workload"] = {**workload(counters), "quality": {
+            "csat": body["csat"]["score"], "reopen_rate": body["reopen_rate"],
+            "one_touch_rate": body["one_touch"]["rate"], "complaint_rate": body["complaints"]["rate"]}}
         current = view.agent if view else None
         body["agent"] = {
             "state": current["state"] if current else None,

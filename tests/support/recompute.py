@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from urllib.parse import quote
 
 TYPE_ORDER = ["contact.created", "contact.queued", "contact.assigned", "contact.connected", "contact.message",
               "contact.status_changed", "contact.abandoned", "contact.rated"]
@@ -197,6 +198,7 @@ def _walk(platform: str, evs: list[dict], config: dict | None = None):
             figures["complaints"] = 1
         out.append((t, scopes + agent(rated_agent), figures))
 
+    out = [_light_and_channels(platform, queue, cat, channel, fact) for fact in out]
     is_open = abandoned_at is None and status in OPEN
     state = {
         "scopes": scopes, "agent": agent(assignee), "open": is_open,
@@ -206,6 +208,30 @@ def _walk(platform: str, evs: list[dict], config: dict | None = None):
         "created": t0, "queued_at": queued_at,
     }
     return out, state
+
+
+WORKLOAD = ("replies", "answered", "handled", "resolved")  # split per channel on agent scopes
+LIGHT = ("queue_agent/", "queue_category/")  # day buckets only
+
+
+def _light_and_channels(platform, queue, cat, channel, fact):
+    """A fact attributed to an agent also counts for the agent within the queue, and its workload counters per
+    channel (agent scopes only); every fact of a queue also counts for the queue x category."""
+    t, scopes, counters = fact
+    scopes = list(scopes)
+    agents = [s.split("/", 2)[2] for s in scopes if s.startswith("agent/")]
+    if queue and cat is not None:
+        scopes.append(f"queue_category/{platform}/{quote(queue, safe='')}/{quote(cat, safe='')}")
+    if agents:
+        counters = {**counters, **{f"{k}@{channel or 'unknown'}": v for k, v in counters.items() if k in WORKLOAD}}
+        if queue:
+            scopes += [f"queue_agent/{platform}/{quote(queue, safe='')}/{quote(a, safe='')}" for a in agents]
+    return t, scopes, counters
+
+
+def counted_in(scope: str, counters: dict) -> dict:
+    """Per-channel counters count on agent scopes only."""
+    return counters if scope.startswith("agent/") else {k: v for k, v in counters.items() if "@" not in k}
 
 
 def facts(docs: list[dict], config: dict | None = None) -> list[tuple[int, str, dict]]:
@@ -223,10 +249,10 @@ def figures(docs: list[dict], since_ms: int | None = None, size_ms: int = MINUTE
     """Counters per scope; with ``since_ms``, only facts whose ``size_ms`` bucket starts at or after it."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for t, scope, counted in facts(docs, config):
-        if since_ms is not None and t - t % size_ms < since_ms:
+        if since_ms is not None and t - t % size_ms < since_ms or scope.startswith(LIGHT):
             continue
         target = out[scope]
-        for name, value in counted.items():
+        for name, value in counted_in(scope, counted).items():
             target[name] = target.get(name, 0) + value
     return {scope: {k: v for k, v in c.items() if v} for scope, c in out.items()}
 
@@ -289,7 +315,7 @@ def days(docs: list[dict], config: dict | None = None, since_ms: int | None = No
     """Counters per scope per local day start; with ``since_ms``, only days starting at or after it."""
     out: dict[str, dict[int, dict[str, int]]] = defaultdict(dict)
     for t, scope, counted in facts(docs, config):
-        kept = {k: v for k, v in counted.items() if k.partition("@")[0] in DAY_COUNTERS}
+        kept = {k: v for k, v in counted_in(scope, counted).items() if k.partition("@")[0] in DAY_COUNTERS}
         if not kept:
             continue
         start = local_day_start(t, *day_of(scope, config))

@@ -125,8 +125,10 @@ def test_agent_scopes_get_their_own_work():
     for e in (created(), ev("contact.assigned", 1, agent_id="a1"), reply(30, "a2"), status(60, "solved")):
         record = add_event(record, e, 0) or record
     c = contribution(facts(record), DefaultConfig()).all_totals()
-    assert without_bins(c["agent/zendesk/a2"]) == {"fr_count": 1, "fr_ms": 30_000, "replies": 1}
+    assert without_bins(c["agent/zendesk/a2"]) == {"fr_count": 1, "fr_ms": 30_000, "replies": 1, "replies@email": 1}
     assert c["agent/zendesk/a1"]["resolved"] == 1 and c["agent/zendesk/a1"]["one_touch"] == 1
+    assert c["agent/zendesk/a1"]["resolved@email"] == 1
+    assert not any("@" in k for k in c["queue/zendesk/q1"])  # per-channel workload: agent scopes only
 
 
 def test_business_hours_first_response_across_a_weekend():

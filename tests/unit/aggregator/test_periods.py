@@ -68,7 +68,9 @@ def test_a_complaint_category_counts_once_at_creation_for_the_resolver():
         record = add_event(record, event, 0)
     contrib = contribution(facts(record), config)
     complaints = [(t, scopes) for t, scopes, items, _ in contrib.facts if dict(items).get("complaints")]
-    assert complaints == [(T0, ("all", "platform/zendesk", "queue/zendesk/q1", "category/complaint", "agent/zendesk/a1"))]
+    assert complaints == [(T0, ("all", "platform/zendesk", "queue/zendesk/q1", "category/complaint",
+                                "queue_category/zendesk/q1/complaint", "agent/zendesk/a1",
+                                "queue_agent/zendesk/q1/a1"))]
 
 
 def test_no_complaint_without_a_bad_rating_or_a_complaint_category():
@@ -166,3 +168,31 @@ def test_days_do_not_depend_on_arrival_order(seed):
     shuffled = list(docs)
     random.Random(seed).shuffle(shuffled)
     assert_days_match(model_of(run(shuffled, CONFIG, wall=now), now), docs, CONFIG, now)
+
+
+# -- workload per channel ------------------------------------------------------------------------------------------
+
+
+def test_a_call_answered_and_handled_counts_for_the_agent_on_voice_and_in_the_queue_x_agent_days():
+    events = (ev("contact.created", 0, queue_id="q1", channel="voice", status="new"),
+              ev("contact.connected", 12, agent_id="a1"), ev("contact.status_changed", 300, status="closed"))
+    record = None
+    for event in events:
+        record = add_event(record, event, 0)
+    contrib = contribution(facts(record), DefaultConfig())
+    agent = contrib.all_totals()["agent/zendesk/a1"]
+    assert (agent["answered@voice"], agent["handled@voice"], agent["resolved@voice"]) == (1, 1, 1)
+    assert "queue_agent/zendesk/q1/a1" not in contrib.all_totals()  # light: day buckets only
+    days = contrib.day_buckets()
+    today = recompute.local_day_start(T0)
+    first = {"fr_count": 1, "fr_ms": 12_000}  # connecting is the first response on a live channel
+    assert days[("queue_agent/zendesk/q1/a1", "d", today)] == {**first, "answered": 1, "handled": 1, "resolved": 1}
+    assert days[("agent/zendesk/a1", "d", today)] == {**first, "answered": 1, "answered@voice": 1, "handled": 1,
+                                                      "handled@voice": 1, "resolved": 1, "resolved@voice": 1}
+
+
+def test_light_scope_ids_survive_slashes_in_ids():
+    from services.aggregator.kpis import light_scope, parse_light_scope
+    scope = light_scope("queue_agent", "zendesk", "tier 1/eu", "a/b%c")
+    assert scope == "queue_agent/zendesk/tier%201%2Feu/a%2Fb%25c"
+    assert parse_light_scope(scope) == ("queue_agent", "zendesk", "tier 1/eu", "a/b%c")

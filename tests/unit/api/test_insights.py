@@ -130,3 +130,48 @@ def test_days_route_lists_local_days_oldest_first(trend_client):
 def test_without_day_buckets_trends_are_empty_not_errors(client):
     body = client.get("/v1/categories/other").json()
     assert body["trend"]["week"]["complaint_rate"] is None and body["trend"]["week"]["resolved"] == 0
+
+
+# -- workload per agent and channel -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent_model():
+    model = ReadModel()
+    totals = {"replies": 9, "replies@email": 7, "replies@chat": 2, "answered": 4, "answered@voice": 4,
+              "handled": 4, "handled@voice": 4, "resolved": 10, "resolved@email": 6, "resolved@voice": 4,
+              "reopened": 1, "one_touch": 5, "csat_good": 3, "csat_bad": 1, "complaints": 1}
+    model.apply(*encoded("agent/zendesk/42", 0, totals=totals, published_ms=_wall(),
+                         agent={"state": "busy", "since_ms": NOW - 1_000, "raw_state": None},
+                         days={TODAY: {"replies": 3, "replies@email": 3, "resolved": 2, "resolved@email": 2}}))
+    model.caught_up = True
+    return model
+
+
+def test_agent_body_has_workload_per_channel_beside_quality(agent_model):
+    with TestClient(create_app(Settings(), read_model=agent_model, consume=False)) as client:
+        body = client.get("/v1/agents/zendesk/42").json()
+        days = client.get("/v1/days/agent/zendesk/42").json()["days"]
+    work = body["workload"]
+    assert (work["replies"], work["answered"], work["handled"], work["resolved"]) == (9, 4, 4, 10)
+    assert work["by_channel"] == {"chat": {"replies": 2, "answered": 0, "handled": 0, "resolved": 0},
+                                  "email": {"replies": 7, "answered": 0, "handled": 0, "resolved": 6},
+                                  "voice": {"replies": 0, "answered": 4, "handled": 4, "resolved": 4}}
+    assert work["quality"] == {"csat": 0.75, "reopen_rate": 0.1, "one_touch_rate": 0.5, "complaint_rate": 0.1}
+    assert days[-1]["workload"]["by_channel"] == {"email": {"replies": 3, "answered": 0, "handled": 0, "resolved": 2}}
+    assert "workload" not in client.app.state.figures.body("queue/zendesk/q1", "all", "queue")
+
+
+def test_agent_channel_metrics_have_one_series_per_channel_worked(agent_model):
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(agent_model.views(), Health(True, 0.0, NOW, time.time())))
+    get = registry.get_sample_value
+    agent = {"platform": "zendesk", "agent": "42"}
+    assert get("deskpulse_agent_channel_contacts_answered_total", {**agent, "channel": "voice"}) == 4
+    assert get("deskpulse_agent_channel_replies_total", {**agent, "channel": "email"}) == 7
+    assert get("deskpulse_agent_channel_replies_total", {**agent, "channel": "voice"}) is None
+    assert get("deskpulse_agent_channel_contacts_resolved_total", {**agent, "channel": "voice"}) == 4
+    assert get("deskpulse_agent_complaints_total", agent) == 1
+    health = Health(True, 0.0, NOW, time.time())
+    assert samples(render(agent_model.views(), health).decode()) == samples(
+        render_with_client(agent_model.views(), health).decode())
