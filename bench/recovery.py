@@ -218,6 +218,9 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
                         marks[mark] = now - restart
                 if "metrics up" not in marks and _metrics_up(stack.aggregator_metrics_url):
                     marks["metrics up"] = now - restart
+                if "metrics up" in marks and "counted the new events" not in marks \
+                        and sum(aggregator_counts(stack.aggregator_metrics_url).values()) >= extra:
+                    marks["counted the new events"] = now - restart
                 if not stack.services["aggregator"].running:
                     raise RuntimeError(f"restarted aggregator exited:\n{stack.log_tail('aggregator')}")
                 if now - last_check >= 0.5:
