@@ -167,6 +167,22 @@ def details(figures: list[Figure]) -> str:
     return "\n".join(out)
 
 
+def render(record: dict) -> str:
+    """The heading, the table and the how-measured lines of a results record (as written to results.json)."""
+    info = record["machine"]
+    figures = [as_figure({k: v for k, v in row.items() if k != "ratio"}) for row in record["figures"]]
+    for f in figures:
+        if f.value is None:
+            f.value = float("nan")
+    quick = ", QUICK (smoke sizes)" if record.get("quick") else ""
+    dirty = " (with uncommitted changes)" if info.get("git_dirty") else ""
+    head = (f"deskpulse benchmarks: {info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']}, "
+            f"commit {(info['git_commit'] or '?')[:10]}{dirty}, {info['date']}{quick}; load average "
+            f"{info['loadavg_start']:.1f} at start, {info.get('loadavg_end', float('nan')):.1f} at end; "
+            f"{info.get('seconds', 0):.0f} s")
+    return "\n\n".join([head, table(figures), details(figures)])
+
+
 # -- main --------------------------------------------------------------------------------------------------------
 
 
@@ -174,11 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="comma-separated modules: " + ", ".join(MODULES))
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run, not a record")
+    parser.add_argument("--show", nargs="?", const=RESULTS, type=Path, metavar="RESULTS",
+                        help="print the table of a results file (default bench/results.json) without running")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (broker data, service logs)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"where to write the results (default {RESULTS.relative_to(REPO)} for a whole run, "
                              f"{PARTIAL.relative_to(REPO)} for --only/--quick)")
     args = parser.parse_args(argv)
+
+    if args.show:
+        print(render(json.loads(args.show.read_text())))
+        return 0
 
     selected = list(MODULES)
     if args.only:
@@ -241,13 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
     print()
-    print(f"deskpulse benchmarks: {info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']}, "
-          f"commit {(info['git_commit'] or '?')[:10]}, {info['date']}{', QUICK (smoke sizes)' if args.quick else ''}; "
-          f"load average {info['loadavg_start']:.1f} at start, {info['loadavg_end']:.1f} at end")
-    print()
-    print(table(figures))
-    print()
-    print(details(figures))
+    print(render(record))
     print()
     print(f"written to {output.relative_to(REPO) if output.is_relative_to(REPO) else output} "
           f"in {info['seconds']:.0f} s")
