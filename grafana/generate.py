@@ -250,7 +250,11 @@ def supervisor() -> dict:
               tags=["supervisor"], description="Per-agent table and per-queue trends. Today = since local midnight.")
          .with_variable(variable("platform", "Platform", "label_values(deskpulse_contacts_open, platform)", multi=True))
          .with_variable(variable("queue", "Queue", 'label_values(deskpulse_contacts_open{platform=~"$platform"}, queue)',
-                                 multi=True)))
+                                 multi=True))
+         .with_variable(variable("period", "Outlier period", "label_values(deskpulse_outlier_verdict, period)",
+                                 multi=False))
+         .with_variable(variable("category", "Category", "label_values(deskpulse_category_contacts_created_total, "
+                                                         "category)", multi=True)))
     tiles = [
         big_stat("Waiting", q.waiting(s=s), "none", lower_is_better(T["waiting_warn"], T["waiting_alarm"])),
         big_stat("In queue", q.in_queue(s=s), "none", lower_is_better(T["waiting_warn"] // 2, T["waiting_warn"])),
@@ -271,7 +275,9 @@ def supervisor() -> dict:
         ("First responses", q.agent_increase("first_responses", "$__range", sp), "none"),
         ("Resolved", q.agent_increase("contacts_resolved", "$__range", sp), "none"),
         ("Handled (live)", q.agent_increase("contacts_handled", "$__range", sp), "none"),
-    ], description="One row per agent: current state and today's work", hide=("Time", "State"))
+        ("Complaints", q.agent_increase("complaints", "$__range", sp), "none"),
+    ], description="One row per agent: current state and today's work, and the complaints beside it (a bad rating "
+                   "received or a complaint-category contact resolved)", hide=("Time", "State"))
     agents = agents.override_by_name("state", [
         DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"}),
         DynamicConfigValue(id_val="mappings", value=[ValueMap(options={
@@ -316,6 +322,38 @@ def supervisor() -> dict:
         query(q.staffing("agents_available", PQ, s), "{{platform}}/{{queue}} available", ref="B"),
     ], "none", description="Erlang C need over the last 30 minutes against the platform's agents available or busy"),
         0, 48, 24, 8))
+    # Is it one agent or the process? (docs/kpis.md#outliers-one-agent-or-the-process)
+    so = q.sel(platform="=~$platform", queue="=~$queue", period="$period")
+    verdict = merged_table("One agent or the process? Verdict per queue", [
+        ("Verdict", q.outlier_verdict(so), "none")],
+        description="Per queue over the period: agent-level = an agent far above the queue's distribution "
+                    "(modified z-score > 3.5, at least 10 resolved contacts); process-level = the whole queue "
+                    "worsened with most agents, or a category worsened; none. Figures behind it: "
+                    "/v1/queues/<platform>/<queue>/outliers")
+    verdict = verdict.override_by_name("Verdict", [
+        DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background"}),
+        DynamicConfigValue(id_val="mappings", value=[ValueMap(options={
+            "0": ValueMappingResult(text="none", color=GREEN, index=0),
+            "1": ValueMappingResult(text="agent-level", color=ORANGE, index=1),
+            "2": ValueMappingResult(text="process-level", color=RED, index=2)})])])
+    d = d.with_panel(L.place(verdict, 0, 56, 8, 9))
+    d = d.with_panel(L.place(merged_table("Agent-level: agents flagged", [
+        ("Modified z-score", q.outlier_agents(so), "none")],
+        description="Agents far above their queue on complaint rate, reopen rate or first response time in the "
+                    "period (score > 3.5); agents with few contacts are never judged"), 8, 56, 8, 9))
+    d = d.with_panel(L.place(merged_table("Process-level: categories worsening", [
+        ("Change", q.outlier_categories(so), "none")],
+        description="Categories whose figure in the queue worsened against the previous period (complaint or "
+                    "reopen rate in ratio points, response time in seconds)"), 16, 56, 8, 9))
+    sc = q.sel(category="=~$category")
+    d = d.with_panel(L.place(bars("Complaint rate per category today", q.complaint_rate(
+        "$__range", " by (category) ", sc, prefix="deskpulse_category_"), "percentunit",
+        lower_is_better(0.05, 0.10), "{{category}}", lo=0,
+        description="Complaints (complaint category or bad rating) per resolved contact, all platforms"),
+        0, 65, 12, 8))
+    d = d.with_panel(L.place(bars("Complaint rate per queue today", q.complaint_rate("$__range", PQ, s), "percentunit",
+                                  lower_is_better(0.05, 0.10), "{{platform}}/{{queue}}", lo=0,
+                                  description="Complaints per resolved contact since local midnight"), 12, 65, 12, 8))
     return d.build()
 
 

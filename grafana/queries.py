@@ -145,6 +145,31 @@ def staffing_offered_per_hour(by: str = "", s: str = "") -> str:
     return f"{staffing('arrivals_per_second', by, s)} * 3600"
 
 
+# --- complaints and outliers (docs/kpis.md#complaints, #outliers-one-agent-or-the-process) -------------------------
+
+def complaint_rate(window: str, by: str = "", s: str = "", prefix: str = "deskpulse_") -> str:
+    """Complaints per resolved contact; ``prefix="deskpulse_category_"`` for the per-category families."""
+    return ratio(_inc(f"{prefix}complaints_total", by, window, s),
+                 _inc(f"{prefix}contacts_resolved_total", by, window, s))
+
+
+def outlier_verdict(s: str) -> str:
+    """0 none, 1 agent-level, 2 process-level per queue (one series per queue and period; max over replicas)."""
+    v = "deskpulse_outlier_verdict"
+    return (f'max by (platform, queue) ({v}{{{s},verdict="process-level"}} * 2 or {v}{{{s},verdict="agent-level"}} '
+            f'or {v}{{{s},verdict="none"}} * 0)')
+
+
+def outlier_agents(s: str) -> str:
+    """Modified z-score of each agent flagged in a queue, per metric (absent when nobody is)."""
+    return f"max by (platform, queue, agent, metric) (deskpulse_outlier_agent{{{s}}})"
+
+
+def outlier_categories(s: str) -> str:
+    """Change against the previous period of each category that worsened in a queue, per metric."""
+    return f"max by (platform, queue, category, metric) (deskpulse_outlier_category{{{s}}})"
+
+
 # --- per agent ---------------------------------------------------------------------------------------------------
 
 AGENT_BY = " by (platform, agent) "

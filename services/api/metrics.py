@@ -23,6 +23,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.utils import floatToGoString
 
 from services.api.readmodel import ScopeView
+from services.api import outliers
+from services.api.judgements import PERIODS, group_light, judge_views_cached
+from services.api.periods import day_calendar
 from services.api.staffing import StaffingConfig, scope_staffing
 
 QUEUE = ["platform", "queue"]
@@ -203,8 +206,47 @@ def families(views: list[ScopeView], health: Health, staffing: StaffingConfig | 
     platforms = [v for v in views if v.kind == "platform"]
     categories = [v for v in views if v.kind == "category"]
     return [*_queue_families(queues), *_staffing_families(queues, platforms, health, staffing),
-            *_category_families(categories),
+            *_outlier_families(queues, views, health, staffing), *_category_families(categories),
             *_platform_families(platforms), *_agent_families(agents), *_pipeline_families(health)]
+
+
+def _outlier_families(queues: list[ScopeView], views: list[ScopeView], health: Health,
+                      staffing: StaffingConfig | None) -> list[_Family]:
+    """Outlier judgements of every queue for both periods (docs/kpis.md, Outliers), computed at each scrape:
+    series only for flagged agents and worsened categories, so their number stays bounded by the findings."""
+    sla = staffing.sla if staffing is not None else None  # the SLA config gives the queues' local days
+    agent = _Family("deskpulse_outlier_agent", "gauge", "Modified z-score of an agent flagged as an outlier in "
+                    "the queue (agent-level), by metric and period", QUEUE + ["agent", "metric", "period"])
+    category = _Family("deskpulse_outlier_category", "gauge", "Change against the previous period of a category "
+                       "that worsened in the queue (process-level), by metric and period",
+                       QUEUE + ["category", "metric", "period"])
+    verdict = _Family("deskpulse_outlier_verdict", "gauge", "1 for the queue's verdict in the period: none, "
+                      "agent-level or process-level", QUEUE + ["period", "verdict"])
+    if not queues:
+        return [agent, category, verdict]
+    parts = group_light(views)
+    wall = int(health.wall_s * 1000)
+    for view in queues:
+        key = (view.platform or "", view.id or "")
+        lbl = _labels(QUEUE, key)
+        agents, categories = parts.get(key, ({}, {}))
+        calendar = day_calendar(sla, "queue", view.id)
+        for period in PERIODS:
+            judgement = judge_views_cached(view, agents, categories, calendar, _stream_ms(view, wall), period,
+                                           outliers.Rule())
+            verdict.add(key + (period, judgement["verdict"]),
+                        f'{lbl},period="{period}",verdict="{judgement["verdict"]}"', 1)
+            for metric, found in judgement["metrics"].items():
+                for judged in found["agents"]:
+                    if judged["outlier"]:
+                        labels = (judged["agent"], metric, period)
+                        agent.add(key + labels, f"{lbl},{_labels(['agent', 'metric', 'period'], labels)}",
+                                  judged["score"])
+                for worse in found["categories_worse"]:
+                    labels = (worse["category"], metric, period)
+                    category.add(key + labels, f"{lbl},{_labels(['category', 'metric', 'period'], labels)}",
+                                 worse["change"])
+    return [agent, category, verdict]
 
 
 def _stream_ms(view: ScopeView, wall_ms: int) -> int:
@@ -486,6 +528,8 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
         out.append(_header(family))
         out.extend([text[i] for text in queue_text])
     for family in _staffing_families(queues, platforms, health, staffing):  # its own per-minute cache
+        family.render(out)
+    for family in _outlier_families(queues, views, health, staffing):  # judged at each scrape
         family.render(out)
     for family in _category_families([v for v in views if v.kind == "category"]):  # a bounded few
         family.render(out)

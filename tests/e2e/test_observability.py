@@ -44,7 +44,14 @@ policies:
     targets: {{first_response: 30d, next_reply: 30d, resolution: 60d}}
 service_levels:
   default: {{threshold_seconds: 20, abandons: count_against, short_abandon_seconds: 5}}
+categories:
+  - {{name: billing, match: [{{tag: [billing, refund]}}]}}
+  - {{name: access, match: [{{tag: [login, bug]}}]}}
+  - {{name: complaint, match: [{{tag: complaint}}]}}
+complaints:
+  categories: [complaint]
 """
+OUTLIER_QUEUE = "e2e-outliers"
 
 
 def _doc(kind: str, t_ms: int, platform: str, contact: str, event_id: str, **fields) -> dict:
@@ -74,6 +81,31 @@ def live_waiting(tag: str, now_ms: int) -> list[dict]:
         _doc("contact.created", now_ms - 60_000, "zendesk", f"{tag}-mail", f"{tag}-mail-1", queue_id="billing",
              channel="email", priority="normal", status="new"),
     ]
+
+
+def outlier_traffic(tag: str, now_ms: int) -> list[dict]:
+    """Six agents of one queue each resolve 10 refund tickets yesterday (rated good) and 10 today: one agent gets
+    6 bad ratings today, the others 1 each. Today the agent is an outlier (agent-level) and the billing category
+    worsened against yesterday (process-level), so every outlier panel has data (docs/kpis.md, Outliers)."""
+    day = now_ms - now_ms % 86_400_000  # no days: in the SLA config, so UTC days
+    span = max(1_000, min(40 * 60_000, now_ms - day - 60_000))
+    docs, n = [], 0
+    for when, bad_of in ((day - 12 * 3_600_000, {}), (now_ms - span, {"e2e-bad": 6})):
+        for a in range(6):
+            agent = "e2e-bad" if a == 0 else f"e2e-agent-{a}"
+            for i in range(10):
+                n += 1
+                t, c = when + (a * 10 + i) * span // 70, f"{tag}-out-{n}"
+                bad = i < bad_of.get(agent, 1 if bad_of else 0)
+                docs += [
+                    _doc("contact.created", t, "zendesk", c, f"{c}-1", queue_id=OUTLIER_QUEUE, channel="email",
+                         status="new", attributes={"tags": ["refund"]}),
+                    _doc("contact.assigned", t + 1, "zendesk", c, f"{c}-2", agent_id=agent),
+                    _doc("contact.message", t + 2, "zendesk", c, f"{c}-3", author="agent", public=True, agent_id=agent),
+                    _doc("contact.status_changed", t + 3, "zendesk", c, f"{c}-4", status="solved"),
+                    _doc("contact.rated", t + 4, "zendesk", c, f"{c}-5", rating={"label": "bad" if bad else "good"}),
+                ]
+    return docs
 
 
 def post_all(pipeline: Pipeline, client: httpx.Client, docs: list[dict]) -> None:
@@ -149,16 +181,18 @@ def test_dashboards_show_data_and_a_breach_reaches_alertmanager(stack):
 
         # Phase 1: every series comes to exist.
         now = int(time.time() * 1000)
-        post_all(pipeline, client, traffic(11, "p1", now - 100 * 60_000, now) + live_waiting("p1", now))
-        wait_for(lambda: prom_query(client, prom, "sum(deskpulse_contacts_created_total) > 60")["result"], 30,
-                 "phase 1 in Prometheus")
+        post_all(pipeline, client, traffic(11, "p1", now - 100 * 60_000, now) + live_waiting("p1", now)
+                 + outlier_traffic("p1", now))
+        wait_for(lambda: prom_query(client, prom, "sum(deskpulse_contacts_created_total) > 170")["result"], 30,
+                 "phase 1 in Prometheus")  # 60 synthetic contacts at most, 2 waiting, 120 for the outliers
         time.sleep(2)
+        phase1 = float(prom_query(client, prom, "sum(deskpulse_contacts_created_total)")["result"][0]["value"][1])
 
         # Phase 2: the counters grow while Prometheus watches.
         now = int(time.time() * 1000)
         post_all(pipeline, client, traffic(12, "p2", now - 40 * 60_000, now))
-        wait_for(lambda: prom_query(client, prom, "sum(deskpulse_contacts_created_total) > 120")["result"], 30,
-                 "phase 2 in Prometheus")
+        wait_for(lambda: prom_query(client, prom, f"sum(deskpulse_contacts_created_total) > {phase1 + 40}")["result"],
+                 30, "phase 2 in Prometheus")
         time.sleep(3)  # a few more scrapes and rule evaluations
         fed_s = time.monotonic() - started
 
@@ -182,6 +216,11 @@ def test_dashboards_show_data_and_a_breach_reaches_alertmanager(stack):
                     problems.append(f"{path.name}: {title} [{ref}]: NaN")
         assert not problems, "\n".join(problems)
         assert checked >= 50
+        flagged = prom_query(client, prom, f'deskpulse_outlier_agent{{queue="{OUTLIER_QUEUE}",period="today"}}')
+        assert {r["metric"]["agent"] for r in flagged["result"]} == {"e2e-bad"}
+        verdict = client.get(f"{pipeline.api_url}/v1/queues/zendesk/{OUTLIER_QUEUE}/outliers?period=today").json()
+        assert verdict["verdict"] == "process-level"  # billing worsened for everyone, and e2e-bad is listed
+        assert verdict["metrics"]["complaint_rate"]["outliers"] == ["e2e-bad"]
 
         rules = client.get(f"{prom}/api/v1/rules").json()["data"]["groups"]
         # groups evaluated once a minute (the 24 h CSAT windows) may not have run yet: "unknown", never "err"

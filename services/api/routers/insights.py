@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
+from services.api import outliers
 from services.api.deps import Figures, get_figures, require_token
+from services.api.judgements import judge_queue, summary
 from services.api.periods import day_calendar, days_body
 from services.api.schemas import Error
 
@@ -35,3 +37,58 @@ async def days(scope: Annotated[str, Path(description="scope id, e.g. `queue/zen
     calendar = day_calendar(figures.sla, kind, view.id if kind == "queue" else None)
     return JSONResponse({"scope": scope, "kind": kind, "platform": view.platform, "id": view.id,
                          **days_body(view.days, calendar, view.stream_ms)})
+
+
+Period = Annotated[Literal["today", "week"], Query(
+    description="`week` (default): the queue's last 7 local days, today included, against the 7 before; "
+                "`today`: today so far against yesterday")]
+MinVolume = Annotated[int, Query(ge=1, le=100_000, description="resolved contacts (first responses for the "
+                                                                "response time) an agent needs to be judged")]
+Threshold = Annotated[float, Query(gt=0, le=100, description="modified z-score above which an agent is an outlier")]
+MinAgents = Annotated[int, Query(ge=3, le=1000, description="agents with enough volume for a distribution")]
+
+
+def _rule(min_volume: int, threshold: float, min_agents: int) -> outliers.Rule:
+    return outliers.Rule(threshold=threshold, min_volume=min_volume, min_agents=min_agents)
+
+
+@router.get(
+    "/queues/{queue_key:path}/outliers", summary="Is it one agent or the process? A queue's outlier judgement",
+    response_model=None,
+    description="For complaint rate, reopen rate and first response time over the period: agents far above the "
+                "queue's distribution (modified z-score of Iglewicz & Hoaglin over agents with enough volume: "
+                "agent-level), and a queue-wide shift that most agents share or a category that worsened "
+                "against the previous period (process-level), with the figures behind each judgement. "
+                "`verdict` is `process-level`, `agent-level` or `none` (docs/kpis.md, Outliers).",
+    responses={404: {"model": Error, "description": "unknown queue"},
+               409: {"model": Error, "description": "a bare queue id several platforms use"}, **_AUTH})
+async def queue_outliers(queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+                         figures: Annotated[Figures, Depends(get_figures)], period: Period = "week",
+                         min_volume: MinVolume = 10, threshold: Threshold = 3.5,
+                         min_agents: MinAgents = 5) -> JSONResponse:
+    scope = figures.resolve("queue", queue_key)
+    body = judge_queue(figures.model, figures.sla, scope, period, _rule(min_volume, threshold, min_agents))
+    if body is None:
+        raise HTTPException(404, f"unknown queue '{queue_key}'")
+    return JSONResponse(body)
+
+
+_ORDER = {"process-level": 0, "agent-level": 1, "none": 2}
+
+
+@router.get(
+    "/outliers", summary="Every queue's verdict: agent-level, process-level or none", response_model=None,
+    description="One summary per queue (findings without the full distributions), process-level first, then "
+                "agent-level; `/v1/queues/{queue}/outliers` has the figures behind each.",
+    responses=_AUTH)
+async def every_queue_outliers(figures: Annotated[Figures, Depends(get_figures)], period: Period = "week",
+                               min_volume: MinVolume = 10, threshold: Threshold = 3.5, min_agents: MinAgents = 5,
+                               platform: Annotated[str | None, Query(min_length=1, max_length=200)] = None
+                               ) -> JSONResponse:
+    rule = _rule(min_volume, threshold, min_agents)
+    queues = figures.model.scopes("queue")
+    if platform is not None:
+        queues = [q for q in queues if q.startswith(f"queue/{platform}/")]
+    items = [summary(j) for q in queues if (j := judge_queue(figures.model, figures.sla, q, period, rule))]
+    items.sort(key=lambda s: (_ORDER[s["verdict"]], s["scope"]))
+    return JSONResponse({"period": period, "items": items, "total": len(items)})

@@ -142,7 +142,8 @@ def test_exposition_is_exactly_the_documented_catalogue(registry):
 
 def test_no_contact_ids_in_labels(registry):
     labels = {name for m in registry.collect() for s in m.samples for name in s.labels}
-    assert labels <= {"platform", "queue", "agent", "state", "metric", "result", "rating", "category", "le"}
+    assert labels <= {"platform", "queue", "agent", "state", "metric", "result", "rating", "category", "le",
+                      "period", "verdict"}
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed "

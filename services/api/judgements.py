@@ -1,0 +1,122 @@
+"""Outlier judgements of queues from the read model: the inputs ``outliers.judge`` needs, and the bodies.
+
+A queue's agents are its ``queue_agent/<platform>/<queue>/<agent>`` scopes and its categories its
+``queue_category/<platform>/<queue>/<category>`` scopes (day buckets only, docs/kpis.md "Outliers"); periods
+are the queue's local days: ``today`` against yesterday, ``week`` (today and the 6 days before) against the 7
+days before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+from services.aggregator.kpis import parse_light_scope
+from services.aggregator.sla import SlaConfig
+from services.aggregator.windows import DayCalendar
+from services.api import outliers
+from services.api.periods import day_calendar, starts
+from services.api.readmodel import ReadModel, ScopeView
+from services.common.events import from_epoch_ms
+
+Period = Literal["today", "week"]
+PERIODS: dict[str, int] = {"today": 1, "week": 7}  # local days in the period
+Days = Mapping[int, Mapping[str, int]]
+
+
+def bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int, int]:
+    """(previous period's start, this period's start, now) in ms."""
+    length = PERIODS[period]
+    day_starts = starts(calendar, now_ms, 2 * length)
+    return day_starts[0], day_starts[length], now_ms
+
+
+def _sum(days: Days, start: int, end: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for day, counters in days.items():
+        if start <= day < end:
+            for name, v in counters.items():
+                out[name] = out.get(name, 0) + v
+    return out
+
+
+def _pair(days: Days, previous: int, start: int, now: int) -> tuple[dict[str, int], dict[str, int]]:
+    return _sum(days, start, now + 1), _sum(days, previous, start)
+
+
+def queue_parts(model: ReadModel, queue_scope: str) -> tuple[dict[str, ScopeView], dict[str, ScopeView]]:
+    """The queue's agents and categories (their light scopes' views), by agent id and category name."""
+    _, platform, queue = queue_scope.split("/", 2)
+    prefix = f"{platform}/{quote(queue, safe='')}/"
+    agents = {parse_light_scope(s)[3]: v for s in model.under(f"queue_agent/{prefix}") if (v := model.view(s))}
+    categories = {parse_light_scope(s)[3]: v for s in model.under(f"queue_category/{prefix}")
+                  if (v := model.view(s))}
+    return agents, categories
+
+
+def judge_views(queue: ScopeView, agents: Mapping[str, ScopeView], categories: Mapping[str, ScopeView],
+                calendar: DayCalendar, now_ms: int, period: str, rule: outliers.Rule) -> dict[str, Any]:
+    """The judgement of one queue over ``period`` at ``now_ms``, with the periods' bounds."""
+    previous, start, now = bounds(calendar, now_ms, period)
+    verdict = outliers.judge(_pair(queue.days, previous, start, now),
+                             {a: _pair(v.days, previous, start, now) for a, v in agents.items()},
+                             {c: _pair(v.days, previous, start, now) for c, v in categories.items()}, rule)
+    for metric in verdict["metrics"].values():
+        for judged in metric["agents"]:
+            judged["scope"] = f"agent/{queue.platform}/{judged['agent']}"
+    return {"scope": queue.scope, "platform": queue.platform, "id": queue.id, "period": period,
+            "timezone": calendar.timezone, "reset": calendar.reset, "from": from_epoch_ms(start),
+            "to": from_epoch_ms(now), "previous": {"from": from_epoch_ms(previous), "to": from_epoch_ms(start)},
+            **verdict}
+
+
+_scrape_cache: dict[tuple[str, str, int, outliers.Rule], tuple[tuple[ScopeView, ...], dict[str, Any]]] = {}
+
+
+def judge_views_cached(queue: ScopeView, agents: Mapping[str, ScopeView], categories: Mapping[str, ScopeView],
+                       calendar: DayCalendar, now_ms: int, period: str, rule: outliers.Rule) -> dict[str, Any]:
+    """``judge_views``, remembered while the queue's day and every view involved stay the same (views are
+    immutable and replaced when their scope changes), so a scrape judges only the queues that changed."""
+    key = (queue.scope, period, calendar.start(now_ms), rule)
+    views = (queue, *agents.values(), *categories.values())
+    hit = _scrape_cache.get(key)
+    if hit is not None and len(hit[0]) == len(views) and all(a is b for a, b in zip(hit[0], views)):
+        return hit[1]
+    judgement = judge_views(queue, agents, categories, calendar, now_ms, period, rule)
+    if len(_scrape_cache) > 20_000:
+        _scrape_cache.clear()
+    _scrape_cache[key] = (views, judgement)
+    return judgement
+
+
+def judge_queue(model: ReadModel, sla: SlaConfig | None, queue_scope: str, period: str,
+                rule: outliers.Rule = outliers.Rule()) -> dict[str, Any] | None:
+    view = model.view(queue_scope)
+    if view is None:
+        return None
+    agents, categories = queue_parts(model, queue_scope)
+    return judge_views(view, agents, categories, day_calendar(sla, "queue", view.id), view.stream_ms, period, rule)
+
+
+def summary(judgement: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict of a queue and the findings behind it, without the full distributions."""
+    metrics = {}
+    for name, m in judgement["metrics"].items():
+        metrics[name] = {"verdict": m["verdict"], "queue": m["queue"], "outliers": [
+            {k: j[k] for k in ("agent", "scope", "value", "volume", "score")} for j in m["agents"] if j["outlier"]],
+            "queue_shift": m["queue_shift"]["shifted"],
+            "categories_worse": [c["category"] for c in m["categories_worse"]]}
+    return {k: judgement[k] for k in ("scope", "platform", "id", "period", "verdict", "from", "to")} | {
+        "metrics": metrics}
+
+
+def group_light(views: Iterable[ScopeView]) -> dict[tuple[str, str], tuple[dict[str, ScopeView], dict[str, ScopeView]]]:
+    """Light views by (platform, queue): (agents, categories), for a scrape over every queue at once."""
+    out: dict[tuple[str, str], tuple[dict[str, ScopeView], dict[str, ScopeView]]] = {}
+    for view in views:
+        if view.kind in ("queue_agent", "queue_category"):
+            kind, platform, queue, key = parse_light_scope(view.scope)
+            agents, categories = out.setdefault((platform, queue), ({}, {}))
+            (agents if kind == "queue_agent" else categories)[key] = view
+    return out
