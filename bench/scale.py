@@ -164,6 +164,10 @@ def run(ctx: BenchContext, agents: int | None = None, queues: int | None = None,
         loaded = stack.memory()
 
         api_pid = stack.pid("api")
+        # what the API spends with no request at all (consuming snapshot records the aggregator keeps publishing)
+        cpu, t = cpu_seconds(api_pid), time.monotonic()
+        time.sleep(10.0)
+        idle_cpu = (cpu_seconds(api_pid) - cpu) / (time.monotonic() - t)
         with httpx.Client(timeout=120) as client:
             cold = scrape(client, stack.api_url)
             cpu = cpu_seconds(api_pid)
@@ -220,7 +224,8 @@ def run(ctx: BenchContext, agents: int | None = None, queues: int | None = None,
                    met=p99 <= STATUS_GOAL_MS,
                    detail=f"GET /v1/agents/<platform>/<agent>, random agents, sequential on one keep-alive "
                           f"connection (http.client), API in its own process: {summary_ms(latencies)}; API CPU "
-                          f"{status_cpu_ms:.2f} ms per request (/proc utime+stime); while "
+                          f"{status_cpu_ms:.2f} ms per request (/proc utime+stime; with no requests it used {idle_cpu * 1000:,.0f} ms "
+                          f"of CPU per second); while "
                           f"another connection scrapes /metrics back to back: {summary_ms(during)}; {sizes}"),
         ]
         for name in ("aggregator", "api", "ingest"):
