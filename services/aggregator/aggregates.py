@@ -20,7 +20,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.aggregator.kpis import EMPTY, Contribution, Counters, Fact, daily, describe_scope, for_scope, is_light, split
+from services.aggregator.kpis import (
+    EMPTY, Contribution, Counters, Fact, daily, day_starts, describe_scope, for_scope, is_light, split,
+)
 from services.aggregator.windows import LEVEL_SIZE, Retention, bucket_start
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
@@ -178,7 +180,7 @@ class PartitionAggregates:
 
     def _expand(self, fact: Fact, sign: int, changed: set[str]) -> None:
         """Add (``sign`` > 0) or remove a fact in the totals and the buckets of each of its scopes."""
-        t, scopes, items, days = fact
+        t, scopes, items, day_keys = fact
         full = dict(items)
         common = for_scope("", full)  # without the agents' per-channel counters (the same dict if none)
         parts = {}
@@ -189,10 +191,11 @@ class PartitionAggregates:
                 start = bucket_start(t, LEVEL_SIZE[level])
                 if start >= self.cutoffs[level]:  # an expired bucket: the fact only counts in the totals
                     levels.append((level, start, part))
-            parts[id(counters)] = (levels, daily(counters) if days is not None else None)
+            parts[id(counters)] = (levels, daily(counters) if day_keys is not None else None)
+        days = day_starts(day_keys, scopes, t) if parts[id(full)][1] else None  # type: ignore[arg-type]
         day_cutoff = self.cutoffs["d"]
         for i, scope in enumerate(scopes):
-            if is_light(scope) and not (parts[id(common)][1] and days[i] >= day_cutoff):  # type: ignore[index]
+            if is_light(scope) and not (days and parts[id(common)][1] and days[i] >= day_cutoff):
                 continue  # a light scope keeps only day buckets: nothing to count there
             state = self._state(scope)
             counters = full if state.agent else common
@@ -205,7 +208,7 @@ class PartitionAggregates:
                     _bump(bucket, part, sign)
                     if not bucket:
                         del buckets[start]
-            if day_part and days[i] >= day_cutoff:  # type: ignore[index]
+            if day_part and days[i] >= day_cutoff:  # type: ignore[index]  (days is set when any part is)
                 buckets = state.buckets["d"]
                 bucket = buckets.setdefault(days[i], {})  # type: ignore[index]
                 _bump(bucket, day_part, sign)

@@ -9,7 +9,6 @@ a pure function of the facts and the (static) configuration. The formulas built 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -184,9 +183,9 @@ def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
 # -- contribution -----------------------------------------------------------------------------------------------
 
 
-# (time, scopes, counters, day starts): one thing counted. Day starts are per scope (scopes may live in different
-# time zones), or None when none of the counters is kept in day buckets.
-Fact = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], tuple[int, ...] | None]
+# (time, scopes, counters, day keys): one thing counted. Day keys give each scope's day start (scopes may live in
+# different time zones); None: no day buckets.
+Fact = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], "tuple[DayCalendar, DayCalendar] | None"]
 
 
 def split(counters: Counters) -> tuple[Counters, Counters]:
@@ -207,10 +206,6 @@ def daily(counters: Counters) -> Counters:
     return {k: v for k, v in counters.items() if k in DAY_COUNTERS or k.partition("@")[0] in DAY_COUNTERS}
 
 
-def has_daily(counters: Counters) -> bool:
-    return any(k in DAY_COUNTERS or k.partition("@")[0] in DAY_COUNTERS for k in counters)
-
-
 def is_light(scope: str) -> bool:
     return scope.startswith(LIGHT_KINDS)
 
@@ -223,20 +218,21 @@ def for_scope(scope: str, counters: Counters) -> Counters:
     return {k: v for k, v in counters.items() if "@" not in k}
 
 
-class DayKeys:
-    """Day starts of a contact's scopes: the queue's local days for queue-bound scopes, the default days else."""
+DayKeys = tuple[DayCalendar, DayCalendar]  # (the queue's days, the default days): part of each fact
 
-    __slots__ = ("queue_days", "default_days")
 
-    def __init__(self, queue_days: DayCalendar, default_days: DayCalendar) -> None:
-        self.queue_days, self.default_days = queue_days, default_days
+def day_starts(keys: DayKeys, scopes: tuple[str, ...] | list[str], t_ms: int) -> tuple[int, ...]:
+    """Day start of each scope at ``t_ms``: the queue's local days for queue-bound scopes, the default days else.
 
-    def __call__(self, scopes: list[str], t_ms: int) -> tuple[int, ...]:
-        default = self.default_days.start(t_ms)
-        if self.queue_days is self.default_days or self.queue_days == self.default_days:
-            return (default,) * len(scopes)
-        queue = self.queue_days.start(t_ms)
-        return tuple(queue if s.startswith(_QUEUE_DAYS) else default for s in scopes)
+    Called only when a fact is expanded into buckets: most facts of a contact do not change from one event to
+    the next, so most are never expanded. (Calendars hash by identity: each config keeps one per zone.)
+    """
+    queue_days, default_days = keys
+    default = default_days.start(t_ms)
+    if queue_days is default_days:
+        return (default,) * len(scopes)
+    queue = queue_days.start(t_ms)
+    return tuple(queue if s.startswith(_QUEUE_DAYS) else default for s in scopes)
 
 
 @dataclass(slots=True)
@@ -251,13 +247,12 @@ class Contribution:
     live: dict[str, Counters] = field(default_factory=dict)  # gauges now
     oldest: dict[tuple[str, str], int] = field(default_factory=dict)  # (scope, "waiting"/"queued") -> since
     clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
-    day_keys: Callable[[list[str], int], tuple[int, ...]] | None = None  # None: no day buckets
+    day_keys: DayKeys | None = None  # None: no day buckets
 
     def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
         """Count ``counters`` at event time ``t_ms`` in every scope (totals, minute, quarter and day buckets;
         light scopes only the day buckets)."""
-        days = self.day_keys(scopes, t_ms) if self.day_keys is not None and has_daily(counters) else None
-        self.facts.append((t_ms, tuple(scopes), tuple(counters.items()), days))
+        self.facts.append((t_ms, tuple(scopes), tuple(counters.items()), self.day_keys))
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
         for scope in scopes:
@@ -276,11 +271,11 @@ class Contribution:
     def day_buckets(self) -> dict[BucketKey, Counters]:
         """The day buckets of the facts (and of ``buckets``), per (scope, "d", day start)."""
         out = {key: dict(c) for key, c in self.buckets.items() if key[1] == "d"}
-        for _, scopes, items, days in self.facts:
-            if days is None:
+        for t, scopes, items, day_keys in self.facts:
+            part = daily(dict(items)) if day_keys is not None else None
+            if not part:
                 continue
-            part = daily(dict(items))
-            for scope, start in zip(scopes, days):
+            for scope, start in zip(scopes, day_starts(day_keys, scopes, t)):
                 counters = for_scope(scope, part)
                 if counters:
                     _bump(out.setdefault((scope, "d", start), {}), counters)
@@ -375,7 +370,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
     counted = scopes  # and completed-event facts also in the queue x category (day buckets only)
     if f.queue and category is not None:
         counted = scopes + [light_scope("queue_category", f.platform, f.queue, category)]
-    out.day_keys = DayKeys(config.day(f.queue), config.day(None))
+    out.day_keys = (config.day(f.queue), config.day(None))
     policy = config.policy(f)
     created = f.created_at
     channel = f.channel or "unknown"  # the agents' workload per channel: <counter>@<channel>, agent scopes only

@@ -77,7 +77,8 @@ def sum_buckets(buckets: Mapping[int, Mapping[str, int]], start_ms: int, end_ms:
 class DayCalendar:
     """Local days of one IANA zone with a daily reset time: ``start(t)`` is the start of the day holding ``t``.
 
-    Remembers the last day it computed, so the usual case (facts of the same day) costs two comparisons.
+    Remembers the last day it computed, so the usual case (facts of the same day) costs two comparisons. Equal
+    and hashed by identity (facts hold them): keep one per zone and reset (``kpis.SlaKpiConfig.day`` does).
     """
 
     __slots__ = ("timezone", "reset", "_span")
@@ -98,12 +99,6 @@ class DayCalendar:
     def previous(self, day_start_ms: int) -> int:
         """Start of the day before the one starting at ``day_start_ms``."""
         return self.start(day_start_ms - 1)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DayCalendar) and (self.timezone, self.reset) == (other.timezone, other.reset)
-
-    def __hash__(self) -> int:
-        return hash((self.timezone, self.reset))
 
 
 UTC_DAYS = DayCalendar()
