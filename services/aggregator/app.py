@@ -54,9 +54,6 @@ def build_app(settings: Settings, config=None) -> faust.App:
         table_standby_replicas=0,
         producer_acks=-1,
         producer_linger=0.005,
-        # A worker that died (SIGKILL, lost node) holds its partitions until the broker's session times out:
-        # Faust's 60 s default left a restarted worker idle for ~59 s (bench/recovery.py). 10 s, 3 s heartbeats.
-        broker_session_timeout=10.0,
     )
     events = app.topic(
         settings.events_topic,
