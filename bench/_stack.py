@@ -73,6 +73,7 @@ class Stack:
             "DESKPULSE_INGEST_PORT": str(self.ingest_port),
             "DESKPULSE_API_PORT": str(self.api_port),
             "DESKPULSE_LOG_LEVEL": "INFO",
+            "DESKPULSE_DATA_DIR": str(self.workdir / "data"),
             **self.extra_env,
         }
         self.generation = 0

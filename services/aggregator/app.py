@@ -10,6 +10,7 @@ from collections import Counter as Counter_
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, start_http_server
 
 from services.aggregator.engine import Engine, EngineSettings
@@ -45,10 +46,14 @@ def kpi_config(settings: Settings):
 
 
 def build_app(settings: Settings, config=None) -> faust.App:
+    datadir = settings.data_dir / "faust" / settings.aggregator_app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.aggregator_app_id,
         broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        # Faust keeps a few files of its own (table metadata) under {datadir}/v1: not in the working directory.
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
         table_standby_replicas=0,
@@ -63,7 +68,7 @@ def build_app(settings: Settings, config=None) -> faust.App:
     )
     # Keys are strings; values are JSON records: contacts, agents and retired totals (see engine.py).
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions)
-    snapshots: dict = {"producer": None}
+    snapshots: dict = {"producer": None, "waiting": False}
     pacing = {"next": 0.0}  # monotonic time before which no snapshot is published (see publish_snapshots)
     table = WriteBack(contacts)
     engine = Engine(table, config=config or kpi_config(settings),
@@ -115,23 +120,47 @@ def build_app(settings: Settings, config=None) -> faust.App:
                 if outcome in ("late", "retired_late"):
                     LATE.labels(outcome).inc(n)
 
+    async def snapshot_producer() -> AIOKafkaProducer | None:
+        """The snapshot producer, started on first use; None while Kafka cannot be reached (tried again next tick).
+
+        A producer of its own: large snapshots must not queue ahead of the changelog writes in Faust's producer
+        buffer (that stalls the stream).
+        """
+        if snapshots["producer"] is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap, linger_ms=10, max_batch_size=1_048_576,
+                max_request_size=8_388_608, acks=1)
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                if not snapshots["waiting"]:  # once per outage, not once per tick
+                    log.warning("snapshots wait for Kafka: %s", exc)
+                snapshots["waiting"] = True
+                return None
+            if snapshots["waiting"]:
+                log.info("snapshot producer connected to Kafka")
+            snapshots.update(producer=producer, waiting=False)
+        return snapshots["producer"]
+
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():
         started = time.monotonic()
         if started < pacing["next"] or not ready():
             return
-        batch = engine.drain(int(time.time() * 1000))
-        producer = snapshots["producer"]
+        producer = await snapshot_producer()
         if producer is None:
-            producer = snapshots["producer"] = AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, linger_ms=10, max_batch_size=1_048_576,
-                max_request_size=8_388_608, acks=1)
-            await producer.start()
-        # A producer of its own: large snapshots must not queue ahead of the changelog writes in Faust's
-        # producer buffer (that stalls the stream). Not awaited one by one: a snapshot replaces the previous
-        # one for its key, and a restarted worker republishes every scope after its rebuild.
-        for key, value in batch:
-            await producer.send(settings.kpis_topic, value, key=key)
+            return
+        batch = engine.drain(int(time.time() * 1000))
+        # Not awaited one by one: a snapshot replaces the previous one for its key, and a restarted worker
+        # republishes every scope after its rebuild.
+        try:
+            for key, value in batch:
+                await producer.send(settings.kpis_topic, value, key=key)
+        except KafkaError as exc:
+            log.warning("publishing snapshots failed, every scope is published again next time: %s", exc)
+            engine.republish_all()
+            return
         SNAPSHOTS.inc(len(batch))
         # The cost is proportional to the scopes that changed, and under a backlog every scope changes in every
         # interval: publication waits four times as long as it took, so it never takes over a fifth of the time.

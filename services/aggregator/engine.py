@@ -252,6 +252,11 @@ class Engine:
         log.info("rebuilt aggregates of partitions %s from %d records", sorted(active),
                  sum(map(len, groups.values())))
 
+    def republish_all(self) -> None:
+        """Mark every scope of every partition for publication (after a publication that failed part-way)."""
+        for p, part in self.partitions.items():
+            self._dirty.update((scope, p) for scope in part.aggregates.scopes)
+
     def drain(self, wall_ms: int) -> list[tuple[bytes, bytes]]:
         """Partial snapshots to publish now: scopes that changed, and scopes whose SLA clocks crossed a
         threshold since. Returns (key, value) bytes for the KPI topic."""

@@ -29,6 +29,7 @@ class Pipeline:
             "DESKPULSE_INGEST_PORT": str(self.ingest_port),
             "DESKPULSE_API_PORT": str(self.api_port),
             "DESKPULSE_SNAPSHOT_INTERVAL_S": "0.2",
+            "DESKPULSE_DATA_DIR": str(self.log_dir / "data"),  # Faust's own files
             **self.extra_env,
         }
 

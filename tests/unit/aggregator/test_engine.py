@@ -264,3 +264,11 @@ def test_a_contact_queued_twice_for_retirement_is_retired_once():
     assert "p/c1" not in engine.table
     totals = engine.table[retired_key(0)]["totals"]
     assert totals["queue/p/q"]["created"] == 1 and totals["queue/p/q"]["resolved"] == 1
+
+
+def test_republish_all_publishes_every_scope_again_after_a_failed_publication():
+    engine, _, _, now = run_engine(sample(12, contacts=20))
+    assert engine.drain(now) == []  # run_engine drained everything once
+    engine.republish_all()
+    again = {key for key, _ in engine.drain(now)}
+    assert again == {f"{scope}#{p}".encode() for p, part in engine.partitions.items() for scope in part.aggregates.scopes}
