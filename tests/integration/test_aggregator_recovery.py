@@ -7,12 +7,15 @@ that replay harmless.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import time
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.demo.synthetic import agent_shifts, history
 from tests.e2e.test_pipeline import api_figures, expected_body
@@ -32,6 +35,19 @@ def wait_for(client, url, want, timeout_s=90):
             return body
         time.sleep(0.5)
     return body
+
+
+def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    async def describe():
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            [config] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            return {entry[0]: entry[1] for entry in config.resources[0][4]}
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
 
 
 def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, unique_names, tmp_path):
@@ -63,6 +79,9 @@ def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, un
                     continue
                 body = client.get(f"{pipe.api_url}/v1/{kind}s/{platform}/{key}").json()
                 assert api_figures(body) == expected_body(figures, gauges.get(scope)), scope
+        # what a restart replays: the changelog is compacted, in segments short enough for compaction to run
+        changelog = topic_config(kafka_bootstrap, f"{unique_names['DESKPULSE_AGGREGATOR_APP_ID']}-contacts-changelog")
+        assert changelog["cleanup.policy"] == "compact" and changelog["segment.ms"] == "600000"
     finally:
         codes = pipe.stop()
         print(pipe.logs()[-2000:])
