@@ -94,21 +94,20 @@ def summary_ms(samples_s: Sequence[float]) -> str:
 
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process (VmRSS from /proc), in bytes; 0 if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return _status_kib(pid, "VmRSS:") * 1024
 
 
 def peak_rss_bytes(pid: int) -> int:
     """Peak resident memory of a process (VmHWM), in bytes; 0 if it is gone."""
+    return _status_kib(pid, "VmHWM:") * 1024
+
+
+def _status_kib(pid: int, field: str) -> int:
+    """A ``kB`` field of /proc/<pid>/status; 0 if the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(field):
+                return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
     return 0

@@ -148,9 +148,7 @@ def stack(kafka_bootstrap, unique_names, tmp_path):
             codes = obs.stop()
             print(obs.logs()[-2000:])
             assert all(code == 0 for code in codes.values()), f"unclean Prometheus/Alertmanager shutdown: {codes}"
-        codes = pipe.stop()
-        print(pipe.logs()[-3000:])
-        assert all(code == 0 for code in codes.values()), f"unclean shutdown: {codes}"
+        pipe.stop_cleanly()
         shutil.rmtree(tmp_path / "observability", ignore_errors=True)
 
 

@@ -79,9 +79,7 @@ def pipeline(kafka_bootstrap, unique_names, tmp_path):
     try:
         yield pipe
     finally:
-        codes = pipe.stop()
-        print(pipe.logs()[-3000:])
-        assert all(code == 0 for code in codes.values()), f"unclean shutdown: {codes}"
+        pipe.stop_cleanly()
 
 
 def test_every_figure_equals_a_recomputation(pipeline):

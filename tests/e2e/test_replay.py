@@ -69,9 +69,7 @@ def pipeline(kafka_bootstrap, unique_names, tmp_path):
     try:
         yield pipe
     finally:
-        codes = pipe.stop()
-        print(pipe.logs()[-2000:])
-        assert all(code == 0 for code in codes.values()), f"unclean shutdown: {codes}"
+        pipe.stop_cleanly(tail=2000)
 
 
 def test_whole_bpi_log_through_the_pipeline_equals_a_recomputation(pipeline):

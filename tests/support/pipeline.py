@@ -59,6 +59,12 @@ class Pipeline:
     def stop(self) -> dict[str, int | None]:
         return {name: service.stop() for name, service in self.services.items()}
 
+    def stop_cleanly(self, tail: int = 3000) -> None:
+        """Stop every service, print the end of the logs, and fail unless each one exited with 0."""
+        codes = self.stop()
+        print(self.logs()[-tail:])
+        assert all(code == 0 for code in codes.values()), f"unclean shutdown: {codes}"
+
     def post(self, client: httpx.Client, events: list[dict]) -> httpx.Response:
         return client.post(f"{self.ingest_url}/webhooks/canonical", json=events if len(events) != 1 else events[0])
 

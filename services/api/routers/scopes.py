@@ -55,20 +55,22 @@ async def summary(figures: Annotated[Figures, Depends(get_figures)], window: Win
             responses=_one("platform", "platform/zendesk", 404))
 async def platform(platform: Annotated[str, Path(description="platform name, e.g. `zendesk`")],
                    figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all") -> JSONResponse:
-    scope = f"platform/{platform}"
-    if scope not in figures.model:
-        raise HTTPException(404, f"unknown platform '{platform}'")
-    return JSONResponse(figures.body(scope, window, "platform"))
+    return _known(figures, "platform", platform, window)
 
 
 @router.get("/accounts/{platform}/{account:path}", summary="Figures of one platform account",
             response_model=None, responses=_one("account", "account/zendesk/acme", 404))
 async def account(platform: str, account: Annotated[str, Path(description="the account id within the platform")],
                   figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all") -> JSONResponse:
-    scope = f"account/{platform}/{account}"
+    return _known(figures, "account", f"{platform}/{account}", window)
+
+
+def _known(figures: Figures, kind: str, key: str, window: str) -> JSONResponse:
+    """The body of scope ``<kind>/<key>``, or 404 naming what is unknown."""
+    scope = f"{kind}/{key}"
     if scope not in figures.model:
-        raise HTTPException(404, f"unknown account '{platform}/{account}'")
-    return JSONResponse(figures.body(scope, window, "account"))
+        raise HTTPException(404, f"unknown {kind} '{key}'")
+    return JSONResponse(figures.body(scope, window, kind))
 
 
 def _listing(request: Request, figures: Figures, kind: str, window: str, limit: int, offset: int,
@@ -118,10 +120,7 @@ async def categories(request: Request, figures: Annotated[Figures, Depends(get_f
             response_model=None, responses=_one("category", "category/billing", 404))
 async def category(name: Annotated[str, Path(description="category name, e.g. `billing`, or `other`")],
                    figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all") -> JSONResponse:
-    scope = f"category/{name}"
-    if scope not in figures.model:
-        raise HTTPException(404, f"unknown category '{name}'")
-    return JSONResponse(figures.body(scope, window, "category"))
+    return _known(figures, "category", name, window)
 
 
 @router.get("/agents", summary="Every agent, paginated", response_model=None, responses=_page("agent/zendesk/42"),
