@@ -29,8 +29,8 @@ MiB = 1024 * 1024
 
 
 class WorkdirService(Service):
-    """A :class:`Service` started in a working directory of its own, so Faust's ``<app id>-data`` directory
-    lands in the bench's temp dir instead of the checkout."""
+    """A :class:`Service` run from this checkout's code (``PYTHONPATH``, so a worktree benchmarks its own commit)
+    in a working directory of its own (the bench's temp dir; Faust's files go to ``DESKPULSE_DATA_DIR``)."""
 
     cwd: Path | None = None
 
