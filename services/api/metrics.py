@@ -26,7 +26,7 @@ from services.api.readmodel import ScopeView
 from services.api import outliers
 from services.api.judgements import PERIODS, group_light, judge_views_cached
 from services.api.periods import day_calendar
-from services.api.staffing import StaffingConfig, scope_staffing
+from services.api.staffing import StaffingConfig, pool, scope_staffing, window_bounds
 
 QUEUE = ["platform", "queue"]
 AGENT = ["platform", "agent"]
@@ -250,8 +250,22 @@ def _outlier_families(queues: list[ScopeView], views: list[ScopeView], health: H
 
 
 def _stream_ms(view: ScopeView, wall_ms: int) -> int:
-    """The view's stream time advanced by wall time since publication (as ``ReadModel.view`` does)."""
+    """The view's stream time advanced by wall time since publication (as ``ReadModel.view`` does).
+
+    Once the wall clock has passed every partial's publication, that is ``wall_ms`` plus the largest lead of
+    stream time over publication time among the partials, which is kept on the (immutable) view, so a scrape
+    does not walk every queue's partials."""
+    span = view.__dict__.get("_stream_lead")
+    if span is None:
+        parts = view.parts
+        span = ((max(p["published_ms"] for p in parts), max(p["stream_ms"] - p["published_ms"] for p in parts))
+                if parts else (None, 0))
+        view.__dict__["_stream_lead"] = span  # views are immutable; a racing scrape computes the same
+    newest, lead = span
     best = view.stream_ms
+    if newest is not None and wall_ms >= newest:
+        t = wall_ms + lead
+        return t if t > best else best
     for p in view.parts:
         t = p["stream_ms"] + max(0, wall_ms - p["published_ms"])
         if t > best:
@@ -261,7 +275,7 @@ def _stream_ms(view: ScopeView, wall_ms: int) -> int:
 
 def _staffing_families(queues: list[ScopeView], platforms: list[ScopeView], health: Health,
                        config: StaffingConfig | None) -> list[_Family]:
-    config = config or StaffingConfig()
+    config = config or _DEFAULT_STAFFING
     wall = int(health.wall_s * 1000)
     pools = {v.platform: v.live for v in platforms}
     out = [_Family(name, "gauge", help_, QUEUE) for name, help_, _ in STAFFING_GAUGES]
@@ -429,15 +443,23 @@ class SnapshotCollector:
             yield family.to_metric()
 
 
+def _le_names(view: ScopeView) -> tuple[tuple[str, str], ...]:
+    """(``<prefix>le:``, counter name) of the view's totals, kept on the (immutable) view."""
+    names = view.__dict__.get("_le_names")
+    if names is None:
+        names = tuple((name[:name.index("le:") + 3], name) for name in view.totals if "le:" in name)
+        view.__dict__["_le_names"] = names
+    return names
+
+
 def _le_bounds(queues: list[ScopeView]) -> dict[str, list[tuple[str, str]]]:
     """Per histogram prefix, every ``le`` bound any queue has: sorted (le label, counter name)."""
     found: dict[str, set[str]] = {prefix: set() for _, _, prefix, _, _ in QUEUE_HISTOGRAMS}
     for view in queues:
-        for name in view.totals:
-            if "le:" in name:
-                prefix = name[:name.index("le:") + 3]
-                if prefix in found:
-                    found[prefix].add(name)
+        for prefix, name in _le_names(view):
+            names = found.get(prefix)
+            if names is not None:
+                names.add(name)
     out = {}
     for prefix, names in found.items():
         bounds = []
@@ -487,20 +509,30 @@ def _agent_text(view: ScopeView) -> list[str]:
     else:
         state = since = ""
     t = view.totals
+    by_source: dict[str, list[tuple[str, int]]] = {}  # _per_channel of every source in one pass over the totals
+    for counter, value in t.items():
+        if "@" in counter:
+            source, _, channel = counter.partition("@")
+            by_source.setdefault(source, []).append((channel, value))
     return [state, since, f"deskpulse_agent_open_contacts{{{lbl}}} {view.live.get('open', 0)!r}\n",
             *(f"{name}_total{{{lbl}}} {t.get(source, 0)!r}\n" for name, _, source in AGENT_COUNTERS),
             *("".join(f'{name}_total{{{lbl},channel="{_escape(channel)}"}} {value!r}\n'
-                      for channel, value in _per_channel(t, source))
+                      for channel, value in sorted(by_source.get(source, ())))
               for name, _, source in AGENT_CHANNEL_COUNTERS)]
 
 
-def _cached(view: ScopeView, key: object, build) -> list[str]:
-    """A view's rendered samples, kept on the (immutable) view: unchanged scopes cost a lookup per scrape."""
-    cached = view.__dict__.get("_prometheus")
-    if cached is None or cached[0] != key:
-        cached = (key, build())
-        view.__dict__["_prometheus"] = cached  # views are immutable; a racing scrape writes the same text
-    return cached[1]
+def _chunks(views: list[ScopeView], attr: str, key: object, build) -> list:
+    """Each view's rendered samples (one string per family), kept on the (immutable) view under ``attr`` with
+    ``key``: a scope unchanged since the previous scrape costs a lookup."""
+    out = []
+    append = out.append
+    for view in views:
+        cached = view.__dict__.get(attr)
+        if cached is None or cached[0] != key:
+            cached = (key, build(view))
+            view.__dict__[attr] = cached  # views are immutable; a racing scrape writes the same text
+        append(cached[1])
+    return out
 
 
 def _header(family: _Family) -> str:
@@ -508,40 +540,170 @@ def _header(family: _Family) -> str:
     return f"# HELP {full} {family.help}\n# TYPE {full} {family.type}\n"
 
 
+class _RenderCache:
+    """What the previous scrape rendered, for the next one (shared by scrapes in worker threads).
+
+    Every entry is one tuple replaced whole, so a racing scrape reads either the old or the new entry; the
+    worst case is rendering a section twice. Entries compare the objects they were built from by identity
+    (views and per-view chunks are immutable), so they never hand back text of a replaced or removed scope.
+    """
+
+    def __init__(self) -> None:
+        self.sections: dict[str, tuple[list, bytes]] = {}
+        self.le: tuple[list[ScopeView], tuple, dict[str, list[tuple[str, str]]]] | None = None
+        self.light: tuple[list[ScopeView], dict] | None = None
+
+    def section(self, name: str, headers: list[str], chunks: list) -> bytes:
+        """The families' headers, each followed by every scope's chunk for it, encoded; reused while every
+        chunk is the same object as at the previous scrape."""
+        hit = self.sections.get(name)
+        if hit is not None and len(hit[0]) == len(chunks) and all(map(_is, hit[0], chunks)):
+            return hit[1]
+        text = "".join([header + "".join([chunk[i] for chunk in chunks]) for i, header in enumerate(headers)])
+        data = text.encode()
+        self.sections[name] = (chunks, data)
+        return data
+
+    def le_bounds(self, queues: list[ScopeView]) -> tuple[tuple, dict[str, list[tuple[str, str]]]]:
+        """The queues' ``le`` bounds and a key of them; the same key object while the bounds stay the same."""
+        hit = self.le
+        if hit is not None and len(hit[0]) == len(queues) and all(map(_is, hit[0], queues)):
+            return hit[1], hit[2]
+        les = _le_bounds(queues)
+        key = tuple(tuple(les[prefix]) for _, _, prefix, _, _ in QUEUE_HISTOGRAMS)
+        if hit is not None and hit[1] == key:
+            key = hit[1]  # the per-view chunks compare their key: identity first
+        self.le = (queues, key, les)
+        return key, les
+
+    def group_light(self, light: list[ScopeView]) -> dict:
+        hit = self.light
+        if hit is not None and len(hit[0]) == len(light) and all(map(_is, hit[0], light)):
+            return hit[1]
+        parts = group_light(light)
+        self.light = (light, parts)
+        return parts
+
+    def clear(self) -> None:
+        self.sections.clear()
+        self.le = self.light = None
+
+
+def _is(a: object, b: object) -> bool:
+    return a is b
+
+
+_cache = _RenderCache()
+_DEFAULT_STAFFING = StaffingConfig()
+_RULE = outliers.Rule()
+
+
+def _staffing_text(view: ScopeView, figures: dict) -> tuple[str, ...]:
+    """One queue's staffing samples, one string per family (as :func:`_staffing_families` renders them)."""
+    lbl = _labels(QUEUE, (view.platform or "", view.id or ""))
+    forecast = figures["agents_needed"] is not None
+    out = []
+    for name, _, source in STAFFING_GAUGES:
+        if source is None:
+            value = figures["offered"] / figures["window_seconds"]
+        elif source in ("offered", "aht_s"):
+            value = figures[source]
+        else:
+            value = figures[source] if forecast else None
+        out.append(f"{name}{{{lbl}}} {_num(value)}\n" if value is not None else "")
+    return tuple(out)
+
+
+def _outlier_text(view: ScopeView, judgements: tuple[dict, ...]) -> tuple[str, str, str]:
+    """One queue's outlier samples (agent, category, verdict families), as :func:`_outlier_families` renders them."""
+    key = (view.platform or "", view.id or "")
+    lbl = _labels(QUEUE, key)
+    agent, category, verdict = [], [], []
+    for period, judgement in zip(PERIODS, judgements):
+        verdict.append(f'deskpulse_outlier_verdict{{{lbl},period="{period}",verdict="{judgement["verdict"]}"}} 1\n')
+        for metric, found in judgement["metrics"].items():
+            for judged in found["agents"]:
+                if judged["outlier"]:
+                    labels = _labels(["agent", "metric", "period"], (judged["agent"], metric, period))
+                    agent.append(f"deskpulse_outlier_agent{{{lbl},{labels}}} {_num(judged['score'])}\n")
+            for worse in found["categories_worse"]:
+                labels = _labels(["category", "metric", "period"], (worse["category"], metric, period))
+                category.append(f"deskpulse_outlier_category{{{lbl},{labels}}} {_num(worse['change'])}\n")
+    return "".join(agent), "".join(category), "".join(verdict)
+
+
+def _family_text(families_: list[_Family]) -> bytes:
+    out: list[str] = []
+    for family in families_:
+        family.render(out)
+    return "".join(out).encode()
+
+
 def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConfig | None = None) -> bytes:
     """The text exposition (format 0.0.4) of one scrape. Safe to call in a worker thread.
 
     The same samples as ``generate_latest`` over :class:`SnapshotCollector` (a test compares them), written
-    directly per scope and cached on each scope's immutable view, so a scrape re-renders only the scopes
-    that changed since the previous one.
+    directly per scope. Each scope's samples are cached on its immutable view (the staffing ones per window
+    minute and platform pool, the outlier ones per judgement), and each section's encoded text is kept while
+    all its scopes' samples are the ones of the previous scrape, so a scrape renders only the scopes that
+    changed and joins the rest (a test checks the result is byte for byte that of a cold render).
     """
     if isinstance(health, bool):
         health = Health(ready=health, stale_seconds=None, stream_ms=None, wall_s=time.time())
-    queues = [v for v in views if v.kind == "queue"]
-    agents = [v for v in views if v.kind == "agent"]
-    platforms = [v for v in views if v.kind == "platform"]
-    les = _le_bounds(queues)
-    key = tuple(tuple(les[prefix]) for _, _, prefix, _, _ in QUEUE_HISTOGRAMS)
-    out: list[str] = []
-    queue_text = [_cached(v, key, lambda v=v: _queue_text(v, les)) for v in queues]
-    for i, family in enumerate(_queue_families([])):
-        out.append(_header(family))
-        out.extend([text[i] for text in queue_text])
-    for family in _staffing_families(queues, platforms, health, staffing):  # its own per-minute cache
-        family.render(out)
-    for family in _outlier_families(queues, views, health, staffing):  # judged at each scrape
-        family.render(out)
-    for family in _category_families([v for v in views if v.kind == "category"]):  # a bounded few
-        family.render(out)
-    for family in _platform_families(platforms):
-        family.render(out)
-    agent_text = [_cached(v, None, lambda v=v: _agent_text(v)) for v in agents]
-    for i, family in enumerate(_agent_families([])):
-        out.append(_header(family))
-        out.extend([text[i] for text in agent_text])
-    for family in _pipeline_families(health):
-        family.render(out)
-    return "".join(out).encode()
+    cache = _cache
+    queues: list[ScopeView] = []
+    agents: list[ScopeView] = []
+    platforms: list[ScopeView] = []
+    categories: list[ScopeView] = []
+    light: list[ScopeView] = []
+    by_kind = {"queue": queues.append, "agent": agents.append, "platform": platforms.append,
+               "category": categories.append, "queue_agent": light.append, "queue_category": light.append}
+    for view in views:
+        add = by_kind.get(view.kind)
+        if add is not None:
+            add(view)
+    out: list[bytes] = []
+
+    key, les = cache.le_bounds(queues)
+    out.append(cache.section("queue", _QUEUE_HEADERS,
+                             _chunks(queues, "_prometheus", key, lambda v: _queue_text(v, les))))
+
+    config = staffing or _DEFAULT_STAFFING
+    wall = int(health.wall_s * 1000)
+    pools = {v.platform: v.live for v in platforms}
+    nows = [_stream_ms(view, wall) for view in queues]
+    chunks = []
+    for view, now in zip(queues, nows):
+        platform_live = pools.get(view.platform)
+        figures_key = (window_bounds(config.window, now)[0], pool(platform_live), config)
+        cached = view.__dict__.get("_prometheus_staffing")
+        if cached is None or cached[0] != figures_key:
+            cached = (figures_key, _staffing_text(view, scope_staffing(view, now, platform_live, config)))
+            view.__dict__["_prometheus_staffing"] = cached
+        chunks.append(cached[1])
+    out.append(cache.section("staffing", _STAFFING_HEADERS, chunks))
+
+    chunks = []
+    if queues:
+        sla = staffing.sla if staffing is not None else None  # the SLA config gives the queues' local days
+        parts = cache.group_light(light)
+        for view, now in zip(queues, nows):
+            agents_, categories_ = parts.get((view.platform or "", view.id or ""), ({}, {}))
+            calendar = day_calendar(sla, "queue", view.id)
+            judgements = tuple(judge_views_cached(view, agents_, categories_, calendar, now, period, _RULE)
+                               for period in PERIODS)
+            cached = view.__dict__.get("_prometheus_outliers")
+            if cached is None or len(cached[0]) != len(judgements) or not all(map(_is, cached[0], judgements)):
+                cached = (judgements, _outlier_text(view, judgements))
+                view.__dict__["_prometheus_outliers"] = cached
+            chunks.append(cached[1])
+    out.append(cache.section("outliers", _OUTLIER_HEADERS, chunks))
+
+    out.append(_family_text(_category_families(categories)))  # a bounded few
+    out.append(_family_text(_platform_families(platforms)))
+    out.append(cache.section("agent", _AGENT_HEADERS, _chunks(agents, "_prometheus", None, _agent_text)))
+    out.append(_family_text(_pipeline_families(health)))
+    return b"".join(out)
 
 
 def render_with_client(views: list[ScopeView], health: Health, staffing: StaffingConfig | None = None) -> bytes:
@@ -549,6 +711,12 @@ def render_with_client(views: list[ScopeView], health: Health, staffing: Staffin
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(views, health, staffing))
     return generate_latest(registry)
+
+
+_QUEUE_HEADERS = [_header(f) for f in _queue_families([])]
+_STAFFING_HEADERS = [_header(f) for f in _staffing_families([], [], Health(True, None, None, 0.0), None)]
+_OUTLIER_HEADERS = [_header(f) for f in _outlier_families([], [], Health(True, None, None, 0.0), None)]
+_AGENT_HEADERS = [_header(f) for f in _agent_families([])]
 
 
 def now_ms() -> int:
