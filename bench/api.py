@@ -1,6 +1,6 @@
 """Read-API benchmark: agent-status latency and /metrics scrape time with a large read model.
 
-    .venv/bin/python bench/api.py [--agents 10000] [--queues 1000] [--requests 5000]
+    .venv/bin/python bench/api.py [--agents 10000] [--queues 1000] [--requests 5000] [--churn 0]
 
 Starts a real uvicorn process (``bench/api.py serve``) whose read model holds ``--agents`` agents and
 ``--queues`` queues, each as four partition partials like the aggregator publishes (realistic totals, minute
@@ -8,8 +8,12 @@ and quarter buckets, le counters), then, from this separate process, measures:
 
 - ``GET /v1/agents/{platform}/{agent}`` latency (p50/p90/p99/max) over random agents, sequential requests;
 - the same with a bare agent id (the index lookup);
-- ``GET /metrics``: scrape time, body size and series count;
+- ``GET /metrics``: scrape time, body size and series count, and the server's CPU time per warm scrape
+  (``/proc/<pid>/stat`` utime + stime around the warm scrapes; with ``--churn`` it includes applying records);
 - agent-status latency while scrapes run back to back (the API keeps answering during scrapes).
+
+With ``--churn N`` the server's event loop replaces one partition partial of N random scopes per second (a
+new record for each, as a busy aggregator publishes), so warm scrapes also re-render changed scopes.
 
 Prints figures; not a timed test. ``measure(...)`` returns them as a dict, ``run(ctx)`` as bench Figures
 (agent-status p99, scrape time, the API's resident memory) for ``bench/run.py``-style callers.
@@ -98,7 +102,25 @@ def build_model(agents: int, queues: int, partitions: int = 4):
     return model
 
 
+async def churn(model, per_second: int, interval: float = 0.5) -> None:
+    """Replace one partition partial of ``per_second`` random scopes per second, every ``interval`` seconds."""
+    import asyncio
+
+    rng = random.Random(7)
+    scopes = model.all_scopes()
+    n = max(1, round(per_second * interval))
+    while True:
+        await asyncio.sleep(interval)
+        wall = int(time.time() * 1000)
+        for scope in rng.sample(scopes, min(n, len(scopes))):
+            partition, old = next(iter(model._partials[scope].items()))
+            new = dict(old, published_ms=wall, totals=dict(old["totals"], created=old["totals"].get("created", 0) + 1))
+            model.apply(f"{scope}#{partition}".encode(), json.dumps(new).encode())
+
+
 def serve(args) -> None:
+    import asyncio
+
     import uvicorn
 
     from services.api.app import create_app
@@ -107,8 +129,22 @@ def serve(args) -> None:
     started = time.monotonic()
     model = build_model(args.agents, args.queues)
     print(f"read model: {model.scope_count} scopes built in {time.monotonic() - started:.1f} s", flush=True)
-    uvicorn.run(create_app(Settings(), read_model=model, consume=False), host="127.0.0.1", port=args.port,
-                log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(), read_model=model, consume=False), host="127.0.0.1",
+                                           port=args.port, log_level="warning", access_log=False))
+
+    async def main() -> None:
+        task = asyncio.create_task(churn(model, args.churn)) if args.churn else None
+        await server.serve()
+        if task is not None:
+            task.cancel()
+
+    asyncio.run(main())
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(samples: list[float]) -> str:
@@ -142,7 +178,7 @@ def status_latencies(url: str, agents: int, n: int, bare: bool = False, seed: in
 
 
 def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, scrapes: int = 10, port: int = 0,
-            say=print) -> dict:
+            say=print, churn: int = 0) -> dict:
     """Starts the API server process with the synthetic read model, measures from this process and returns the
     figures (latencies in seconds, scrape times in seconds, sizes in bytes, the server's RSS)."""
     import httpx
@@ -152,9 +188,9 @@ def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, sc
 
     port = port or free_port()
     server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(agents), "--queues",
-                               str(queues), "--port", str(port)], cwd=REPO)
+                               str(queues), "--port", str(port), "--churn", str(churn)], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
-    out: dict = {"agents": agents, "queues": queues, "partitions": 4}
+    out: dict = {"agents": agents, "queues": queues, "partitions": 4, "churn_per_s": churn}
     try:
         with httpx.Client(timeout=30) as client:
             deadline = time.monotonic() + 600
@@ -178,20 +214,23 @@ def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, sc
                        bare_p99_s=percentile(bare, 99))
 
             say(f"load average while measuring: {os.getloadavg()[0]:.1f}")
-            times, size, series = [], 0, 0
+            times, cpu, size, series = [], [], 0, 0
             for _ in range(scrapes):
+                c = cpu_seconds(server.pid)
                 t = time.perf_counter()
                 response = client.get(f"{url}/metrics")
                 times.append(time.perf_counter() - t)
+                cpu.append(cpu_seconds(server.pid) - c)
                 size = len(response.content)
                 series = sum(1 for line in response.text.splitlines() if line and not line.startswith("#"))
             say(f"GET /metrics (first scrape cold: merges every scope in the render thread): "
                 f"{times[0] * 1000:.0f} ms")
-            cold, times = times[0], times[1:] or times
+            cold, times, cpu = times[0], times[1:] or times, cpu[1:] or cpu
             say(f"GET /metrics warm: median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, "
-                f"max {max(times) * 1000:.0f} ms over {len(times)} scrapes; {size / 1e6:.1f} MB, {series} series")
+                f"max {max(times) * 1000:.0f} ms over {len(times)} scrapes; {size / 1e6:.1f} MB, {series} series; "
+                f"API CPU per warm scrape: median {statistics.median(cpu) * 1000:.0f} ms (clock ticks of 10 ms)")
             out.update(scrape_cold_s=cold, scrape_median_s=statistics.median(times), scrape_max_s=max(times),
-                       scrape_n=len(times), scrape_bytes=size, series=series)
+                       scrape_n=len(times), scrape_bytes=size, series=series, scrape_cpu_median_s=statistics.median(cpu))
 
             # The API keeps answering while scrapes run back to back in another thread (its own connection).
             stop = threading.Event()
@@ -249,11 +288,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--scrapes", type=int, default=10)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--churn", type=int, default=0, help="scopes whose partial the server replaces per second")
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args)
         return
-    figures = measure(args.agents, args.queues, args.requests, args.scrapes, args.port)
+    figures = measure(args.agents, args.queues, args.requests, args.scrapes, args.port, churn=args.churn)
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
