@@ -17,13 +17,15 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.aggregator.kpis import (
-    EMPTY, Contribution, Counters, Fact, daily, day_starts, describe_scope, for_scope, is_light, split,
+    _QUEUE_DAYS, BucketKey, Clock, Contribution, Counters, Fact, daily, day_starts, describe_scope, for_scope,
+    is_light, split,
 )
-from services.aggregator.windows import LEVEL_SIZE, Retention, bucket_start
+from services.aggregator.windows import LEVEL_SIZE, MINUTE_MS, QUARTER_MS, Retention, bucket_start
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
 
@@ -35,6 +37,16 @@ def _bump(target: Counters, counters: Counters, sign: int) -> None:
             target[name] = new
         else:
             target.pop(name, None)
+
+
+def _add(target: Counters, counters: Counters) -> None:
+    """Sum without dropping zeros: the bulk path keeps every name seen until ``_nonzero``."""
+    for name, value in counters.items():
+        target[name] = target.get(name, 0) + value
+
+
+def _nonzero(counters: Counters) -> Counters:
+    return counters if all(counters.values()) else {k: v for k, v in counters.items() if v}
 
 
 @dataclass(slots=True)
@@ -216,6 +228,14 @@ class PartitionAggregates:
                     del buckets[days[i]]  # type: ignore[index]
             changed.add(scope)
 
+    def load(self, contributions: Iterable[tuple[str, Contribution]]) -> None:
+        """Add the contributions of every contact of a partition that has no aggregates yet (a rebuild): the same
+        figures, scopes and buckets as ``apply(key, EMPTY, contribution)`` for each, summed first (``BulkLoad``)."""
+        bulk = BulkLoad(self)
+        for key, contrib in contributions:
+            bulk.add(key, contrib)
+        bulk.finish()
+
     def expire(self, stream_ms: int) -> None:
         """Drop buckets that fell behind retention at ``stream_ms`` (cutoffs only move forward)."""
         for level in self.cutoffs:
@@ -252,11 +272,192 @@ class PartitionAggregates:
         }
 
 
-def rebuild(partition: int, contributions, stream_ms: int | None, retention: Retention | None = None) -> PartitionAggregates:
-    """Aggregates of a partition recomputed from scratch from its contacts' contributions."""
+class _Summed(Contribution):
+    """A contribution whose facts go straight into a ``BulkLoad``'s sums as ``kpis.contribution`` adds them."""
+
+    __slots__ = ("_sink",)
+
+    def add(self, scopes, t_ms, counters) -> None:  # type: ignore[no-untyped-def]
+        self._sink(tuple(scopes), t_ms, counters, self.day_keys)
+
+
+class BulkLoad:
+    """The contributions of a partition's contacts summed in one pass, then expanded into its (empty) aggregates.
+
+    The result is what ``apply(key, EMPTY, contribution)`` for each gives — the same figures, scopes and
+    buckets — without its per-fact, per-scope work: facts are first summed per (scope list, minute, quarter,
+    day), those sums per scope list and per bucket, and only then expanded into each scope as ``_expand``
+    expands one fact. Sums keep every counter name they were given, zeros included, so whether a scope or a
+    bucket is touched is decided from the same names as fact by fact; zeros and empty buckets are dropped at the
+    end, where ``_bump`` would have dropped them on the way (integers: the order of additions does not matter).
+
+    ``add(key, contribution)`` takes any contribution; ``contribution()`` gives an empty one to fill with
+    ``kpis.contribution(facts, config, out)`` whose facts are summed as they are added (not kept). ``finish()``
+    once at the end.
+    """
+
+    def __init__(self, aggregates: PartitionAggregates) -> None:
+        if aggregates.scopes:
+            raise ValueError("a bulk load is for a partition without aggregates; use apply()")
+        self.aggregates = aggregates
+        self.cut_m, self.cut_q, self.cut_d = (aggregates.cutoffs[level] for level in ("m", "q", "d"))
+        self.groups: dict[tuple, Counters] = {}  # (scopes, day keys, minute, quarter, (queue day, default day))
+        self.totals: dict[str, Counters] = {}  # pre-aggregated figures (retired totals, agents' time in state) ...
+        self.buckets: dict[BucketKey, Counters] = {}
+        self.live: dict[str, Counters] = {}  # ... gauges, oldest times and clocks: as in apply()
+        self.oldest: dict[tuple[str, str], dict[str, int]] = {}
+        self.clocks: dict[str, list[Clock]] = {}
+
+    def contribution(self) -> Contribution:
+        out = _Summed()
+        out._sink = self._fact
+        return out
+
+    def _fact(self, scopes: tuple[str, ...], t: int, counters: Counters, day_keys) -> None:  # type: ignore[no-untyped-def]
+        minute = t - t % MINUTE_MS
+        quarter = t - t % QUARTER_MS
+        days = None
+        if day_keys is not None:
+            queue_days, default_days = day_keys
+            default = default_days.start(t)
+            days = (default if queue_days is default_days else queue_days.start(t), default)
+        group = (scopes, day_keys, minute if minute >= self.cut_m else None,
+                 quarter if quarter >= self.cut_q else None, days)
+        sums = self.groups.get(group)
+        if sums is None:
+            self.groups[group] = dict(counters)
+        else:
+            for name, value in counters.items():
+                sums[name] = sums.get(name, 0) + value
+
+    def add(self, key: str, contrib: Contribution) -> None:
+        for t, scopes, items, day_keys in contrib.facts:
+            self._fact(scopes, t, dict(items), day_keys)
+        if contrib.totals:
+            for scope, counters in contrib.totals.items():
+                _add(self.totals.setdefault(scope, {}), counters)
+        if contrib.buckets:
+            cutoffs = self.aggregates.cutoffs
+            for bucket_key, counters in contrib.buckets.items():
+                if bucket_key[2] >= cutoffs[bucket_key[1]]:
+                    _add(self.buckets.setdefault(bucket_key, {}), counters)
+        if contrib.live:
+            for scope, counters in contrib.live.items():
+                _add(self.live.setdefault(scope, {}), counters)
+        if contrib.clocks:
+            for scope, running in contrib.clocks.items():
+                if running:
+                    self.clocks.setdefault(scope, []).extend(running)
+        if contrib.oldest:
+            for scope_kind, since in contrib.oldest.items():
+                if since is not None:
+                    self.oldest.setdefault(scope_kind, {})[key] = since
+
+    def finish(self) -> None:
+        aggregates = self.aggregates
+        # The fact sums per scope list and bucket, per scope list and day, per scope list (the totals: from the
+        # day sums, fewer). A group's own sums become its quarter's when it is the first there (usually the only
+        # one): it is not read again after that.
+        by_scopes: dict[tuple[str, ...], Counters] = {}
+        by_level: dict[str, dict[tuple[tuple[str, ...], int], Counters]] = {"m": {}, "q": {}}
+        by_quarter = by_level["q"]
+        by_day: dict[tuple, Counters] = {}
+        for (scopes, _, minute, quarter, days), sums in self.groups.items():
+            if days is not None:
+                _add(by_day.setdefault((scopes, days), {}), sums)
+            else:
+                _add(by_scopes.setdefault(scopes, {}), sums)
+            if minute is not None:
+                _add(by_level["m"].setdefault((scopes, minute), {}), sums)
+            if quarter is not None:
+                found = by_quarter.get((scopes, quarter))
+                if found is None:
+                    by_quarter[(scopes, quarter)] = sums
+                else:
+                    _add(found, sums)
+        for (scopes, _), sums in by_day.items():
+            _add(by_scopes.setdefault(scopes, {}), sums)
+
+        # Expanded into the scopes as _expand does: agent scopes count every counter, the others leave out the
+        # per-channel ones; light scopes keep only day buckets (and exist only where a fact has a day part for
+        # them); histogram bins go to the totals and quarter buckets, ``le`` counters to the totals only.
+        targets: dict[tuple[str, ...], list[ScopeState]] = {}  # the scopes with totals, minutes and quarters
+        for scopes, sums in by_scopes.items():
+            states = targets[scopes] = [aggregates._state(scope) for scope in scopes if not is_light(scope)]
+            common = None
+            for state in states:
+                if state.agent:
+                    _add(state.totals, sums)
+                else:
+                    if common is None:
+                        common = {k: v for k, v in sums.items() if "@" not in k}
+                    _add(state.totals, common)
+        for level, plain in (("q", False), ("m", True)):
+            for (scopes, start), sums in by_level[level].items():
+                full = common = None
+                for state in targets[scopes]:
+                    if state.agent:
+                        if full is None:
+                            full = {k: v for k, v in sums.items() if "le:" not in k and not (plain and "h:" in k)}
+                        part = full
+                    else:
+                        if common is None:
+                            common = {k: v for k, v in sums.items()
+                                      if "le:" not in k and "@" not in k and not (plain and "h:" in k)}
+                        part = common
+                    bucket = state.buckets[level].get(start)
+                    if bucket is None:
+                        state.buckets[level][start] = dict(part)
+                    else:
+                        _add(bucket, part)
+        for (scopes, (queue_day, default_day)), sums in by_day.items():
+            full_part = daily(sums)
+            if not full_part:
+                continue
+            common_part = daily(for_scope("", sums))
+            for scope in scopes:
+                day = queue_day if scope.startswith(_QUEUE_DAYS) else default_day
+                if is_light(scope) and not (common_part and day >= self.cut_d):
+                    continue
+                state = aggregates._state(scope)
+                part = full_part if state.agent else common_part
+                if part and day >= self.cut_d:
+                    _add(state.buckets["d"].setdefault(day, {}), part)
+
+        for scope, counters in self.totals.items():
+            _add(aggregates._state(scope).totals, counters)
+        for (scope, level, start), counters in self.buckets.items():
+            _add(aggregates._state(scope).buckets[level].setdefault(start, {}), counters)
+        for scope, counters in self.live.items():
+            _add(aggregates._state(scope).live, counters)
+        for scope, running in self.clocks.items():
+            state = aggregates._state(scope)
+            state.deadlines = sorted(c[0] for c in running)
+            state.risks = sorted(c[1] for c in running)
+        for (scope, kind), since in self.oldest.items():
+            state = aggregates._state(scope)
+            heap = [(t, key) for key, t in since.items()]
+            heapq.heapify(heap)
+            state.oldest[kind] = _Oldest(since, heap)
+
+        for state in aggregates.scopes.values():
+            state.totals = _nonzero(state.totals)
+            state.live = _nonzero(state.live)
+            for level, by_start in state.buckets.items():
+                kept = {}
+                for start, counters in by_start.items():
+                    counters = _nonzero(counters)
+                    if counters:
+                        kept[start] = counters
+                state.buckets[level] = kept
+
+
+def rebuild(partition: int, contributions: Iterable[tuple[str, Contribution]], stream_ms: int | None,
+            retention: Retention | None = None) -> PartitionAggregates:
+    """Aggregates of a partition recomputed from scratch from its contacts' contributions (consumed once, in one
+    pass: a generator keeps only one contact's contribution in memory at a time)."""
     aggregates = PartitionAggregates(partition, retention)
     if stream_ms is not None:
         aggregates.expire(stream_ms)
-    for key, contrib in contributions:
-        aggregates.apply(key, EMPTY, contrib)
+    aggregates.load(contributions)
     return aggregates

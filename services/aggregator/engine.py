@@ -28,7 +28,7 @@ from typing import Any, Literal
 import orjson
 
 from services.aggregator import agents
-from services.aggregator.aggregates import PartitionAggregates, rebuild
+from services.aggregator.aggregates import BulkLoad, PartitionAggregates
 from services.aggregator.contacts import add_event, facts, record_key
 from services.aggregator.kpis import (
     EMPTY, Contribution, DefaultConfig, KpiConfig, contribution, fold_retired, retired_contribution,
@@ -83,8 +83,10 @@ class Engine:
 
     # -- contributions of records -------------------------------------------------------------------------
 
-    def _contribution(self, record: dict | None, part: _Partition | None = None, key: str | None = None) -> Contribution:
-        """A record's contribution; with ``part``, a closed contact is also queued for retirement."""
+    def _contribution(self, record: dict | None, part: _Partition | None = None, key: str | None = None,
+                      out: Contribution | None = None) -> Contribution:
+        """A record's contribution; with ``part``, a closed contact is also queued for retirement. ``out``: an
+        empty contribution to fill (``kpis.contribution``)."""
         if record is None:
             return EMPTY
         if record.get("kind") == "agent":
@@ -92,7 +94,7 @@ class Engine:
         f = facts(record)
         if part is not None and not f.is_open:
             heapq.heappush(part.closed, (f.last_event_at, key))
-        return contribution(f, self.config)
+        return contribution(f, self.config, out)
 
     def _partition(self, partition: int) -> _Partition:
         state = self.partitions.get(partition)
@@ -231,20 +233,26 @@ class Engine:
             through = retired.get(p, {}).get("through_ms", 0)
             records = []
             for key, record in groups[p]:
-                if record.get("kind") != "agent" and through:
-                    f = facts(record)
-                    if not f.is_open and f.last_event_at < through:
+                steps = record["ev"]
+                if through and record.get("kind") != "agent" and (steps[-1][0] if steps else 0) < through:
+                    if not facts(record).is_open:
                         continue  # already folded into the retired totals by a sweep that was cut short
                 records.append((key, record))
-                newest = record["ev"][-1][0] if record["ev"] else None
-                if newest is not None:
-                    part.clock.observe(newest, wall_ms)
+                if steps:
+                    part.clock.observe(steps[-1][0], wall_ms)
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
-            contributions = [(key, self._contribution(record, part, key)) for key, record in records]
-            retired_totals = retired_contribution(retired.get(p))
-            part.aggregates = rebuild(p, contributions + [("retired", retired_totals)], part.clock.now(wall_ms),
-                                      self.settings.retention)
+            # One pass, the contributions summed per scope and bucket as they are computed, not applied one by one
+            # (aggregates.BulkLoad): the same figures as incremental processing, ~6x less CPU (bench/rebuild.py).
+            part.aggregates = PartitionAggregates(p, self.settings.retention)
+            stream_ms = part.clock.now(wall_ms)
+            if stream_ms is not None:
+                part.aggregates.expire(stream_ms)
+            bulk = BulkLoad(part.aggregates)
+            for key, record in records:
+                bulk.add(key, self._contribution(record, part, key, bulk.contribution()))
+            bulk.add("retired", retired_contribution(retired.get(p)))
+            bulk.finish()
             stream_ms = part.clock.now(wall_ms) or 0
             for scope in part.aggregates.scopes:
                 self._dirty.add((scope, p))

@@ -9,6 +9,7 @@ a pure function of the facts and the (static) configuration. The formulas built 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -63,6 +64,9 @@ class KpiConfig(Protocol):
 DEFAULT_SERVICE_LEVEL = ServiceLevel(threshold_seconds=20, abandons="count_against", short_abandon_seconds=5)
 
 
+_DEFAULT_COMPLAINTS = ComplaintRule()  # frozen: one for every contact
+
+
 class DefaultConfig:
     """No SLA policies (no clocks), calendar time, the default service level."""
 
@@ -79,7 +83,7 @@ class DefaultConfig:
         return None
 
     def complaints(self) -> ComplaintRule:
-        return ComplaintRule()
+        return _DEFAULT_COMPLAINTS
 
     def day(self, queue: str | None) -> DayCalendar:
         return UTC_DAYS
@@ -91,14 +95,28 @@ class SlaKpiConfig:
     def __init__(self, config: SlaConfig) -> None:
         self._config = config
         self._days: dict[tuple[str, str], DayCalendar] = {}
+        self._bounds: tuple[float, ...] | None = None  # the config does not change: computed once
+        self._policies: dict[tuple, SlaPolicy | None] = {}  # (platform, queue, priority, channel) -> first match
 
     def policy(self, f: ContactFacts) -> SlaPolicy | None:
-        return self._config.policy_for(f.platform, f.queue, f.priority, f.channel)
+        key = (f.platform, f.queue, f.priority, f.channel)
+        try:
+            return self._policies[key]
+        except KeyError:
+            if len(self._policies) >= 65_536:
+                self._policies.clear()
+            found = self._policies[key] = self._config.policy_for(*key)
+            return found
 
     def service_level(self, platform: str, queue: str | None) -> ServiceLevel:
         return self._config.service_level_for(queue)
 
     def histogram_bounds_s(self) -> tuple[float, ...]:
+        if self._bounds is None:
+            self._bounds = self._histogram_bounds_s()
+        return self._bounds
+
+    def _histogram_bounds_s(self) -> tuple[float, ...]:
         bounds = set(DEFAULT_BOUNDS_S)
         bounds.add(self._config.default_service_level.threshold_seconds)
         bounds.update(sl.threshold_seconds for sl in self._config.queue_service_levels.values())
@@ -170,14 +188,19 @@ def parse_light_scope(scope: str) -> tuple[str, str, str, str]:
 
 
 def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
-    scopes = ["all", scope_id("platform", f.platform)]
-    if f.account:
-        scopes.append(scope_id("account", f.platform, f.account))
-    if f.queue:
-        scopes.append(scope_id("queue", f.platform, f.queue))
+    return list(_contact_scopes(f.platform, f.account, f.queue, category))
+
+
+@lru_cache(maxsize=65_536)
+def _contact_scopes(platform: str, account: str | None, queue: str | None, category: str | None) -> tuple[str, ...]:
+    scopes = ["all", scope_id("platform", platform)]
+    if account:
+        scopes.append(scope_id("account", platform, account))
+    if queue:
+        scopes.append(scope_id("queue", platform, queue))
     if category is not None:
         scopes.append(scope_id("category", key=category))
-    return scopes
+    return tuple(scopes)
 
 
 # -- contribution -----------------------------------------------------------------------------------------------
@@ -249,7 +272,7 @@ class Contribution:
     clocks: dict[str, list[Clock]] = field(default_factory=dict)  # running SLA clocks per scope
     day_keys: DayKeys | None = None  # None: no day buckets
 
-    def add(self, scopes: list[str], t_ms: int, counters: Counters) -> None:
+    def add(self, scopes: tuple[str, ...] | list[str], t_ms: int, counters: Counters) -> None:
         """Count ``counters`` at event time ``t_ms`` in every scope (totals, minute, quarter and day buckets;
         light scopes only the day buckets)."""
         self.facts.append((t_ms, tuple(scopes), tuple(counters.items()), self.day_keys))
@@ -325,14 +348,19 @@ def _bump(target: Counters, counters: Counters) -> None:
         target[name] = target.get(name, 0) + value
 
 
-def _agent(f: ContactFacts, agent: str | None) -> list[str]:
+def _agent(f: ContactFacts, agent: str | None) -> tuple[str, ...]:
     """Where a fact attributed to ``agent`` counts besides the contact's scopes: the agent, and the agent within
     the contact's queue (day buckets only, for outlier judgements)."""
     if not agent:
-        return []
-    if f.queue:
-        return [scope_id("agent", f.platform, agent), light_scope("queue_agent", f.platform, f.queue, agent)]
-    return [scope_id("agent", f.platform, agent)]
+        return ()
+    return _agent_scopes(f.platform, f.queue, agent)
+
+
+@lru_cache(maxsize=65_536)
+def _agent_scopes(platform: str, queue: str | None, agent: str) -> tuple[str, ...]:
+    if queue:
+        return scope_id("agent", platform, agent), light_scope("queue_agent", platform, queue, agent)
+    return (scope_id("agent", platform, agent),)
 
 
 def _agent_only(f: ContactFacts, agent: str | None) -> list[str]:
@@ -342,11 +370,36 @@ def _agent_only(f: ContactFacts, agent: str | None) -> list[str]:
 def _timed(prefix: str, duration_ms: int, bounds_s: tuple[float, ...]) -> Counters:
     """Count, sum, sketch bin and cumulative ``le`` buckets of one duration, e.g. fr_count, fr_ms, frh:42,
     frle:600 (``le`` counters go to the totals only: they feed Prometheus histograms)."""
-    out = {f"{prefix}_count": 1, f"{prefix}_ms": duration_ms, f"{prefix}h:{sketches.bin_of(duration_ms)}": 1}
-    for bound in bounds_s:
-        if duration_ms <= bound * 1000:
-            out[f"{prefix}le:{bound:g}"] = 1
+    count, total, bins = _timed_names(prefix)
+    out = {count: 1, total: duration_ms, f"{bins}{sketches.bin_of(duration_ms)}": 1}
+    _add_le(out, prefix, duration_ms, bounds_s)
     return out
+
+
+@lru_cache(maxsize=256)
+def _timed_names(prefix: str) -> tuple[str, str, str]:
+    return f"{prefix}_count", f"{prefix}_ms", f"{prefix}h:"
+
+
+def _add_le(out: Counters, prefix: str, duration_ms: int, bounds_s: tuple[float, ...]) -> None:
+    """``<prefix>le:<bound>`` = 1 for every bound (seconds) the duration is within, in the order of the bounds."""
+    limits, names = _le_names(prefix, bounds_s)
+    if limits is None:
+        for limit_ms, name in names:
+            if duration_ms <= limit_ms:
+                out[name] = 1
+    else:  # sorted bounds: the ones the duration is within are a suffix (formatting the names was most of the cost)
+        out.update(names[bisect.bisect_left(limits, duration_ms)])
+
+
+@lru_cache(maxsize=256)
+def _le_names(prefix: str, bounds_s: tuple[float, ...]) -> tuple[list[float] | None, tuple]:
+    """(limits in ms, the ``le`` counters from each limit on) for sorted bounds; (None, (limit, name) pairs) else."""
+    pairs = tuple((bound * 1000, f"{prefix}le:{bound:g}") for bound in bounds_s)
+    limits = [limit for limit, _ in pairs]
+    if limits != sorted(limits):
+        return None, pairs
+    return limits, tuple({name: 1 for _, name in pairs[i:]} for i in range(len(pairs) + 1))
 
 
 def _sla(policy: SlaPolicy | None, metric: str, start_ms: int, stop_ms: int) -> Counters:
@@ -359,17 +412,21 @@ def _sla(policy: SlaPolicy | None, metric: str, start_ms: int, stop_ms: int) -> 
     return {f"sla_{metric}_{'met' if stop_ms <= deadline else 'breached'}": 1}
 
 
-def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
-    """Every figure one contact adds, by scope. See the module docstring."""
-    out = Contribution()
+def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = None) -> Contribution:
+    """Every figure one contact adds, by scope. See the module docstring.
+
+    ``out``: an empty contribution to fill instead of a new one (``aggregates.BulkLoad.contribution`` sums the
+    facts as they are added)."""
+    if out is None:
+        out = Contribution()
     if f.created_at is None:
         return out  # nothing counts until the contact's creation is known
     bounds = config.histogram_bounds_s()
     category = config.category(f)
-    scopes = contact_scopes(f, category)  # gauges, oldest times and clocks count here
+    scopes = _contact_scopes(f.platform, f.account, f.queue, category)  # gauges, oldest times and clocks count here
     counted = scopes  # and completed-event facts also in the queue x category (day buckets only)
     if f.queue and category is not None:
-        counted = scopes + [light_scope("queue_category", f.platform, f.queue, category)]
+        counted += (light_scope("queue_category", f.platform, f.queue, category),)
     out.day_keys = (config.day(f.queue), config.day(None))
     policy = config.policy(f)
     created = f.created_at
@@ -406,7 +463,7 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
             wait = max(0, f.connected_at - f.queued_at)
             met, offered = service_level_contribution(True, wait, sl)
             figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
-            figures.update({f"asale:{b:g}": 1 for b in bounds if wait <= b * 1000})
+            _add_le(figures, "asa", wait, bounds)  # asale:<bound>
             if f.connected_agent:
                 figures[f"answered@{channel}"] = 1
             out.add(counted + _agent(f, f.connected_agent), f.connected_at, figures)
@@ -466,6 +523,6 @@ def contribution(f: ContactFacts, config: KpiConfig) -> Contribution:
                 if deadline is not None:
                     clocks.append((deadline, policy.at_risk_at(metric, start) or deadline))
             if clocks:
-                for scope in scopes + _agent_only(f, f.assignee):
+                for scope in (*scopes, *_agent_only(f, f.assignee)):
                     out.clocks[scope] = list(clocks)
     return out
