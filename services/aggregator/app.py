@@ -151,12 +151,14 @@ def build_app(settings: Settings, config=None) -> faust.App:
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():
-        started = time.monotonic()
-        if started < pacing["next"] or not ready():
+        if time.monotonic() < pacing["next"] or not ready():
             return
         producer = await snapshot_producer()
         if producer is None:
             return
+        # Paced on the publication's own cost: not on the rebuild ready() may just have done (a 90 s rebuild
+        # after a restart held every snapshot back for another 4 × 90 s) nor on waiting for Kafka.
+        started = time.monotonic()
         batch = engine.drain(int(time.time() * 1000))
         # Not awaited one by one: a snapshot replaces the previous one for its key, and a restarted worker
         # republishes every scope after its rebuild.
