@@ -147,22 +147,30 @@ def wrong_scopes(client: httpx.Client, api_url: str, expected: Expected) -> list
     return wrong
 
 
-async def _changelog_bytes(bootstrap: str, topic: str, n: int, timeout_s: float = 600) -> tuple[int, int, int]:
-    from aiokafka import AIOKafkaConsumer
+async def _changelog_bytes(bootstrap: str, topic: str, partitions: int, timeout_s: float = 600) -> tuple[int, int, int]:
+    """Records, bytes (keys + values) and distinct keys of a topic, read from the beginning to its end offsets.
+    Read to the offsets, not to a count: compaction leaves fewer records than offsets."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_partition_fetch_bytes=8 * MiB)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * MiB)
     await consumer.start()
     seen = size = 0
     keys: set[bytes] = set()
     deadline = time.monotonic() + timeout_s
     try:
-        while seen < n and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        left = {tp for tp in tps if ends[tp] > 0}
+        while left and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(*left, timeout_ms=1000, max_records=10_000)).items():
                 for record in records:
                     seen += 1
                     size += len(record.value or b"") + len(record.key or b"")
                     keys.add(record.key)
+            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
     return seen, size, len(keys)
@@ -239,7 +247,7 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
         progress(f"recovery: restart → correct figures {correct_s:.1f} s; marks "
                  + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items()))
         counted_after = sum(aggregator_counts(stack.aggregator_metrics_url).values())
-        cl_seen, cl_bytes, cl_keys = asyncio.run(_changelog_bytes(ctx.bootstrap, changelog_topic, changelog_n))
+        cl_seen, cl_bytes, cl_keys = asyncio.run(_changelog_bytes(ctx.bootstrap, changelog_topic, stack.partitions))
         scopes = len([s for s in set(expected.counters) | set(expected.gauges) if scope_path(s)])
         what_if = f" [what-if: services ran with {extra_env}]" if extra_env else ""
         state = (f"{loaded:,} events of state ({contacts:,} contacts, synthetic lifecycles over 36 h, plus agent "
