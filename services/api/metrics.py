@@ -285,12 +285,7 @@ def _staffing_families(queues: list[ScopeView], platforms: list[ScopeView], heal
         lbl = _labels(QUEUE, key)
         forecast = figures["agents_needed"] is not None
         for family, (_, _, source) in zip(out, STAFFING_GAUGES):
-            if source is None:
-                value = figures["offered"] / figures["window_seconds"]
-            elif source in ("offered", "aht_s"):
-                value = figures[source]
-            else:
-                value = figures[source] if forecast else None
+            value = _staffing_value(figures, source, forecast)
             if value is not None:
                 family.add(key, lbl, value)
     return out
@@ -598,18 +593,22 @@ _DEFAULT_STAFFING = StaffingConfig()
 _RULE = outliers.Rule()
 
 
+def _staffing_value(figures: dict, source: str | None, forecast: bool) -> float | None:
+    """One staffing gauge's value (None: absent): the arrival rate, the inputs, or a forecast figure."""
+    if source is None:
+        return figures["offered"] / figures["window_seconds"]
+    if source in ("offered", "aht_s"):
+        return figures[source]
+    return figures[source] if forecast else None
+
+
 def _staffing_text(view: ScopeView, figures: dict) -> tuple[str, ...]:
     """One queue's staffing samples, one string per family (as :func:`_staffing_families` renders them)."""
     lbl = _labels(QUEUE, (view.platform or "", view.id or ""))
     forecast = figures["agents_needed"] is not None
     out = []
     for name, _, source in STAFFING_GAUGES:
-        if source is None:
-            value = figures["offered"] / figures["window_seconds"]
-        elif source in ("offered", "aht_s"):
-            value = figures[source]
-        else:
-            value = figures[source] if forecast else None
+        value = _staffing_value(figures, source, forecast)
         out.append(f"{name}{{{lbl}}} {_num(value)}\n" if value is not None else "")
     return tuple(out)
 
