@@ -417,13 +417,12 @@ def baseline_main(args: argparse.Namespace) -> None:
 def publish_histogram(port: int) -> dict[float, float]:
     """``deskpulse_ingest_publish_seconds`` buckets (le → cumulative count) from ingest's /metrics."""
     import httpx
+    from prometheus_client.parser import text_string_to_metric_families
 
-    out: dict[float, float] = {}
-    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
-        if line.startswith("deskpulse_ingest_publish_seconds_bucket{"):
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
-    return out
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {float(sample.labels["le"]): sample.value  # float("+Inf") is inf
+            for family in text_string_to_metric_families(text) if family.name == "deskpulse_ingest_publish_seconds"
+            for sample in family.samples if sample.name.endswith("_bucket")}
 
 
 def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:

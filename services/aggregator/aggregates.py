@@ -450,14 +450,3 @@ class BulkLoad:
                     if counters:
                         kept[start] = counters
                 state.buckets[level] = kept
-
-
-def rebuild(partition: int, contributions: Iterable[tuple[str, Contribution]], stream_ms: int | None,
-            retention: Retention | None = None) -> PartitionAggregates:
-    """Aggregates of a partition recomputed from scratch from its contacts' contributions (consumed once, in one
-    pass: a generator keeps only one contact's contribution in memory at a time)."""
-    aggregates = PartitionAggregates(partition, retention)
-    if stream_ms is not None:
-        aggregates.expire(stream_ms)
-    aggregates.load(contributions)
-    return aggregates

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from services.aggregator.kpis import parse_light_scope
 from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import DayCalendar
+from services.aggregator.windows import DayCalendar, sum_buckets
 from services.api import outliers
 from services.api.periods import day_calendar, starts
 from services.api.readmodel import ReadModel, ScopeView
@@ -32,17 +32,8 @@ def bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int, i
     return day_starts[0], day_starts[length], now_ms
 
 
-def _sum(days: Days, start: int, end: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for day, counters in days.items():
-        if start <= day < end:
-            for name, v in counters.items():
-                out[name] = out.get(name, 0) + v
-    return out
-
-
 def _pair(days: Days, previous: int, start: int, now: int) -> tuple[dict[str, int], dict[str, int]]:
-    return _sum(days, start, now + 1), _sum(days, previous, start)
+    return sum_buckets(days, start, now + 1), sum_buckets(days, previous, start)
 
 
 def queue_parts(model: ReadModel, queue_scope: str) -> tuple[dict[str, ScopeView], dict[str, ScopeView]]:

@@ -516,18 +516,19 @@ def _agent_text(view: ScopeView) -> list[str]:
               for name, _, source in AGENT_CHANNEL_COUNTERS)]
 
 
+def _on_view(view: ScopeView, attr: str, key: object, build):
+    """``build()``, kept on the (immutable) view under ``attr`` while ``key`` stays equal: a scope unchanged since
+    the previous scrape costs a lookup."""
+    cached = view.__dict__.get(attr)
+    if cached is None or cached[0] != key:
+        cached = (key, build())
+        view.__dict__[attr] = cached  # views are immutable; a racing scrape writes the same text
+    return cached[1]
+
+
 def _chunks(views: list[ScopeView], attr: str, key: object, build) -> list:
-    """Each view's rendered samples (one string per family), kept on the (immutable) view under ``attr`` with
-    ``key``: a scope unchanged since the previous scrape costs a lookup."""
-    out = []
-    append = out.append
-    for view in views:
-        cached = view.__dict__.get(attr)
-        if cached is None or cached[0] != key:
-            cached = (key, build(view))
-            view.__dict__[attr] = cached  # views are immutable; a racing scrape writes the same text
-        append(cached[1])
-    return out
+    """Each view's rendered samples (one string per family), kept on the view (:func:`_on_view`)."""
+    return [_on_view(view, attr, key, lambda view=view: build(view)) for view in views]
 
 
 def _header(family: _Family) -> str:
@@ -675,11 +676,8 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
     for view, now in zip(queues, nows):
         platform_live = pools.get(view.platform)
         figures_key = (window_bounds(config.window, now)[0], pool(platform_live), config)
-        cached = view.__dict__.get("_prometheus_staffing")
-        if cached is None or cached[0] != figures_key:
-            cached = (figures_key, _staffing_text(view, scope_staffing(view, now, platform_live, config)))
-            view.__dict__["_prometheus_staffing"] = cached
-        chunks.append(cached[1])
+        chunks.append(_on_view(view, "_prometheus_staffing", figures_key, lambda: _staffing_text(
+            view, scope_staffing(view, now, platform_live, config))))
     out.append(cache.section("staffing", _STAFFING_HEADERS, chunks))
 
     chunks = []
@@ -691,11 +689,9 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
             calendar = day_calendar(sla, "queue", view.id)
             judgements = tuple(judge_views_cached(view, agents_, categories_, calendar, now, period, _RULE)
                                for period in PERIODS)
-            cached = view.__dict__.get("_prometheus_outliers")
-            if cached is None or len(cached[0]) != len(judgements) or not all(map(_is, cached[0], judgements)):
-                cached = (judgements, _outlier_text(view, judgements))
-                view.__dict__["_prometheus_outliers"] = cached
-            chunks.append(cached[1])
+            # judgements are cached objects: the tuples compare element by element, identical objects first
+            chunks.append(_on_view(view, "_prometheus_outliers", judgements,
+                                   lambda: _outlier_text(view, judgements)))
     out.append(cache.section("outliers", _OUTLIER_HEADERS, chunks))
 
     out.append(_family_text(_category_families(categories)))  # a bounded few

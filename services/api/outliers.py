@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 Counters = Mapping[str, int]
 Verdict = Literal["none", "agent-level", "process-level"]
+SEVERITY: tuple[Verdict, ...] = ("process-level", "agent-level", "none")  # worst first
 
 # 0.6745 = the 0.75 quantile of the standard normal: MAD / 0.6745 estimates the standard deviation.
 MAD_SCALE = 0.6745
@@ -163,7 +164,5 @@ def judge(queue: tuple[Counters, Counters], agents: Mapping[str, tuple[Counters,
           categories: Mapping[str, tuple[Counters, Counters]], rule: Rule = Rule()) -> dict[str, Any]:
     """Every metric's findings and the queue's verdict: ``process-level`` > ``agent-level`` > ``none``."""
     metrics = {m.name: judge_metric(m, queue, agents, categories, rule) for m in METRICS}
-    verdicts = {m["verdict"] for m in metrics.values()}
-    verdict: Verdict = ("process-level" if "process-level" in verdicts else
-                        "agent-level" if "agent-level" in verdicts else "none")
+    verdict: Verdict = min((m["verdict"] for m in metrics.values()), key=SEVERITY.index, default="none")
     return {"verdict": verdict, "rule": {"method": REFERENCE, **asdict(rule)}, "metrics": metrics}

@@ -73,9 +73,6 @@ async def queue_outliers(queue_key: Annotated[str, Path(description="`<platform>
     return JSONResponse(body)
 
 
-_ORDER = {"process-level": 0, "agent-level": 1, "none": 2}
-
-
 @router.get(
     "/outliers", summary="Every queue's verdict: agent-level, process-level or none", response_model=None,
     description="One summary per queue (findings without the full distributions), process-level first, then "
@@ -90,5 +87,5 @@ async def every_queue_outliers(figures: Annotated[Figures, Depends(get_figures)]
     if platform is not None:
         queues = [q for q in queues if q.startswith(f"queue/{platform}/")]
     items = [summary(j) for q in queues if (j := judge_queue(figures.model, figures.sla, q, period, rule))]
-    items.sort(key=lambda s: (_ORDER[s["verdict"]], s["scope"]))
+    items.sort(key=lambda s: (outliers.SEVERITY.index(s["verdict"]), s["scope"]))
     return JSONResponse({"period": period, "items": items, "total": len(items)})
