@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit bench bench-quick kafka-fetch clean
+.PHONY: demo test unit unit-future bench bench-quick kafka-fetch clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python 3.11 or newer")'
@@ -22,11 +22,20 @@ demo: $(STAMP)
 kafka-fetch: $(STAMP)
 	$(BIN)/deskpulse kafka fetch
 
-test: $(STAMP) kafka-fetch
+test: $(STAMP) kafka-fetch unit-future
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+# The unit tier again with the process clock 400 days ahead (libfaketime), so a test that depends on today's
+# date fails the day it is written, not weeks later. CI must have faketime (install-prerequisites.sh installs it).
+unit-future: $(STAMP)
+	@if command -v faketime >/dev/null; then \
+	  echo "unit tests with the clock 400 days ahead (faketime -f +400d)"; \
+	  faketime -f '+400d' $(BIN)/pytest tests/unit -q -p no:cacheprovider; \
+	elif [ -n "$$CI" ]; then echo "faketime is missing: run deploy/local/install-prerequisites.sh" >&2; exit 1; \
+	else echo "skipping the unit tests 400 days ahead: faketime is not installed (deploy/local/install-prerequisites.sh)"; fi
 
 # Every figure of docs/performance.md beside its baseline and goal; writes bench/results.json.
 bench: $(STAMP) kafka-fetch

@@ -2,7 +2,8 @@
 # Installs what `make test` needs beyond Python and the project's own Python packages, when missing:
 # - Java 17+ and Maven for the local Kafka broker;
 # - Prometheus and Alertmanager (promtool, amtool, and a real Prometheus in the end-to-end tests);
-# - Chromium and ChromeDriver for the wallboard page test.
+# - Chromium and ChromeDriver for the wallboard page test;
+# - libfaketime, to run the unit tests with the clock a year ahead (`make unit-future`, part of `make test`).
 # Uses Debian packages (apt-get) and needs root; on a machine that has them already it does nothing.
 set -euo pipefail
 missing=()
@@ -12,6 +13,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -18,6 +18,7 @@ from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
 from services.aggregator.sla import SlaConfig, SlaConfigError
 from services.aggregator.windows import Retention
 from services.aggregator.writeback import WriteBack
+from services.common.clock import Clock, wall_ms
 from services.common.events import EventValidationError, parse_event
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -45,7 +46,8 @@ def kpi_config(settings: Settings):
     return SlaKpiConfig(SlaConfig.load(settings.sla_config))
 
 
-def build_app(settings: Settings, config=None) -> faust.App:
+def build_app(settings: Settings, config=None, clock: Clock = wall_ms) -> faust.App:
+    """The Faust app; ``clock`` is the wall clock that advances stream time while no newer event arrives."""
     datadir = settings.data_dir / "faust" / settings.aggregator_app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -88,7 +90,7 @@ def build_app(settings: Settings, config=None) -> faust.App:
             return False
         if built_for["generation"] != app.rebalancing_count:
             active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
-            engine.rebuild(active, int(time.time() * 1000))
+            engine.rebuild(active, clock())
             built_for["generation"] = app.rebalancing_count
         return True
 
@@ -108,7 +110,7 @@ def build_app(settings: Settings, config=None) -> faust.App:
         # are acknowledged after their batch is processed, so a crash replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             ready()
-            wall_ms = int(time.time() * 1000)
+            now = clock()
             outcomes: Counter_[str] = Counter_()
             for message in batch:
                 try:
@@ -119,7 +121,7 @@ def build_app(settings: Settings, config=None) -> faust.App:
                     log.warning("skipping invalid event at partition %d offset %d: %s",
                                 message.message.partition, message.message.offset, exc)
                     continue
-                outcomes[engine.handle(message.message.partition, event, wall_ms)] += 1
+                outcomes[engine.handle(message.message.partition, event, now)] += 1
             table.flush(to_changelog)
             for outcome, n in outcomes.items():
                 EVENTS.labels(outcome).inc(n)
@@ -159,7 +161,7 @@ def build_app(settings: Settings, config=None) -> faust.App:
         # Paced on the publication's own cost: not on the rebuild ready() may just have done (a 90 s rebuild
         # after a restart held every snapshot back for another 4 × 90 s) nor on waiting for Kafka.
         started = time.monotonic()
-        batch = engine.drain(int(time.time() * 1000))
+        batch = engine.drain(clock())
         # Not awaited one by one: a snapshot replaces the previous one for its key, and a restarted worker
         # republishes every scope after its rebuild.
         try:

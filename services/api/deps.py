@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -39,7 +38,7 @@ class Figures:
         queue = view.id if view is not None and kind == "queue" else None
         # Windows run on stream time (event time, advanced by the wall clock while idle), so a replay of
         # history shows its own "last 15 minutes".
-        now = view.stream_ms if view else _wall_ms()
+        now = view.stream_ms if view else model.clock()
         day = self.sla.day_for(queue) if self.sla is not None else None
         today = local_day_start(day.timezone if day else self.settings.timezone, now,
                                 day.reset if day else self.settings.day_reset)
@@ -73,10 +72,6 @@ class Figures:
             platforms = ", ".join(s.split("/", 2)[1] for s in matches)
             raise HTTPException(409, f"{kind} '{key}' exists on several platforms ({platforms}); use <platform>/{key}")
         raise HTTPException(404, f"unknown {kind} '{key}'")
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def get_model(request: Request) -> ReadModel:

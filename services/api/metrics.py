@@ -13,7 +13,6 @@ within it, so it is 0.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -639,7 +638,7 @@ def _family_text(families_: list[_Family]) -> bytes:
     return "".join(out).encode()
 
 
-def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConfig | None = None) -> bytes:
+def render(views: list[ScopeView], health: Health, staffing: StaffingConfig | None = None) -> bytes:
     """The text exposition (format 0.0.4) of one scrape. Safe to call in a worker thread.
 
     The same samples as ``generate_latest`` over :class:`SnapshotCollector` (a test compares them), written
@@ -648,8 +647,6 @@ def render(views: list[ScopeView], health: Health | bool, staffing: StaffingConf
     all its scopes' samples are the ones of the previous scrape, so a scrape renders only the scopes that
     changed and joins the rest (a test checks the result is byte for byte that of a cold render).
     """
-    if isinstance(health, bool):
-        health = Health(ready=health, stale_seconds=None, stream_ms=None, wall_s=time.time())
     cache = _cache
     queues: list[ScopeView] = []
     agents: list[ScopeView] = []
@@ -712,7 +709,3 @@ _QUEUE_HEADERS = [_header(f) for f in _queue_families([])]
 _STAFFING_HEADERS = [_header(f) for f in _staffing_families([], [], Health(True, None, None, 0.0), None)]
 _OUTLIER_HEADERS = [_header(f) for f in _outlier_families([], [], Health(True, None, None, 0.0), None)]
 _AGENT_HEADERS = [_header(f) for f in _agent_families([])]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

@@ -21,14 +21,11 @@ from aiokafka.errors import KafkaError
 
 from services.aggregator.kpis import LIGHT_KINDS
 from services.aggregator.windows import sum_buckets, window_start
+from services.common.clock import Clock, wall_ms
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,7 +171,8 @@ class ReadModel:
     stream clock by wall time without merging again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = wall_ms) -> None:
+        self.clock = clock  # the wall clock that advances stream time between publications (tests fix it)
         self._partials: dict[str, dict[int, dict[str, Any]]] = {}  # scope -> partition -> partial
         self._cache: dict[str, tuple[ScopeView, tuple[tuple[int, int], ...]]] = {}
         self._by_id: dict[tuple[str, str], set[str]] = {}  # (kind, bare id) -> scopes, for bare-id lookups
@@ -214,7 +212,7 @@ class ReadModel:
         partials[int(partition)] = partial
         self._changed(scope)
         self.last_update_monotonic = time.monotonic()
-        self.last_update_wall_ms = _wall_ms()
+        self.last_update_wall_ms = self.clock()
 
     @property
     def caught_up(self) -> bool:
@@ -267,7 +265,7 @@ class ReadModel:
         return cached
 
     def view(self, scope: str, wall_ms: int | None = None) -> ScopeView | None:
-        wall = wall_ms or _wall_ms()
+        wall = wall_ms if wall_ms is not None else self.clock()
         cached = self._merged(scope, wall)
         if cached is None:
             return None
@@ -277,7 +275,7 @@ class ReadModel:
 
     def peek(self, scope: str) -> ScopeView | None:
         """The cached merged view as built (its ``stream_ms`` not advanced): for filters over many scopes."""
-        cached = self._merged(scope, _wall_ms())
+        cached = self._merged(scope, self.clock())
         return cached[0] if cached else None
 
     def agent_state(self, scope: str) -> str | None:
@@ -324,7 +322,7 @@ class ReadModel:
 
     def views(self) -> list[ScopeView]:
         """Every scope, merged (on the calling thread). See :meth:`copy` for the scrape path."""
-        wall = _wall_ms()
+        wall = self.clock()
         out = []
         for scope in list(self._partials):
             merged = self._merged(scope, wall)
@@ -347,7 +345,7 @@ class ReadModel:
                 cached.append(hit[0])
             elif partials:
                 pending.append((scope, tuple(partials.values())))
-        return ViewsCopy(cached, pending, _wall_ms())
+        return ViewsCopy(cached, pending, self.clock())
 
     def adopt(self, copy: ViewsCopy) -> None:
         """Cache the views a render thread merged from ``copy`` (on the loop, after the thread finished)."""
@@ -360,7 +358,7 @@ class ReadModel:
 
     def stream_ms(self, wall_ms: int | None = None) -> int | None:
         """The pipeline's stream time now: the ``all`` scope's, else the newest over every scope."""
-        wall = wall_ms or _wall_ms()
+        wall = wall_ms if wall_ms is not None else self.clock()
         if "all" in self._partials:
             return self.view("all", wall).stream_ms  # type: ignore[union-attr]
         best = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,7 +21,7 @@ router = APIRouter(tags=["health"])
 async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depends(get_model)]) -> Response:
     # A consistent copy, taken on the loop; merged and rendered in a thread so the loop keeps serving.
     health = metrics.Health(ready=model.caught_up, stale_seconds=model.stale_seconds(),
-                            stream_ms=model.stream_ms(), wall_s=time.time())
+                            stream_ms=model.stream_ms(), wall_s=model.clock() / 1000)
     copy = model.copy()
     staffing = request.app.state.figures.staffing
     body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health, staffing))

@@ -1,10 +1,9 @@
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
+from services.common.clock import FixedClock
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
@@ -14,15 +13,15 @@ NOW = 1_795_000_100_000
 
 def snapshot(scope, created=4, fr=2, fr_ms=90_000, open_=3, waiting=1, oldest=1_795_000_000_000, agent=None):
     totals = {"created": created, "fr_count": fr, "fr_ms": fr_ms, "resolved": 1}
-    # published just now at stream time NOW, so the API's stream clock reads NOW (plus a few ms)
+    # published at stream time NOW by the read model's fixed clock: the API's stream clock reads NOW exactly
     return encoded(scope, totals=totals, minutes={NOW - NOW % 60_000: totals}, quarters={NOW - NOW % 900_000: totals},
                    live={"open": open_, "waiting": waiting, "oldest_waiting_created_ms": oldest}, agent=agent,
-                   stream_ms=NOW, published_ms=int(time.time() * 1000))[1]
+                   stream_ms=NOW, published_ms=NOW)[1]
 
 
 @pytest.fixture
 def client():
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     model.apply(b"all#0", snapshot("all"))
     model.apply(b"platform/zendesk#0", snapshot("platform/zendesk"))
     model.apply(b"queue/zendesk/billing#0", snapshot("queue/zendesk/billing"))
@@ -67,7 +66,7 @@ def test_agent_status(client):
     body = client.get("/v1/agents/42").json()
     assert body["scope"] == "agent/zendesk/42" and body["live"]["open"] == 3
     assert body["agent"]["state"] == "busy"
-    assert 90.0 <= body["agent"]["seconds_in_state"] < 95.0  # stream time minus since
+    assert body["agent"]["seconds_in_state"] == 90.0  # stream time minus since
 
 
 @pytest.mark.parametrize("window", ["5m", "15m", "30m", "1h", "24h", "today", "all"])
@@ -111,7 +110,7 @@ def test_goals_are_measured_per_window_and_queue():
 
     sla = SlaConfig.load({"goals": {"global": {"first_response_seconds_avg": "<= 60", "csat": ">= 0.9"},
                                     "queues": {"billing": {"first_response_seconds_avg": "<= 30"}}}})
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     model.apply(b"queue/zendesk/billing#0", snapshot("queue/zendesk/billing"))
     model.apply(b"all#0", snapshot("all"))
     model.caught_up = True

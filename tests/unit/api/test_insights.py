@@ -1,7 +1,5 @@
 """Categories, complaints, workload and outliers in the read API and its metrics (docs/kpis.md)."""
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,26 +8,23 @@ from prometheus_client.registry import CollectorRegistry
 from services.api.app import create_app
 from services.api.metrics import Health, SnapshotCollector, render, render_with_client
 from services.api.readmodel import ReadModel
+from services.common.clock import FixedClock
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
 NOW = 1_795_000_100_000
 
 
-def _wall() -> int:
-    return int(time.time() * 1000)
-
-
 @pytest.fixture
 def model():
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     model.apply(*encoded("category/billing", 0, totals={"created": 4, "resolved": 3, "csat_good": 2, "csat_bad": 1,
                                                          "nps_promoter": 1, "fr_count": 2, "fr_ms": 60_000,
                                                          "frle:60": 1},
-                         live={"open": 1}, stream_ms=NOW, published_ms=_wall()))
-    model.apply(*encoded("category/billing", 1, totals={"created": 1}, stream_ms=NOW, published_ms=_wall()))
-    model.apply(*encoded("category/other", 0, totals={"created": 7}, stream_ms=NOW, published_ms=_wall()))
-    model.apply(*encoded("queue/zendesk/q1", 0, totals={"created": 12}, stream_ms=NOW, published_ms=_wall()))
+                         live={"open": 1}, stream_ms=NOW, published_ms=NOW))
+    model.apply(*encoded("category/billing", 1, totals={"created": 1}, stream_ms=NOW, published_ms=NOW))
+    model.apply(*encoded("category/other", 0, totals={"created": 7}, stream_ms=NOW, published_ms=NOW))
+    model.apply(*encoded("queue/zendesk/q1", 0, totals={"created": 12}, stream_ms=NOW, published_ms=NOW))
     model.caught_up = True
     return model
 
@@ -51,7 +46,7 @@ def test_categories_list_and_one_category(client):
 
 def test_category_metrics_carry_the_category_label(model):
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(model.views(), Health(True, 0.0, NOW, time.time())))
+    registry.register(SnapshotCollector(model.views(), Health(True, 0.0, NOW, NOW / 1000)))
     get = registry.get_sample_value
     assert get("deskpulse_category_contacts_created_total", {"category": "billing"}) == 5
     assert get("deskpulse_category_contacts_created_total", {"category": "other"}) == 7
@@ -60,7 +55,7 @@ def test_category_metrics_carry_the_category_label(model):
     assert get("deskpulse_category_contacts_open", {"category": "billing"}) == 1
     # the queue families keep their own labels and values
     assert get("deskpulse_contacts_created_total", {"platform": "zendesk", "queue": "q1"}) == 12
-    health = Health(True, 0.0, NOW, time.time())
+    health = Health(True, 0.0, NOW, NOW / 1000)
     direct = render(model.views(), health).decode()
     assert direct.count("deskpulse_category_contacts_created_total{") == 2
     assert samples(direct) == samples(render_with_client(model.views(), health).decode())
@@ -84,14 +79,14 @@ def _days(*per_day):
 
 @pytest.fixture
 def trend_client():
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     days = _days({"resolved": 10, "complaints": 3, "csat_good": 4, "csat_bad": 1, "replies": 12},  # today
                  {"resolved": 20, "complaints": 2, "reopened": 2},                                   # yesterday
                  *[{"resolved": 10, "complaints": 1}] * 5,                                          # rest of the week
                  *[{"resolved": 10, "complaints": 0}] * 7)                                          # week before
     model.apply(*encoded("queue/zendesk/q1", 0, totals={"resolved": 200, "complaints": 9},
                          minutes={NOW - NOW % 60_000: {"resolved": 2, "complaints": 1}},
-                         stream_ms=NOW, published_ms=_wall(), days=days))
+                         stream_ms=NOW, published_ms=NOW, days=days))
     model.caught_up = True
     with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:
         yield c
@@ -137,11 +132,11 @@ def test_without_day_buckets_trends_are_empty_not_errors(client):
 
 @pytest.fixture
 def agent_model():
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     totals = {"replies": 9, "replies@email": 7, "replies@chat": 2, "answered": 4, "answered@voice": 4,
               "handled": 4, "handled@voice": 4, "resolved": 10, "resolved@email": 6, "resolved@voice": 4,
               "reopened": 1, "one_touch": 5, "csat_good": 3, "csat_bad": 1, "complaints": 1}
-    model.apply(*encoded("agent/zendesk/42", 0, totals=totals, published_ms=_wall(),
+    model.apply(*encoded("agent/zendesk/42", 0, totals=totals, published_ms=NOW,
                          agent={"state": "busy", "since_ms": NOW - 1_000, "raw_state": None},
                          days={TODAY: {"replies": 3, "replies@email": 3, "resolved": 2, "resolved@email": 2}}))
     model.caught_up = True
@@ -164,7 +159,7 @@ def test_agent_body_has_workload_per_channel_beside_quality(agent_model):
 
 def test_agent_channel_metrics_have_one_series_per_channel_worked(agent_model):
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(agent_model.views(), Health(True, 0.0, NOW, time.time())))
+    registry.register(SnapshotCollector(agent_model.views(), Health(True, 0.0, NOW, NOW / 1000)))
     get = registry.get_sample_value
     agent = {"platform": "zendesk", "agent": "42"}
     assert get("deskpulse_agent_channel_contacts_answered_total", {**agent, "channel": "voice"}) == 4
@@ -172,6 +167,6 @@ def test_agent_channel_metrics_have_one_series_per_channel_worked(agent_model):
     assert get("deskpulse_agent_channel_replies_total", {**agent, "channel": "voice"}) is None
     assert get("deskpulse_agent_channel_contacts_resolved_total", {**agent, "channel": "voice"}) == 4
     assert get("deskpulse_agent_complaints_total", agent) == 1
-    health = Health(True, 0.0, NOW, time.time())
+    health = Health(True, 0.0, NOW, NOW / 1000)
     assert samples(render(agent_model.views(), health).decode()) == samples(
         render_with_client(agent_model.views(), health).decode())

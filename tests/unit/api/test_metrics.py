@@ -2,7 +2,6 @@
 
 import shutil
 import subprocess
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +11,7 @@ from prometheus_client.registry import CollectorRegistry
 from services.api.app import create_app
 from services.api.metrics import Health, SnapshotCollector
 from services.api.readmodel import ReadModel
+from services.common.clock import FixedClock
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
@@ -29,8 +29,8 @@ QUEUE_TOTALS = {
 
 
 def model_with_figures() -> ReadModel:
-    model = ReadModel()
-    wall = int(time.time() * 1000)
+    wall = T + 2_000  # every partial's publication time, and the read model's wall clock
+    model = ReadModel(clock=FixedClock(wall))
     # two partitions of one queue: the collector sees their sum
     half = {k: v // 2 for k, v in QUEUE_TOTALS.items()}
     rest = {k: v - v // 2 for k, v in QUEUE_TOTALS.items()}
@@ -55,7 +55,7 @@ def registry():
     model = model_with_figures()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(model.views(), Health(ready=True, stale_seconds=3.5, stream_ms=T,
-                                                              wall_s=time.time())))
+                                                              wall_s=model.clock() / 1000)))
     return registry
 
 
@@ -168,7 +168,7 @@ def test_direct_render_equals_prometheus_client_exposition():
 
     model = model_with_figures()
     model.apply(*encoded('queue/zendesk/odd "name"\\with\nnewline', 0, totals={"created": 2, "frle:60": 1}))
-    health = Health(ready=False, stale_seconds=None, stream_ms=T, wall_s=time.time())
+    health = Health(ready=False, stale_seconds=None, stream_ms=T, wall_s=model.clock() / 1000)
 
     def samples(text: bytes) -> dict:
         return {(s.name, tuple(sorted(s.labels.items()))): s.value

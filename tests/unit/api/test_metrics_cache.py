@@ -5,8 +5,6 @@ on them) with an empty scrape cache; the cached render is the same read model sc
 some scopes change, come and go, the platform pool changes and the staffing window moves on.
 """
 
-import time
-
 import pytest
 
 from services.aggregator.kpis import light_scope
@@ -14,13 +12,14 @@ from services.api import metrics
 from services.api.metrics import Health, render
 from services.api.readmodel import ReadModel
 from services.api.staffing import StaffingConfig
+from services.common.clock import FixedClock
 from tests.support.partials import encoded
 
 MINUTE = 60_000
 DAY = 86_400_000
 NOW = 1_795_000_079_999  # stream time of the partials (late in a minute)
 TODAY = NOW - NOW % DAY
-WALL = int(time.time() * 1000)  # publication time of every partial
+WALL = NOW + 20_001  # publication time of every partial, and the read model's (fixed) wall clock
 LATER = WALL + 600_000  # the scrapes' wall clock: after every merge, so stream times do not depend on when views merged
 
 
@@ -60,7 +59,7 @@ def records() -> list[tuple[bytes, bytes | None]]:
 
 
 def model_of(recs) -> ReadModel:
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(WALL))
     for key, value in recs:
         model.apply(key, value)
     model.caught_up = True

@@ -1,7 +1,6 @@
 """Outlier judgements from their definitions (docs/kpis.md "Outliers"), small volumes included."""
 
 import random
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +12,7 @@ from services.api.app import create_app
 from services.api.judgements import judge_queue
 from services.api.outliers import METRICS, Rule, judge, judge_metric, modified_z
 from services.api.readmodel import ReadModel
+from services.common.clock import FixedClock
 from services.common.events import from_epoch_ms, parse_event
 from services.common.settings import Settings
 from tests.support.partials import encoded
@@ -166,12 +166,13 @@ def week_of_traffic(bad_agent="a3", agents=6, per_day=6, days=7, seed=1):
 
 
 def model_from(docs, config=CONFIG):
+    """The read model of ``docs`` published at the last event's time, its wall clock standing there."""
     engine = Engine({}, config=SlaKpiConfig(SlaConfig.load(config)))
     last = max(parse_event(d).occurred_ms for d in docs)
     for d in docs:
         e = parse_event(d)
         engine.handle(0, e, e.occurred_ms)
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(last))
     for key, value in engine.drain(last):
         model.apply(key, value)
     model.caught_up = True
@@ -193,7 +194,7 @@ def test_one_agent_with_bad_ratings_is_found_from_the_events():
 
 def test_outlier_routes(monkeypatch):
     model = model_from(week_of_traffic())
-    model.apply(*encoded("queue/intercom/quiet", totals={"created": 1}, published_ms=int(time.time() * 1000)))
+    model.apply(*encoded("queue/intercom/quiet", totals={"created": 1}, published_ms=model.clock()))
     with TestClient(create_app(Settings(), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as client:
         body = client.get("/v1/queues/zendesk/billing/outliers").json()
         assert body["scope"] == "queue/zendesk/billing" and body["verdict"] == "agent-level"
@@ -225,7 +226,7 @@ def test_outlier_gauges_only_for_findings():
 
     model = model_from(week_of_traffic())
     staffing = StaffingConfig(sla=SlaConfig.load(CONFIG))
-    health = Health(True, 0.0, None, time.time())
+    health = Health(True, 0.0, None, model.clock() / 1000)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(model.views(), health, staffing))
     get = registry.get_sample_value

@@ -1,4 +1,5 @@
 from services.api.readmodel import ReadModel, merge
+from services.common.clock import FixedClock
 from tests.support.partials import encoded, partial
 
 T = 1_795_000_000_000
@@ -77,6 +78,15 @@ def test_cached_view_still_advances_stream_time_by_wall_time():
     assert model.view("all", wall_ms=T + 5_000).stream_ms == T + 5_000
     assert model.view("all", wall_ms=T + 9_000).stream_ms == T + 9_000
     assert model.stream_ms(wall_ms=T + 9_000) == T + 9_000
+
+
+def test_the_models_clock_advances_stream_time_between_publications():
+    clock = FixedClock(T)
+    model = ReadModel(clock=clock)
+    model.apply(*encoded("all", 0, stream_ms=T - 2_000, published_ms=T))
+    assert model.view("all").stream_ms == T - 2_000 and model.stream_ms() == T - 2_000
+    clock.advance(7_000)
+    assert model.view("all").stream_ms == T + 5_000 and model.stream_ms() == T + 5_000
 
 
 def test_bare_ids_are_indexed_and_tombstoned_scopes_forgotten():

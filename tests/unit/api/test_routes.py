@@ -1,12 +1,11 @@
 """Lists, accounts, errors, auth, CORS and the OpenAPI description of the read API."""
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
+from services.common.clock import FixedClock
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
@@ -16,12 +15,12 @@ NOW = 1_795_000_100_000
 def _agent(model, platform, agent, state):
     model.apply(*encoded(f"agent/{platform}/{agent}", totals={"replies": 2}, live={"open": 1},
                          agent={"state": state, "since_ms": NOW - 60_000, "raw_state": state},
-                         stream_ms=NOW, published_ms=int(time.time() * 1000)))
+                         stream_ms=NOW, published_ms=NOW))
 
 
 @pytest.fixture
 def model():
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(NOW))
     for platform in ("intercom", "zendesk"):
         for q in range(5):
             model.apply(*encoded(f"queue/{platform}/q{q}", totals={"created": q}))

@@ -1,7 +1,5 @@
 """Staffing forecast on read: inputs from the read model, Erlang C figures, nulls with a reason, API and metrics."""
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.registry import CollectorRegistry
@@ -13,13 +11,14 @@ from services.api.app import create_app
 from services.api.metrics import Health, SnapshotCollector
 from services.api.readmodel import ReadModel
 from services.api.staffing import StaffingConfig, forecast, pool, scope_staffing, window_bounds, window_sums
+from services.common.clock import FixedClock
 from services.common.events import from_epoch_ms
 from services.common.settings import Settings
 from tests.support.partials import encoded
 
 NOW = 1_795_000_079_999  # stream time, late in a minute: the window is the 30 whole minutes before it
 MINUTE = NOW - NOW % 60_000  # the current minute's bucket: not in the window
-FUTURE = int(time.time() * 1000) + 3_600_000  # published "later": the stream clock stays at NOW exactly
+PUBLISHED = NOW + 1_000  # publication time of every partial, and the read model's (fixed) wall clock
 
 # Call Centre Helper's worked example (docs/staffing.md): 100 calls in 30 minutes, AHT 180 s, 80 % in 20 s.
 EXAMPLE = StaffingConfig(shrinkage=0.3, max_occupancy=0.85)
@@ -137,25 +136,25 @@ def _minutes(n: int, per_minute: dict, skip: int = 0) -> dict:
 def example_model() -> ReadModel:
     """billing: 100 live contacts in the last 30 minutes (two partitions), AHT 180 s; older traffic outside the
     window; zendesk has 12 agents taking contacts. chat: one contact handled in 0 ms. mail: e-mail only."""
-    model = ReadModel()
+    model = ReadModel(clock=FixedClock(PUBLISHED))  # the stream clock stays at NOW exactly
     p0 = _minutes(30, {"answered": 2, "handled": 2, "handle_ms": 360_000})
     # before the window, and the current (partial) minute: not counted
     p0.update({MINUTE - 60_000 * i: {"answered": 50, "handled": 50, "handle_ms": 50 * 999_000} for i in (0, 31, 45)})
     p1 = _minutes(30, {"answered": 1, "abandoned": 1, "short_abandoned": 4, "handled": 1, "handle_ms": 180_000},
                   skip=10)
     # p0: 60 answered, 60 handled in 3 min each; p1: 20 answered + 20 abandoned, 20 handled: 100 offered, AHT 180 s
-    model.apply(*encoded("queue/zendesk/billing", 0, minutes=p0, stream_ms=NOW, published_ms=FUTURE,
+    model.apply(*encoded("queue/zendesk/billing", 0, minutes=p0, stream_ms=NOW, published_ms=PUBLISHED,
                          totals={"created": 500}))
-    model.apply(*encoded("queue/zendesk/billing", 1, minutes=p1, stream_ms=NOW, published_ms=FUTURE))
+    model.apply(*encoded("queue/zendesk/billing", 1, minutes=p1, stream_ms=NOW, published_ms=PUBLISHED))
     model.apply(*encoded("queue/zendesk/mail", 0, minutes=_minutes(30, {"created": 5}), stream_ms=NOW,
-                         published_ms=FUTURE, live={"open": 40, "waiting": 12}))
+                         published_ms=PUBLISHED, live={"open": 40, "waiting": 12}))
     model.apply(*encoded("queue/intercom/chat", 0, minutes=_minutes(5, {"answered": 1, "handled": 1}),
-                         stream_ms=NOW, published_ms=FUTURE, live={"in_queue": 2}))
-    model.apply(*encoded("platform/zendesk", 0, stream_ms=NOW, published_ms=FUTURE,
+                         stream_ms=NOW, published_ms=PUBLISHED, live={"in_queue": 2}))
+    model.apply(*encoded("platform/zendesk", 0, stream_ms=NOW, published_ms=PUBLISHED,
                          minutes=_minutes(30, {"answered": 4, "abandoned": 1, "handled": 4, "handle_ms": 720_000}),
                          live={"agents_available": 5, "agents_busy": 7, "agents_away": 3, "agents_offline": 20}))
-    model.apply(*encoded("all", 0, stream_ms=NOW, published_ms=FUTURE))
-    model.apply(*encoded("agent/zendesk/a1", 0, stream_ms=NOW, published_ms=FUTURE,
+    model.apply(*encoded("all", 0, stream_ms=NOW, published_ms=PUBLISHED))
+    model.apply(*encoded("agent/zendesk/a1", 0, stream_ms=NOW, published_ms=PUBLISHED,
                          agent={"state": "busy", "since_ms": NOW - 1_000, "raw_state": None}))
     model.caught_up = True
     return model
@@ -253,7 +252,7 @@ def test_prometheus_gauges_per_queue():
     model = example_model()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(model.views(), Health(ready=True, stale_seconds=0, stream_ms=NOW,
-                                                              wall_s=time.time()), EXAMPLE))
+                                                              wall_s=model.clock() / 1000), EXAMPLE))
     get = registry.get_sample_value
     q = {"platform": "zendesk", "queue": "billing"}
     assert get("deskpulse_staffing_offered_contacts", q) == 100
