@@ -154,9 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import replay, staffing, webhooks
+    from services.commands import example, replay, staffing, webhooks
 
-    for module in (webhooks, staffing, replay):
+    for module in (webhooks, staffing, replay, example):
         module.register(sub)
     return parser
 

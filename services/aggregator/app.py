@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = Counter(
     "deskpulse_aggregator_events_total",
-    "Events read from the events topic, by outcome (applied, duplicate, late, retired_late, invalid)",
+    "Events read from the events topic, by outcome (applied, duplicate, late, retired_late, future, invalid)",
     ["outcome"],
 )
 LATE = Counter(
@@ -81,7 +81,8 @@ def build_app(settings: Settings, config=None, clock: Clock = wall_ms) -> faust.
     table = WriteBack(contacts)
     engine = Engine(table, config=config or kpi_config(settings),
                     settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000)),
-                                            contact_retention_ms=int(settings.contact_retention_s * 1000)))
+                                            contact_retention_ms=int(settings.contact_retention_s * 1000),
+                                            max_ahead_ms=int(settings.max_clock_skew_s * 1000)))
     built_for = {"generation": -1}
 
     def ready() -> bool:

@@ -14,6 +14,12 @@ Exactness under at-least-once delivery and restarts:
   partition's retired record, written *before* the contacts are deleted, with the cutoff time. A rebuild
   skips (and deletes) records older than that cutoff, so a crash between the two writes never counts twice.
   Events older than the cutoff are late for good and are counted as such, not applied.
+
+Clocks: stream time is kept per partition (``windows.StreamClock``), so one partition's events never age
+another's contacts, and never runs more than ``max_ahead_ms`` ahead of the worker's wall clock: an event from
+further in the future (a platform or producer with a wrong clock, a forged event) is not applied. It is counted
+(outcome ``future``) in the partition's ``future#<partition>`` record, which the partition's ``all`` partial
+carries to the API (``/readyz``), and it changes no figure (docs/architecture.md, "Clocks").
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from services.common.events import CanonicalEvent
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["applied", "duplicate", "late", "retired_late"]
+Outcome = Literal["applied", "duplicate", "late", "retired_late", "future"]
 RECENT_CONTRIBUTIONS = 20_000  # contributions kept for the next event of their record (~3 kB each)
 
 
@@ -51,17 +57,24 @@ def retired_key(partition: int) -> str:
     return f"retired#{partition}"
 
 
+def future_key(partition: int) -> str:
+    """Key of the record counting the events of ``partition`` refused for being too far in the future."""
+    return f"future#{partition}"
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     retention: Retention = Retention()
     contact_retention_ms: int = 3 * DAY_MS  # closed contacts stay in memory this long (reopens, late events)
     sweep_interval_ms: int = MINUTE_MS
+    max_ahead_ms: int | None = 5 * MINUTE_MS  # DESKPULSE_MAX_CLOCK_SKEW_S: how far stream time may lead the wall clock
 
 
 class _Partition:
     def __init__(self, partition: int, settings: EngineSettings) -> None:
         self.aggregates = PartitionAggregates(partition, settings.retention)
-        self.clock = StreamClock()
+        self.clock = StreamClock(settings.max_ahead_ms)
+        self.future: dict | None = None  # the future#<partition> record: events refused for their time
         self.agent_scopes: dict[str, str] = {}  # agent scope -> agent record key (agents living here)
         self.clock_heap: list[tuple[int, str]] = []  # (time a clock crosses a threshold, scope)
         self.closed: list[tuple[int, str]] = []  # (last event time, key) of contacts closed when last seen
@@ -108,6 +121,9 @@ class Engine:
         """Apply one event read from ``partition`` at wall-clock time ``wall_ms``. Idempotent."""
         part = self._partition(partition)
         t = event.occurred_ms
+        if not part.clock.admits(t, wall_ms):
+            self._refuse_future(partition, part, event, wall_ms)
+            return "future"
         retired = self.table.get(retired_key(partition))
         if retired is not None and t < retired["through_ms"]:
             self.late_events += 1
@@ -145,6 +161,20 @@ class Engine:
             self.late_events += 1  # counted in its (still kept) bucket or only in the totals; reported
             return "late"
         return "applied"
+
+    def _refuse_future(self, partition: int, part: _Partition, event: CanonicalEvent, wall_ms: int) -> None:
+        old = self.table.get(future_key(partition)) or {"p": partition, "kind": "future", "n": 0}
+        record = {**old, "n": old["n"] + 1, "last": {
+            "event_id": event.event_id, "platform": event.platform, "occurred_at": event.occurred_at,
+            "ahead_ms": event.occurred_ms - wall_ms, "refused_at_ms": wall_ms}}
+        self.table[future_key(partition)] = record
+        part.future = record
+        self._dirty.add(("all", partition))
+        if old["n"] == 0 or wall_ms - old["last"]["refused_at_ms"] >= MINUTE_MS:  # once a minute at most
+            log.warning("not applying event %s of %s on partition %d: its time %s is %.0f s ahead of this worker's "
+                        "clock (DESKPULSE_MAX_CLOCK_SKEW_S allows %.0f s); %d such events on this partition so far",
+                        event.event_id, event.platform, partition, event.occurred_at,
+                        (event.occurred_ms - wall_ms) / 1000, (self.settings.max_ahead_ms or 0) / 1000, record["n"])
 
     def _apply(self, part: _Partition, key: str, before: Contribution, after: Contribution, wall_ms: int) -> None:
         stream_ms = part.clock.now(wall_ms) or 0
@@ -218,11 +248,14 @@ class Engine:
         """
         groups: dict[int, list[tuple[str, dict]]] = defaultdict(list)
         retired: dict[int, dict] = {}
+        future: dict[int, dict] = {}
         for key, record in self.table.items():
             if record is None or record.get("p") not in active:
                 continue
             if key.startswith("retired#"):
                 retired[record["p"]] = record
+            elif key.startswith("future#"):
+                future[record["p"]] = record
             else:
                 groups[record["p"]].append((key, record))
         self.partitions = {}
@@ -230,6 +263,7 @@ class Engine:
         self._recent = {}
         for p in active:
             part = self._partition(p)
+            part.future = future.get(p)
             through = retired.get(p, {}).get("through_ms", 0)
             records = []
             for key, record in groups[p]:
@@ -255,6 +289,8 @@ class Engine:
             bulk.finish()
             for scope in part.aggregates.scopes:
                 self._dirty.add((scope, p))
+            if part.future is not None:
+                self._dirty.add(("all", p))
                 self._schedule_clock(part, scope, stream_ms or 0)
         log.info("rebuilt aggregates of partitions %s from %d records", sorted(active),
                  sum(map(len, groups.values())))
@@ -286,6 +322,8 @@ class Engine:
             agent_key = part.agent_scopes.get(scope)
             if agent_key is not None and self.table.get(agent_key) is not None:
                 extra = {"agent": agents.current(self.table[agent_key])}
+            elif scope == "all" and part.future is not None:
+                extra = {"future": {"n": part.future["n"], "last": part.future["last"]}}
             value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, extra)
             out.append((snapshot_key(scope, partition).encode(), orjson.dumps(value)))
         return out

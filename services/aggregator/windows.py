@@ -9,7 +9,7 @@ partial one: "last 15 minutes" at 10:07:30 covers 09:53:00–10:07:30 (up to one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.aggregator.calendars import local_day_start
@@ -105,14 +105,22 @@ UTC_DAYS = DayCalendar()
 
 
 class StreamClock:
-    """Stream time: the newest event time seen, advanced by the wall clock while no newer event arrives.
+    """Stream time of one partition: the newest event time seen, advanced by the wall clock while no newer event
+    arrives, and never more than ``max_ahead_ms`` ahead of the wall clock.
 
-    So idle queues still age out of windows, and a replay of old history behaves like live traffic.
+    So idle queues still age out of windows, and a replay of old history behaves like live traffic; one event
+    with a wrong clock cannot drag time forward: the engine does not apply an event the clock does not
+    :meth:`admit`, and :meth:`now` is capped even if the wall clock itself jumps back.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_ahead_ms: int | None = None) -> None:
         self.max_event_ms: int | None = None
+        self.max_ahead_ms = max_ahead_ms
         self._seen_at_wall_ms = 0
+
+    def admits(self, event_ms: int, wall_ms: int) -> bool:
+        """Whether an event at ``event_ms`` may move this clock: not further ahead of the wall clock than allowed."""
+        return self.max_ahead_ms is None or event_ms <= wall_ms + self.max_ahead_ms
 
     def observe(self, event_ms: int, wall_ms: int) -> None:
         if self.max_event_ms is None or event_ms > self.max_event_ms:
@@ -122,12 +130,8 @@ class StreamClock:
     def now(self, wall_ms: int) -> int | None:
         if self.max_event_ms is None:
             return None
-        return self.max_event_ms + max(0, wall_ms - self._seen_at_wall_ms)
+        t = self.max_event_ms + max(0, wall_ms - self._seen_at_wall_ms)
+        if self.max_ahead_ms is not None and t > wall_ms + self.max_ahead_ms:
+            return wall_ms + self.max_ahead_ms
+        return t
 
-
-def merge_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in parts:
-        for name, value in part.items():
-            out[name] = out.get(name, 0) + value
-    return out

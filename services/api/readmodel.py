@@ -43,6 +43,8 @@ class ScopeView:
     stream_ms: int  # newest stream time among the partials, advanced by wall time since publication
     published_ms: int
     parts: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # the partials, for the buckets
+    # ``all`` only: events the aggregator refused for being too far in the future ({"n", "last"}), else None
+    future: dict[str, Any] | None = None
 
     @cached_property
     def minutes(self) -> dict[int, dict[str, int]]:
@@ -130,10 +132,14 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
         if partial.get("agent") and partial["published_ms"] > agent_published:
             agent, agent_published = partial["agent"], partial["published_ms"]
     stream = max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in partials)
+    refused = [p["future"] for p in partials if p.get("future")]
+    future = {"n": sum(f["n"] for f in refused),
+              "last": max((f["last"] for f in refused), key=lambda last: last["refused_at_ms"])} if refused else None
     return ScopeView(
         scope=first["scope"], kind=first["kind"], platform=first["platform"], id=first["id"],
         totals=totals, live=live, agent=agent,
         stream_ms=stream, published_ms=max(p["published_ms"] for p in partials), parts=tuple(partials),
+        future=future,
     )
 
 

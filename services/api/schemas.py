@@ -289,9 +289,27 @@ class Error(BaseModel):
     detail: str
 
 
+class RefusedEvent(BaseModel):
+    event_id: str
+    platform: str
+    occurred_at: str = Field(description="the event's own time, as it arrived")
+    ahead_seconds: float = Field(description="how far ahead of the aggregator's clock it was")
+    refused_at: str
+
+
+class FutureEvents(BaseModel):
+    """Events the aggregator did not apply: their time was more than DESKPULSE_MAX_CLOCK_SKEW_S ahead of its
+    clock (a platform or producer with a wrong clock, or a forged event). They change no figure."""
+
+    refused: int
+    last: RefusedEvent
+
+
 class Health(BaseModel):
     status: str
     detail: str | None = None
     caught_up: bool | None = None
     scopes: int | None = None
     stale_seconds: float | None = None
+    future_events: FutureEvents | None = Field(
+        None, description="present once the aggregator has refused an event from the future")

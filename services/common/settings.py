@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     day_reset: str = Field("00:00", description="Local time at which 'today' starts")
     sla_config: Path | None = Field(None, description="YAML of SLA policies, calendars, goals (docs/sla.md)")
     grace_s: float = Field(300.0, ge=0, description="Grace period for late events")
+    max_clock_skew_s: float = Field(
+        300.0, gt=0,
+        description="How far an event's occurred_at may be ahead of the clock that receives it: beyond it, ingest "
+                    "refuses a canonical event (400) and stamps a platform's event with its receipt time, and the "
+                    "aggregator does not apply it (outcome 'future')",
+    )
     contact_retention_s: float = Field(
         3 * 86_400.0, ge=2 * 86_400.0,
         description="How long a closed contact stays in memory before its totals are retired",

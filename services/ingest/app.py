@@ -19,9 +19,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.routing import Route
 
+from services.common.clock import Clock, wall_ms
 from services.common.events import CanonicalEvent
 from services.common.settings import Settings
-from services.ingest import platforms
+from services.ingest import eventtime, platforms
+from services.ingest.platforms import canonical
 from services.ingest.platforms.base import Adapted, Delivery, Reply, WebhookError
 from services.ingest.publisher import KafkaPublisher, Publisher, PublishUnavailable
 from services.ingest.secrets import SecretStore
@@ -49,6 +51,14 @@ class IngestMetrics:
         self.publish_seconds = Histogram(
             "deskpulse_ingest_publish_seconds", "Time from publish to Kafka's acknowledgement of a delivery",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.future = Counter(
+            "deskpulse_ingest_future_events_total",
+            "Events whose occurred_at was more than DESKPULSE_MAX_CLOCK_SKEW_S ahead of ingest's clock, by platform "
+            "and action (refused: a canonical event, answered 400; restamped: a platform's event, accepted at its "
+            "receipt time)",
+            ["platform", "action"],
             registry=registry,
         )
         self._received: dict[tuple[str, str], object] = {}
@@ -142,7 +152,9 @@ def dlq_record(platform: str, delivery: Delivery, reason: str) -> tuple[bytes, b
     return platform.encode(), json.dumps(value).encode()
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None, secrets: SecretStore | None = None) -> FastAPI:
+def create_app(settings: Settings, publisher: Publisher | None = None, secrets: SecretStore | None = None,
+               clock: Clock = wall_ms) -> FastAPI:
+    """The ingest app; ``clock`` gives the receipt time (signed-timestamp windows, events from the future)."""
     publisher = publisher or KafkaPublisher(
         settings.kafka_bootstrap, timeout_s=settings.publish_timeout_s, linger_ms=settings.producer_linger_ms
     )
@@ -150,6 +162,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     recent = RecentIds(settings.dedupe_cache_size)
+    max_skew_ms = int(settings.max_clock_skew_s * 1000)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -191,7 +204,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
             url=public_url(settings, request) if getattr(adapter, "SIGNS_URL", False) else "",
             query=dict(request.query_params) if request.scope.get("query_string") else {},
             account=account,
-            received_at=time.time(),
+            received_at=clock() / 1000,
         )
         configured = secrets.secrets(platform, account)
         if adapter.REQUIRES_SECRET and not configured:
@@ -205,21 +218,38 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
                 await publisher_dlq(platform, delivery, exc.detail)
             raise
         reply = adapted.reply
-        if not adapted.events:
+        events = adapted.events
+        if not events:
             metrics.count(platform, "ignored")
             return _reply(reply) if reply else JSONResponse({"accepted": 0, "ignored": True}, status_code=200)
-        ids = [e.event_id for e in adapted.events]
+        events = bound_event_times(platform, events, round(delivery.received_at * 1000))
+        ids = [e.event_id for e in events]
         if recent.all_seen(ids):
             metrics.count(platform, "duplicate")
             return _reply(reply) if reply else JSONResponse({"accepted": 0, "duplicate": True}, status_code=200)
-        await publish(platform, adapted.events)
+        await publish(platform, events)
         recent.remember(ids)
         metrics.count(platform, "accepted")
-        metrics.published(platform, len(adapted.events))
+        metrics.published(platform, len(events))
         if reply:
             return _reply(reply)
         # The bytes JSONResponse({"accepted": n}) renders, without its generic JSON encoder.
-        return Response(b'{"accepted":%d}' % len(adapted.events), status_code=202, media_type="application/json")
+        return Response(b'{"accepted":%d}' % len(events), status_code=202, media_type="application/json")
+
+    def bound_event_times(platform: str, events: list[CanonicalEvent], received_ms: int) -> list[CanonicalEvent]:
+        """Refuses (canonical) or restamps (platforms) events from further in the future than the skew allows."""
+        ahead = eventtime.beyond_skew(events, received_ms, max_skew_ms)
+        if not ahead:
+            return events
+        if platform == canonical.NAME:
+            metrics.future.labels(platform, "refused").inc(len(ahead))
+            raise _error(400, "malformed", eventtime.refusal(events, ahead[0], received_ms, max_skew_ms))
+        metrics.future.labels(platform, "restamped").inc(len(ahead))
+        log.warning("%s sent %d event(s) dated more than %.0f s ahead of ingest's clock (first: %s at %s); "
+                    "stamped with the receipt time", platform, len(ahead), max_skew_ms / 1000,
+                    events[ahead[0]].event_id, events[ahead[0]].occurred_at)
+        late = set(ahead)
+        return [eventtime.restamp(e, received_ms) if i in late else e for i, e in enumerate(events)]
 
     async def publisher_dlq(platform: str, delivery: Delivery, reason: str) -> None:
         try:

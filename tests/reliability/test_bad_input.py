@@ -46,7 +46,6 @@ from pathlib import Path
 import httpx
 import hypothesis
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import strategies as st
@@ -55,6 +54,7 @@ from services.common.kafka import ensure_topics
 from services.common.settings import Settings
 from services.ingest import platforms
 from services.ingest.platforms.base import Delivery
+from tests.support.kafka import read_topic
 from tests.support.pipeline import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.reliability]
@@ -246,31 +246,6 @@ def test_every_adapter_is_covered_and_the_timestamped_schemes_are_the_ones_with_
     assert windowed == TIMESTAMPED
 
 
-# -- reading the broker ----------------------------------------------------------------------------------------
-
-
-async def _read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 20.0) -> list:
-    """Every record of ``topic`` from the beginning up to its current end offsets."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(consumer.assignment()) < partitions and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assigned = sorted(consumer.assignment(), key=lambda tp: tp.partition)
-        assert len(assigned) == partitions, f"{topic}: {len(assigned)} partitions assigned"
-        end = await consumer.end_offsets(assigned)
-        records = []
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in assigned]
-            if all(position >= end[tp] for position, tp in zip(positions, assigned)):
-                return records
-            for batch in (await consumer.getmany(*assigned, timeout_ms=300)).values():
-                records.extend(batch)
-        raise AssertionError(f"{topic}: did not reach the end offsets {end} within {timeout_s} s")
-    finally:
-        await consumer.stop()
 
 
 def received(client: httpx.Client, url: str) -> Counter:
@@ -414,8 +389,8 @@ def test_bad_input_gets_4xx_with_detail_and_nothing_is_published(kafka_bootstrap
             assert grown == Counter((c.platform, c.outcome) for c in cases)
             assert metric(client, url, "deskpulse_ingest_events_published_total") == 0
 
-            assert asyncio.run(_read_all(kafka_bootstrap, events_topic, pipe.partitions)) == []
-            assert asyncio.run(_read_all(kafka_bootstrap, dlq_topic, 1)) == []
+            assert asyncio.run(read_topic(kafka_bootstrap, events_topic, pipe.partitions)) == []
+            assert asyncio.run(read_topic(kafka_bootstrap, dlq_topic, 1)) == []
 
             # Control: the same reader sees exactly what one valid delivery publishes.
             raw, headers = fixture("zendesk")
@@ -424,9 +399,9 @@ def test_bad_input_gets_4xx_with_detail_and_nothing_is_published(kafka_bootstrap
             assert response.status_code == 202, response.text
             expected = [e.event_id for e in platforms.get("zendesk").to_events(Delivery(body=raw, headers={})).events]
             assert response.json() == {"accepted": len(expected)} and len(expected) == 2
-            published = asyncio.run(_read_all(kafka_bootstrap, events_topic, pipe.partitions))
+            published = asyncio.run(read_topic(kafka_bootstrap, events_topic, pipe.partitions))
             assert sorted(json.loads(r.value)["event_id"] for r in published) == sorted(expected)
-            assert asyncio.run(_read_all(kafka_bootstrap, dlq_topic, 1)) == []
+            assert asyncio.run(read_topic(kafka_bootstrap, dlq_topic, 1)) == []
             assert metric(client, url, "deskpulse_ingest_events_published_total") == len(expected)
     finally:
         codes = pipe.stop()

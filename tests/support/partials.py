@@ -8,7 +8,8 @@ from services.aggregator.kpis import describe_scope
 
 
 def partial(scope: str, partition: int = 0, *, totals=None, minutes=None, quarters=None, live=None, agent=None,
-            stream_ms: int = 1_795_000_100_000, published_ms: int = 1_795_000_100_000, days=None) -> dict:
+            stream_ms: int = 1_795_000_100_000, published_ms: int = 1_795_000_100_000, days=None,
+            future=None) -> dict:
     return {
         "schema": "deskpulse.snapshot.v1", "scope": scope, **describe_scope(scope), "partition": partition,
         "stream_ms": stream_ms, "published_ms": published_ms,
@@ -18,6 +19,7 @@ def partial(scope: str, partition: int = 0, *, totals=None, minutes=None, quarte
         "live": {"oldest_waiting_created_ms": None, "oldest_queued_ms": None, "sla_running": 0, "sla_breaching": 0,
                  "sla_at_risk": 0, "next_breach_ms": None, **(live or {})},
         **({"agent": agent} if agent else {}),
+        **({"future": future} if future else {}),
     }
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from services.api.deps import get_model
 from services.api.readmodel import ReadModel
 from services.api.schemas import Health
+from services.common.events import from_epoch_ms
 
 router = APIRouter(tags=["health"])
 
@@ -23,7 +24,8 @@ async def healthz() -> dict:
     "/readyz", summary="Readiness: the read model has caught up with the snapshot topic", response_model=None,
     description="200 once the read model has read the snapshot topic up to the end offsets seen at start; it "
                 "stays 200 while Kafka is away (the API serves its last state) and `stale_seconds` says for how "
-                "long nothing new arrived. 503 while catching up.",
+                "long nothing new arrived. 503 while catching up. `future_events` appears once the aggregator has "
+                "refused an event whose time was too far ahead of its clock (docs/architecture.md, \"Clocks\").",
     responses={200: {"model": Health, "content": {"application/json": {"example": {
         "status": "ready", "caught_up": True, "scopes": 1204, "stale_seconds": 0.31}}}},
         503: {"model": Health, "content": {"application/json": {"example": {
@@ -32,7 +34,21 @@ async def healthz() -> dict:
 )
 async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
     figures = {"caught_up": model.caught_up, "scopes": model.scope_count, "stale_seconds": model.stale_seconds()}
+    future = future_events(model)
+    if future is not None:
+        figures["future_events"] = future
     if model.caught_up:
         return JSONResponse({"status": "ready", **figures})
     return JSONResponse({"status": "catching up", "detail": "read model is still reading the snapshot topic",
                          **figures}, status_code=503)
+
+
+def future_events(model: ReadModel) -> dict | None:
+    """What the aggregator refused for being too far in the future (docs/architecture.md, "Clocks"), if anything."""
+    view = model.peek("all")
+    if view is None or view.future is None:
+        return None
+    last = view.future["last"]
+    return {"refused": view.future["n"], "last": {
+        "event_id": last["event_id"], "platform": last["platform"], "occurred_at": last["occurred_at"],
+        "ahead_seconds": round(last["ahead_ms"] / 1000, 3), "refused_at": from_epoch_ms(last["refused_at_ms"])}}

@@ -7,7 +7,7 @@ from services.aggregator.engine import Engine, retired_key
 from services.aggregator.kpis import DefaultConfig
 from services.aggregator.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
-from services.common.events import parse_event
+from services.common.events import from_epoch_ms, parse_event
 from services.demo.synthetic import agent_shifts, history
 from tests.support.events import T0
 from tests.support import recompute
@@ -154,7 +154,7 @@ def test_retirement_keeps_totals_and_survives_a_crash_between_its_writes():
 def test_late_events_are_reported_and_still_counted_in_totals():
     engine = Engine({})
     docs = sample(2, contacts=10)
-    feed(engine, docs, wall=T0)
+    feed(engine, docs)  # each event read at its own time, as live
     newest = max(recompute.ms(d) for d in docs)
     old = parse_event({**docs[0], "event_id": "late-1", "contact_id": "late-contact",
                        "occurred_at": "2026-11-01T00:00:00.000Z"})
@@ -272,3 +272,50 @@ def test_republish_all_publishes_every_scope_again_after_a_failed_publication():
     engine.republish_all()
     again = {key for key, _ in engine.drain(now)}
     assert again == {f"{scope}#{p}".encode() for p, part in engine.partitions.items() for scope in part.aggregates.scopes}
+
+
+# -- clocks: one wrong clock must not corrupt every figure -----------------------------------------------------------
+
+def figures_of(model, now):
+    """Every scope's totals, buckets and live figures as the API reads them at ``now``."""
+    return {v.scope: (v.totals, v.minutes, v.quarters, v.days, v.live) for v in model.views()}
+
+
+def test_an_event_from_beyond_the_skew_is_counted_not_applied_and_changes_no_figure():
+    docs = sample(21, contacts=60)
+    engine = Engine({})
+    assert set(feed(engine, docs[:-40])) == {"applied"}
+    wall = recompute.ms(docs[-41])
+    stray = parse_event({**docs[0], "event_id": "from-2030", "contact_id": "stray", "occurred_at": "2030-01-01T00:00:00Z"})
+    assert engine.handle(0, stray, wall) == "future"
+    assert engine.handle(0, stray, wall + 1) == "future"  # a redelivery is refused again, and counted again
+    assert "stray" not in engine.table and engine.partitions[0].clock.now(wall) <= wall
+    assert set(feed(engine, docs[-40:])) == {"applied"}  # nothing later is late: time was not dragged forward
+    now = max(recompute.ms(d) for d in docs)
+    model = model_of(engine, now)
+    assert_matches(model, docs, now)  # every figure as if the stray event had never been sent
+    refused = model.view("all", wall_ms=now).future
+    assert refused["n"] == 2 and refused["last"]["event_id"] == "from-2030"
+    assert refused["last"]["occurred_at"] == "2030-01-01T00:00:00.000Z" and refused["last"]["refused_at_ms"] == wall + 1
+    # the count survives a restart: it is a table record, rebuilt with the rest
+    restored = Engine(dict(engine.table))
+    restored.rebuild({0, 1, 2}, now)
+    assert model_of(restored, now).view("all", wall_ms=now).future == refused
+
+
+def test_stream_time_is_kept_per_partition():
+    docs = sample(22, contacts=30)
+    engine = Engine({})
+    feed(engine, docs, partitions=1)
+    now = max(recompute.ms(d) for d in docs)
+    # partition 1 hears of a contact stamped as far ahead as the skew allows
+    ahead = parse_event({**docs[0], "event_id": "ahead", "contact_id": "elsewhere", "occurred_at": from_epoch_ms(now + 300_000)})
+    assert engine.handle(1, ahead, now) == "applied"
+    assert engine.partitions[1].clock.now(now) == now + 300_000
+    assert engine.partitions[0].clock.now(now) == now
+    # an event of partition 0 a minute old is not late there: partition 1's time does not age partition 0's contacts
+    recent = parse_event({**docs[0], "event_id": "recent", "contact_id": "here", "occurred_at": from_epoch_ms(now - 60_000)})
+    assert engine.handle(0, recent, now) == "applied"
+    # while on partition 1 an event six minutes behind its stream time is late
+    behind = parse_event({**docs[0], "event_id": "behind", "contact_id": "there", "occurred_at": from_epoch_ms(now - 60_000)})
+    assert engine.handle(1, behind, now) == "late"

@@ -131,3 +131,21 @@ def test_unknown_goal_metric_stops_the_api_with_a_clear_message(tmp_path):
     path.write_text("goals:\n  global:\n    happiness: '>= 0.9'\n")
     with pytest.raises(ConfigError, match="unknown goal metric.*happiness.*known: abandonment_rate"):
         load_sla(Settings(sla_config=path))
+
+
+def test_readiness_reports_the_events_the_aggregator_refused_for_being_from_the_future():
+    def refused(n, event_id, at):
+        return {"n": n, "last": {"event_id": event_id, "platform": "canonical", "occurred_at": "2030-01-01T00:00:00.000Z",
+                                 "ahead_ms": 100_000_000_000, "refused_at_ms": at}}
+
+    model = ReadModel(clock=FixedClock(NOW))
+    model.apply(*encoded("all", 0, totals={"created": 1}, published_ms=NOW))
+    model.caught_up = True
+    with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:
+        assert "future_events" not in c.get("/readyz").json()
+        model.apply(*encoded("all", 0, published_ms=NOW, future=refused(2, "x", NOW - 5_000)))
+        model.apply(*encoded("all", 3, published_ms=NOW, future=refused(1, "y", NOW - 1_000)))
+        body = c.get("/readyz").json()
+    assert body["status"] == "ready" and body["future_events"] == {
+        "refused": 3, "last": {"event_id": "y", "platform": "canonical", "occurred_at": "2030-01-01T00:00:00.000Z",
+                               "ahead_seconds": 100_000_000.0, "refused_at": "2026-11-18T11:08:19.000Z"}}

@@ -148,3 +148,55 @@ def test_webhook_answer_and_openapi_are_unchanged_by_the_fast_route(client, publ
     assert response.headers["content-type"] == "application/json"
     paths = client.get("/openapi.json").json()["paths"]
     assert "/webhooks/{platform}" in paths and "/webhooks/{platform}/{account}" in paths
+
+
+# -- events from the future (docs/architecture.md, "Clocks") ------------------------------------------------------
+
+
+def future_count(client, platform, action):
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("deskpulse_ingest_future_events_total{") and f'platform="{platform}"' in line \
+                and f'action="{action}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_canonical_event_from_beyond_the_skew_is_refused_naming_the_field_and_the_setting(publisher):
+    from services.common.clock import FixedClock
+    from tests.support.events import T0
+
+    app = create_app(Settings(max_clock_skew_s=300), publisher=publisher, clock=FixedClock(T0))
+    with TestClient(app) as client:
+        near = doc("contact.created", 300, contact="near")  # exactly the skew ahead: accepted
+        assert client.post("/webhooks/canonical", json=near).status_code == 202
+        far = [doc("contact.created", 0, contact="a"), {**doc("contact.created", 0, contact="b"),
+                                                        "occurred_at": "2030-01-01T00:00:00Z"}]
+        response = client.post("/webhooks/canonical", json=far)
+        assert response.status_code == 400
+        detail = response.json()["detail"]
+        assert detail.startswith("event[1].occurred_at: 2030-01-01T00:00:00.000Z is ")
+        assert "at most 300 s is allowed (DESKPULSE_MAX_CLOCK_SKEW_S)" in detail
+        assert [key for _, key, _ in publisher.records] == [b"near"]  # nothing of the refused delivery
+        assert future_count(client, "canonical", "refused") == 1 and received(client, "malformed") == 1
+
+
+def test_a_platforms_event_from_the_future_is_accepted_at_its_receipt_time(publisher):
+    from pathlib import Path
+
+    from services.common.clock import FixedClock
+    from services.common.events import to_epoch_ms
+    from services.ingest.secrets import SecretStore
+
+    fixture = json.loads((Path(__file__).parents[2] / "fixtures" / "gorgias" / "ticket_created.json").read_text())
+    platform_time = fixture["expect"][0]["occurred_at"]
+    clock = FixedClock(to_epoch_ms(platform_time) - 86_400_000)  # the platform's clock is a day ahead of ours
+    app = create_app(Settings(), publisher=publisher, secrets=SecretStore({"gorgias": {"default": ["s3cret"]}}),
+                     clock=clock)
+    with TestClient(app) as client:
+        response = client.post("/webhooks/gorgias/acme", json=fixture["body"], headers={"X-Deskpulse-Secret": "s3cret"})
+        assert response.status_code == 202 and response.json() == {"accepted": 2}
+        events = [json.loads(value) for _, _, value in publisher.records]
+        assert [to_epoch_ms(e["occurred_at"]) for e in events] == [clock(), clock()]
+        assert [e["attributes"]["platform_occurred_at"] for e in events] == [platform_time, platform_time]
+        assert [e["event_id"] for e in events][0] == fixture["expect"][0]["event_id"]  # redeliveries still dedupe
+        assert future_count(client, "gorgias", "restamped") == 2 and received(client, "accepted", "gorgias") == 1
