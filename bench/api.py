@@ -106,16 +106,20 @@ async def churn(model, per_second: int, interval: float = 0.5) -> None:
     """Replace one partition partial of ``per_second`` random scopes per second, every ``interval`` seconds."""
     import asyncio
 
+    from services.api.readmodel import apply_sliced
+
     rng = random.Random(7)
     scopes = model.all_scopes()
     n = max(1, round(per_second * interval))
     while True:
         await asyncio.sleep(interval)
         wall = int(time.time() * 1000)
+        records = []
         for scope in rng.sample(scopes, min(n, len(scopes))):
             partition, old = next(iter(model._partials[scope].items()))
             new = dict(old, published_ms=wall, totals=dict(old["totals"], created=old["totals"].get("created", 0) + 1))
-            model.apply(f"{scope}#{partition}".encode(), json.dumps(new).encode())
+            records.append((f"{scope}#{partition}".encode(), json.dumps(new).encode()))
+        await apply_sliced(model, records)  # as the API's snapshot consumer applies what it reads
 
 
 def serve(args) -> None:
@@ -177,6 +181,30 @@ def status_latencies(url: str, agents: int, n: int, bare: bool = False, seed: in
     return out
 
 
+def start_server(agents: int, queues: int, churn: int = 0, port: int = 0) -> tuple[subprocess.Popen, str]:
+    """The API in a process of its own (``serve``) with the synthetic read model; returns it once ready."""
+    import httpx
+
+    from services.common.localkafka import free_port
+
+    port = port or free_port()
+    server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(agents), "--queues",
+                               str(queues), "--port", str(port), "--churn", str(churn)], cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    with httpx.Client(timeout=30) as client:
+        while True:
+            try:
+                if client.get(f"{url}/readyz").status_code == 200:
+                    return server, url
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("API bench server did not start")
+            time.sleep(0.5)
+
+
 def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, scrapes: int = 10, port: int = 0,
             say=print, churn: int = 0) -> dict:
     """Starts the API server process with the synthetic read model, measures from this process and returns the
@@ -184,25 +212,11 @@ def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, sc
     import httpx
 
     from bench.common import percentile, rss_bytes
-    from services.common.localkafka import free_port
 
-    port = port or free_port()
-    server = subprocess.Popen([sys.executable, __file__, "serve", "--agents", str(agents), "--queues",
-                               str(queues), "--port", str(port), "--churn", str(churn)], cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(agents, queues, churn, port)
     out: dict = {"agents": agents, "queues": queues, "partitions": 4, "churn_per_s": churn}
     try:
         with httpx.Client(timeout=30) as client:
-            deadline = time.monotonic() + 600
-            while True:
-                try:
-                    if client.get(f"{url}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("API bench server did not start")
-                time.sleep(0.5)
             say(f"server up with {agents} agents, {queues} queues (4 partitions each); cpu count {os.cpu_count()}")
             status_latencies(url, agents, 300, seed=1)  # warm-up
             status = status_latencies(url, agents, requests)

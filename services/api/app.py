@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.aggregator.sla import SlaConfig, SlaConfigError
 from services.api.deps import Figures
+from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.readmodel import ReadModel, SnapshotConsumer
 from services.api.routers import health, insights, metrics, scopes, stream
@@ -71,6 +72,7 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
     app.state.read_model = model
     app.state.figures = Figures(model, settings, sla)
     app.state.change_feed = feed
+    app.state.shared_events = SharedEvents(feed, app.state.figures.body, model.all_scopes)
     app.state.keepalive_s = keepalive_s
 
     if settings.cors_origins:
@@ -80,6 +82,7 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
     # insights first: /v1/queues/{queue}/outliers must win over /v1/queues/{queue_key:path}
     for router in (insights.router, scopes.router, stream.router, health.router, metrics.router):
         app.include_router(router)
+    app.router.routes.insert(0, stream.light_route())  # the stream's common case, without FastAPI
 
     if (WALLBOARD / "index.html").is_file():
         @app.get("/", include_in_schema=False)

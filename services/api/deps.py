@@ -74,22 +74,25 @@ class Figures:
         raise HTTPException(404, f"unknown {kind} '{key}'")
 
 
-def get_model(request: Request) -> ReadModel:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per
+# request that queued the agent-status polls behind a herd of stream connections (bench/stream.py).
+async def get_model(request: Request) -> ReadModel:
     return request.app.state.read_model
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_figures(request: Request) -> Figures:
+async def get_figures(request: Request) -> Figures:
     return request.app.state.figures
 
 
 _bearer = HTTPBearer(auto_error=False, description="Needed only when DESKPULSE_API_TOKENS is set")
 
 
-def _valid(settings: Settings, token: str | None) -> bool:
+def valid_token(settings: Settings, token: str | None) -> bool:
+    """Whether ``token`` is one of ``DESKPULSE_API_TOKENS`` (compared with each, in constant time)."""
     if token is None:
         return False
     given = token.encode()
@@ -106,7 +109,7 @@ def _unauthorized(detail: str) -> HTTPException:
 def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
     if credentials is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    if not _valid(settings, credentials.credentials):
+    if not valid_token(settings, credentials.credentials):
         raise _unauthorized("invalid bearer token")
 
 
@@ -129,7 +132,7 @@ async def require_token_or_query(
     if not settings.api_tokens:
         return
     if access_token is not None:
-        if not _valid(settings, access_token):
+        if not valid_token(settings, access_token):
             raise _unauthorized("invalid bearer token")
         return
     _check(settings, credentials)

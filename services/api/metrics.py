@@ -134,6 +134,8 @@ class Health:
     stale_seconds: float | None  # since the last snapshot record; None before the first
     stream_ms: int | None
     wall_s: float
+    stream_clients: int | None = None  # connected /v1/stream clients
+    stream_snapshots: tuple[int, int] | None = None  # (built, shared) first snapshots of /v1/stream
 
 
 def _bounds(views: list[ScopeView], prefix: str) -> list[tuple[float, str]]:
@@ -418,7 +420,15 @@ def _pipeline_families(health: Health) -> list[_Family]:
                      "The pipeline's stream time: newest event time, advanced by wall time", [])
     if health.stream_ms is not None:
         stream.add((), "", health.stream_ms / 1000)
-    return [ready, age, stream]
+    clients = _Family("deskpulse_stream_clients", "gauge", "Clients connected to the live stream (/v1/stream)", [])
+    snapshots = _Family("deskpulse_stream_snapshots", "counter", "First snapshots sent to live-stream clients, by "
+                        "whether this one was built or shared with clients of the same window and filter", ["result"])
+    if health.stream_clients is not None:
+        clients.add((), "", health.stream_clients)
+    if health.stream_snapshots is not None:
+        for result, n in zip(("built", "shared"), health.stream_snapshots):
+            snapshots.add((result,), f'result="{result}"', n)
+    return [ready, age, stream, clients, snapshots]
 
 
 class SnapshotCollector:

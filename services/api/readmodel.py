@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -381,6 +382,18 @@ class ReadModel:
         return round(max(0.0, time.monotonic() - self.last_update_monotonic), 3)
 
 
+async def apply_sliced(model: ReadModel, records: Iterable[tuple[bytes | None, bytes | None]],
+                       slice_s: float = 0.005) -> None:
+    """Apply snapshot records on the event loop, letting other work in every ``slice_s``: a batch of thousands of
+    records (a busy aggregator, a restart's catch-up) would otherwise hold every request for its whole length."""
+    deadline = time.monotonic() + slice_s
+    for key, value in records:
+        model.apply(key, value)
+        if time.monotonic() > deadline:
+            await asyncio.sleep(0)
+            deadline = time.monotonic() + slice_s
+
+
 class SnapshotConsumer:
     """Feeds a :class:`ReadModel` from the snapshot topic, from the beginning, for as long as it runs.
 
@@ -439,8 +452,7 @@ class SnapshotConsumer:
                 gc.freeze()  # partials that arrived since: keep full collections short (see settle_heap)
                 settled = time.monotonic()
             for records in batches.values():
-                for record in records:
-                    self._model.apply(record.key, record.value)
+                await apply_sliced(self._model, ((r.key, r.value) for r in records))
             if self._model.caught_up:
                 continue
             assigned = consumer.assignment()

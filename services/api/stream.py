@@ -7,6 +7,8 @@ costs at most one entry per scope. The last ``buffer`` numbers are kept for ``La
 
 Sequence numbers start at the process's start time in ms × 1000, so an id from an earlier process is always
 older than anything this one has, and a reconnect with it gets a fresh snapshot instead of a gap.
+
+What the clients are sent, and how that work is shared between them, is in ``fanout.py``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ class ScopeFilter:
     def __init__(self, values: Iterable[str] = ()) -> None:
         values = list(values)
         self.exact = frozenset(v for v in values if not v.endswith("/"))
-        self.prefixes = tuple(v for v in values if v.endswith("/"))
+        self.prefixes = tuple(sorted({v for v in values if v.endswith("/")}))
         self.everything = not values
+        self.key = (self.exact, self.prefixes)  # equal for filters that match the same scopes by the same rules
 
     def __call__(self, scope: str) -> bool:
         return self.everything or scope in self.exact or (bool(self.prefixes) and scope.startswith(self.prefixes))

@@ -159,3 +159,56 @@ def test_unknown_or_too_old_id_gets_a_fresh_snapshot(app, last_id):
 def test_stream_parameters_are_validated(app):
     with serve(app) as url:
         assert httpx.get(f"{url}/v1/stream?window=3h").status_code == 422
+
+
+def test_a_client_given_the_shared_snapshot_also_gets_every_change_since_it(app):
+    with serve(app) as url, httpx.Client(timeout=10) as client:
+        path = f"{url}/v1/stream?scope=queue/zendesk/&scope=all&window=all"
+        with client.stream("GET", path) as first:
+            snapshot, = read_events(first, 1)
+            apply_soon(app, encoded("queue/zendesk/billing", totals={"created": 5}))
+            update, = read_events(first, 1)  # published by the feed
+            with client.stream("GET", path) as second:  # within the snapshot's max age: the same bytes, then the change
+                again, caught_up = read_events(second, 2)
+        assert again == snapshot and app.state.shared_events.builds == 1
+        assert caught_up == update and json.loads(caught_up["data"])["contacts"]["created"] == 5
+
+
+async def test_hundreds_of_clients_connecting_at_once_share_one_snapshot_and_all_get_updates(app):
+    import asyncio
+
+    for q in range(300):
+        apply_soon(app, encoded(f"queue/zendesk/q{q:03d}", totals={"created": q}))
+    expected = {"all", "queue/zendesk/billing"} | {f"queue/zendesk/q{q:03d}" for q in range(300)}
+
+    async def client(http, url, got_snapshot):
+        async with http.stream("GET", f"{url}/v1/stream?scope=all&scope=queue/zendesk/&window=all") as response:
+            buffer, events = b"", []
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    raw, buffer = buffer.split(b"\n\n", 1)
+                    fields = dict(line.split(": ", 1) for line in raw.decode().split("\n") if not line.startswith(":"))
+                    if fields:
+                        events.append(fields)
+                        if fields["event"] == "snapshot":
+                            got_snapshot()
+                if len(events) == 2:
+                    return events
+
+    with serve(app) as url:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=300)) as http:
+            snapshots = 0
+
+            def got_snapshot():
+                nonlocal snapshots
+                snapshots += 1
+                if snapshots == 200:
+                    apply_soon(app, encoded("queue/zendesk/q007", totals={"created": 777}))
+
+            results = await asyncio.gather(*(client(http, url, got_snapshot) for _ in range(200)))
+    for snapshot, update in results:
+        assert snapshot["event"] == "snapshot" and {s["scope"] for s in json.loads(snapshot["data"])["scopes"]} == expected
+        assert update["event"] == "update", update
+        assert json.loads(update["data"])["contacts"]["created"] == 777, update["data"][:80]
+    assert app.state.shared_events.builds <= 3  # one per snapshot's max age at most, not one per client
