@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py [--only ingest,freshness] [--quick] [--output PATH]
 
 Starts one local Kafka for the whole run (or uses ``DESKPULSE_KAFKA_BOOTSTRAP``), runs the bench modules in
-order (ingest, aggregator_kafka, freshness, scale, recovery; each exposes ``run(ctx) -> list[Figure]``),
+order (ingest, aggregator_kafka, freshness, scale, stream, recovery; each exposes ``run(ctx) -> list[Figure]``),
 prints a table (figure | value | baseline | ratio | goal | met) and writes the machine, the commit and every
 row to ``bench/results.json``. A module that is missing or fails becomes an error row; the run goes on.
 Progress goes to stderr, the table to stdout. A partial run (``--only`` or ``--quick``) writes
@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
 
 from bench.common import BenchContext, Figure, error_figure, progress, shared_broker  # noqa: E402
 
-MODULES = ("ingest", "aggregator_kafka", "freshness", "scale", "recovery")
+MODULES = ("ingest", "aggregator_kafka", "freshness", "scale", "stream", "recovery")
 ALIASES = {"aggregator": "aggregator_kafka"}
 RESULTS = REPO / "bench" / "results.json"
 PARTIAL = REPO / "bench" / "results.partial.json"

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
-from services.ingest import platforms
+from services.ingest import platforms, recorded
 from services.ingest.platforms.base import Delivery, WebhookError
 
 
@@ -40,10 +41,27 @@ def _adapter(name: str):
     return adapter
 
 
+def _delivery(args: argparse.Namespace, received_at: float | None) -> Delivery:
+    """The delivery in ``args.file``: a raw body, or a recorded delivery (a fixture: body, headers, time), whose
+    values the command line's ``--header``, ``--url``, ``--account`` and ``--at`` override."""
+    body = _read(args.file)
+    document = None
+    if not args.raw and body.lstrip()[:1] == b"{":
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+    if recorded.is_recorded(document):
+        found = recorded.delivery(document, url=args.url, account=args.account, received_at=received_at)
+        return replace(found, headers={**found.headers, **_headers(args.header)},
+                       received_at=found.received_at or time.time())
+    return Delivery(body=body, headers=_headers(args.header), url=args.url or "", account=args.account,
+                    received_at=received_at if received_at is not None else time.time())
+
+
 def cmd_normalize(args: argparse.Namespace) -> int:
     adapter = _adapter(args.platform)
-    delivery = Delivery(body=_read(args.file), headers=_headers(args.header), url=args.url or "",
-                        account=args.account, received_at=time.time())
+    delivery = _delivery(args, None)
     try:
         adapted = adapter.to_events(delivery)
     except WebhookError as exc:
@@ -59,8 +77,7 @@ def cmd_normalize(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     adapter = _adapter(args.platform)
-    delivery = Delivery(body=_read(args.file), headers=_headers(args.header), url=args.url or "",
-                        account=args.account, received_at=args.at if args.at is not None else time.time())
+    delivery = _delivery(args, args.at)
     try:
         adapter.verify(delivery, args.secret, args.tolerance)
     except WebhookError as exc:
@@ -77,7 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="a request header as received (repeatable)")
     common.add_argument("--url", help="the public URL the platform called (platforms that sign the URL)")
     common.add_argument("--account", help="the account segment of /webhooks/<platform>/<account>")
-    common.add_argument("file", help="the raw request body, or - for standard input")
+    common.add_argument("file", help="the request body, or a recorded delivery as in tests/fixtures/ (body, headers "
+                                     "and time, which the options override); - for standard input")
+    common.add_argument("--raw", action="store_true",
+                        help="the file is the body as sent, even if it looks like a recorded delivery")
 
     normalize = sub.add_parser("normalize", parents=[common],
                                help="print the canonical events a delivery becomes, as JSON lines")

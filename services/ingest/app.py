@@ -136,6 +136,16 @@ def public_url(settings: Settings, request: Request) -> str:
     return settings.public_base_url.rstrip("/") + request.url.path + query
 
 
+def missing_secret(platform: str, account: str | None) -> str:
+    """The 401 detail when no secret is configured for a platform (or one of its accounts): what to set."""
+    variable = f"DESKPULSE_WEBHOOK_SECRET_{platform.upper()}"
+    if account:
+        return (f"no webhook secret is configured for {platform}/{account}: set {variable} (every account), or "
+                f"add '{account}' under '{platform}' in the file DESKPULSE_WEBHOOK_SECRETS_FILE names")
+    return (f"no webhook secret is configured for {platform}: set {variable}, or add '{platform}: {{default: "
+            f"<secret>}}' to the file DESKPULSE_WEBHOOK_SECRETS_FILE names")
+
+
 def dlq_record(platform: str, delivery: Delivery, reason: str) -> tuple[bytes, bytes]:
     try:
         body: dict = {"text": delivery.body.decode()}
@@ -208,8 +218,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
         )
         configured = secrets.secrets(platform, account)
         if adapter.REQUIRES_SECRET and not configured:
-            where = f"{platform}/{account}" if account else platform
-            raise _error(401, "unauthorized", f"no webhook secret is configured for {where}")
+            raise _error(401, "unauthorized", missing_secret(platform, account))
         adapter.verify(delivery, configured, settings.signature_tolerance_s)
         try:
             adapted: Adapted = adapter.to_events(delivery)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from typing import get_args
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -12,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from services.api.deps import Figures, get_figures, require_token_or_query, valid_token
+from services.api.deps import require_token_or_query, valid_token
 from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEvents
 from services.api.schemas import Error, Window
 from services.api.stream import ChangeFeed, ScopeFilter
@@ -42,7 +40,6 @@ _EXAMPLE = ('id: 1795000100000001\nevent: snapshot\ndata: {"scopes": [{"scope": 
 )
 async def stream(
     request: Request,
-    figures: Annotated[Figures, Depends(get_figures)],
     scope: Annotated[list[str], Query(description="scope id (`queue/zendesk/billing`) or prefix ending in `/` "
                                                   "(`queue/zendesk/`); repeatable; default every scope",
                                       max_length=MAX_SCOPES)] = [],  # noqa: B006

@@ -212,3 +212,19 @@ async def test_hundreds_of_clients_connecting_at_once_share_one_snapshot_and_all
         assert update["event"] == "update", update
         assert json.loads(update["data"])["contacts"]["created"] == 777, update["data"][:80]
     assert app.state.shared_events.builds <= 3  # one per snapshot's max age at most, not one per client
+
+
+def test_the_light_route_answers_what_the_documented_one_would(app):
+    """Well-formed requests take the light route; tokens and bad parameters get the documented answers."""
+    model = app.state.read_model
+    tokens = create_app(Settings(api_tokens="s3cret"), read_model=model, consume=False, keepalive_s=0.5)
+    with serve(tokens) as url, httpx.Client(timeout=10) as client:
+        for how in ({"params": {"access_token": "s3cret"}}, {"headers": {"Authorization": "Bearer s3cret"}}):
+            with client.stream("GET", f"{url}/v1/stream", **how) as response:
+                assert response.status_code == 200 and read_events(response, 1)[0]["event"] == "snapshot"
+        missing = client.get(f"{url}/v1/stream")
+        assert missing.status_code == 401 and missing.json()["detail"].startswith("missing bearer token")
+        assert client.get(f"{url}/v1/stream", params={"access_token": "nope"}).json() == {"detail": "invalid bearer token"}
+        too_many = client.get(f"{url}/v1/stream", params={"access_token": "s3cret", "scope": [f"q{i}" for i in range(201)]})
+        assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["query", "scope"]
+    assert tokens.state.shared_events.served == 2  # the refused requests never reached the stream

@@ -200,3 +200,16 @@ def test_a_platforms_event_from_the_future_is_accepted_at_its_receipt_time(publi
         assert [e["attributes"]["platform_occurred_at"] for e in events] == [platform_time, platform_time]
         assert [e["event_id"] for e in events][0] == fixture["expect"][0]["event_id"]  # redeliveries still dedupe
         assert future_count(client, "gorgias", "restamped") == 2 and received(client, "accepted", "gorgias") == 1
+
+
+def test_a_platform_without_a_secret_is_told_which_variable_to_set(publisher):
+    from services.ingest.secrets import SecretStore
+
+    app = create_app(Settings(), publisher=publisher, secrets=SecretStore({}))
+    with TestClient(app) as client:
+        plain = client.post("/webhooks/zendesk", json={})
+        for_account = client.post("/webhooks/zendesk/acme", json={})
+    assert plain.status_code == 401 and "set DESKPULSE_WEBHOOK_SECRET_ZENDESK" in plain.json()["detail"]
+    assert "'zendesk: {default: <secret>}'" in plain.json()["detail"]
+    assert "add 'acme' under 'zendesk' in the file DESKPULSE_WEBHOOK_SECRETS_FILE names" in for_account.json()["detail"]
+    assert publisher.records == []

@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 
 from services.ingest import platforms
+from services.ingest import recorded
 from services.ingest.platforms.base import Delivery, WebhookError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -28,17 +29,7 @@ FIXTURES = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.json"))
 
 
 def delivery_of(fixture: dict) -> Delivery:
-    if "body_text" in fixture:
-        body = fixture["body_text"].encode()
-    else:
-        body = json.dumps(fixture["body"]).encode()
-    return Delivery(
-        body=body,
-        headers={k.lower(): v for k, v in fixture.get("headers", {}).items()},
-        url=fixture.get("url", "https://hooks.example.com/webhooks/x"),
-        account=fixture.get("account"),
-        received_at=fixture.get("received_at", 0.0),
-    )
+    return recorded.delivery(fixture)
 
 
 def test_every_registered_platform_has_fixtures():
