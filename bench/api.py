@@ -122,6 +122,22 @@ async def churn(model, per_second: int, interval: float = 0.5) -> None:
         await apply_sliced(model, records)  # as the API's snapshot consumer applies what it reads
 
 
+def _report_long_collections(threshold_s: float = 0.1) -> None:
+    """Print every garbage collection that holds the process longer than ``threshold_s`` (to stderr)."""
+    import gc
+
+    started = {}
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started and time.perf_counter() - started["t"] > threshold_s:
+            print(f"bench api server: generation-{info['generation']} collection took "
+                  f"{time.perf_counter() - started['t']:.2f} s ({info['collected']} collected)", file=sys.stderr, flush=True)
+
+    gc.callbacks.append(callback)
+
+
 def serve(args) -> None:
     import asyncio
 
@@ -130,6 +146,7 @@ def serve(args) -> None:
     from services.api.app import create_app
     from services.common.settings import Settings
 
+    _report_long_collections()
     started = time.monotonic()
     model = build_model(args.agents, args.queues)
     print(f"read model: {model.scope_count} scopes built in {time.monotonic() - started:.1f} s", flush=True)

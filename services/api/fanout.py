@@ -144,6 +144,18 @@ class SharedEvents:
                 self._updates.popitem(last=False)
         return data
 
+    async def updates(self, changes: list[tuple[int, str]], window: str, gzip: bool) -> list[bytes]:
+        """The encoded ``update`` events of ``changes`` (seq, scope) in ``window``, built in slices like a snapshot:
+        after a long build or a slow client, thousands may be due at once, and most are built here first."""
+        out = []
+        deadline = time.monotonic() + self.slice_s
+        for seq, scope in changes:
+            out.append(self.update(seq, scope, window).encoded(gzip))
+            if time.monotonic() > deadline:
+                await asyncio.sleep(0)
+                deadline = time.monotonic() + self.slice_s
+        return out
+
     def forget_snapshots(self) -> None:
         """Drop the cached snapshots (e.g. the process is stopping)."""
         self._snapshots.clear()

@@ -79,9 +79,10 @@ async def open_stream(request: Request, scope: list[str], window: str, last_even
             replay = replay or []
         else:
             first = []
-        first += [shared.update(seq, s, window).encoded(gzip) for seq, s in replay if s in model]
+        # Everything numbered up to here is in the snapshot or the replay; what comes later, the subscriber has.
         last = feed.seq
         subscriber.pending = {s: q for s, q in subscriber.pending.items() if q > last}
+        first += await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip)
     except BaseException:
         feed.unsubscribe(subscriber)
         raise
@@ -103,13 +104,11 @@ async def open_stream(request: Request, scope: list[str], window: str, last_even
                 if not changes:
                     yield KEEPALIVE.encoded(gzip)
                     continue
-                out = []
-                for seq, changed in changes:
-                    if seq <= sent:
-                        continue
-                    sent = seq
-                    if changed in model:
-                        out.append(shared.update(seq, changed, window).encoded(gzip))
+                due = [(seq, changed) for seq, changed in changes if seq > sent]
+                if not due:
+                    continue
+                sent = due[-1][0]
+                out = await shared.updates([(seq, changed) for seq, changed in due if changed in model], window, gzip)
                 if out:
                     yield b"".join(out)
         finally:
