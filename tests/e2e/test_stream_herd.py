@@ -48,7 +48,6 @@ class Client:
     def __init__(self) -> None:
         self.snapshot: dict[str, dict] | None = None
         self.shown: dict[str, dict] = {}
-        self.updated = asyncio.Event()
 
     async def run(self, http: httpx.AsyncClient, url: str, connected: asyncio.Event) -> None:
         async with http.stream("GET", url + PATH) as response:
@@ -68,7 +67,6 @@ class Client:
                         self.shown[body["scope"]] = api_figures(body)
                     if fields["event"] == "snapshot":
                         self.snapshot = dict(self.shown)
-                    self.updated.set()
 
 
 async def herd(url: str, post_more, first: dict, final: dict) -> list[Client]:
