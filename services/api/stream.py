@@ -47,9 +47,13 @@ class Subscriber:
 
     def offer(self, seq: int, scope: str) -> None:
         if self.match(scope):
-            self.pending.pop(scope, None)  # keep insertion order = sequence order
-            self.pending[scope] = seq
-            self.event.set()
+            self.take(seq, scope)
+
+    def take(self, seq: int, scope: str) -> None:
+        """Queue a change already known to match (``ChangeFeed.publish`` matches once per filter)."""
+        self.pending.pop(scope, None)  # keep insertion order = sequence order
+        self.pending[scope] = seq
+        self.event.set()
 
     def close(self) -> None:
         self.closed = True
@@ -63,7 +67,8 @@ class Subscriber:
         if not self.pending:
             self.event.clear()
             try:
-                await asyncio.wait_for(self.event.wait(), timeout)
+                async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for: hundreds of clients wait
+                    await self.event.wait()
             except TimeoutError:
                 return []
             if self.closed:
@@ -111,13 +116,23 @@ class ChangeFeed:
             await asyncio.sleep(self.interval_s)  # coalescing: one update per scope per interval at most
 
     def publish(self, scopes: Iterable[str]) -> None:
+        numbered = []
         for scope in sorted(scopes):
             self.seq += 1
             if len(self.ring) == self.ring.maxlen:
                 self.evicted = self.ring[0][0]
             self.ring.append((self.seq, scope))
-            for subscriber in self.subscribers:
-                subscriber.offer(self.seq, scope)
+            numbered.append((self.seq, scope))
+        # Subscribers with the same filter (a floor of wallboards) are matched once, not once each.
+        groups: dict[tuple, list[Subscriber]] = {}
+        for subscriber in self.subscribers:
+            groups.setdefault(subscriber.match.key, []).append(subscriber)
+        for members in groups.values():
+            match = members[0].match
+            for seq, scope in numbered:
+                if match(scope):
+                    for subscriber in members:
+                        subscriber.take(seq, scope)
 
     def subscribe(self, match: ScopeFilter) -> Subscriber:
         subscriber = Subscriber(match)
