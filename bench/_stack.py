@@ -23,7 +23,7 @@ if str(REPO) not in sys.path:
 
 from bench.common import peak_rss_bytes, progress, rss_bytes, topic_names  # noqa: E402
 from services.common.localkafka import free_port  # noqa: E402
-from services.common.processes import Service, _die_with_parent, wait_http  # noqa: E402
+from services.common.processes import Service, supervised, wait_http  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -43,8 +43,7 @@ class WorkdirService(Service):
                 [sys.executable, "-m", "services.cli", *self.args],
                 env={**os.environ, "PYTHONPATH": str(REPO), **self.env},
                 cwd=self.cwd or self.log_path.parent,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                stdout=out, stderr=subprocess.STDOUT, **supervised(),
             )
 
     @property

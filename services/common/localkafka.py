@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.kafka import metadata_round_trip
+from services.common.processes import supervised
 from services.common.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,9 @@ class LocalKafka:
             f"-Dlog4j.configuration=file:{LOG4J}", f"-Dkafka.logs.dir={self.data_dir}",
             "-cp", f"{self.lib_dir}/*", "kafka.Kafka", str(props),
         ]
-        # Own session: Ctrl-C in a terminal reaches our supervisor, which stops the broker in order.
-        self.process = subprocess.Popen(cmd, stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True)
+        # Own session: Ctrl-C in a terminal reaches our supervisor, which stops the broker in order; and the broker
+        # dies with its supervisor, however that dies (a closed pipe, SIGKILL): never a broker left on the port.
+        self.process = subprocess.Popen(cmd, stdout=log_handle, stderr=subprocess.STDOUT, **supervised())
         log_handle.close()
         (self.data_dir / "broker.pid").write_text(str(self.process.pid))
         deadline = started + timeout_s

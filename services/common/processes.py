@@ -24,11 +24,17 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass  # not Linux: the supervisor's own shutdown still stops the children
+
+
+def supervised() -> dict:
+    """``subprocess.Popen`` arguments for a child the supervisor stops itself: a session of its own (a Ctrl-C in
+    the terminal reaches only the supervisor) and, on Linux, SIGTERM from the kernel should the supervisor die."""
+    return {"start_new_session": True, "preexec_fn": die_with_parent if sys.platform.startswith("linux") else None}
 
 
 @dataclass
@@ -47,8 +53,7 @@ class Service:
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                **supervised(),
             )
 
     @property

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from services.common.processes import _die_with_parent
+from services.common.processes import supervised
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
@@ -106,8 +105,7 @@ def prometheus_config(api_url: str, *, ingest_url: str | None = None, aggregator
 
 def _spawn(args: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **supervised())
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float, name: str, log: Path) -> None:

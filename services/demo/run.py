@@ -52,7 +52,15 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _say(message: str) -> None:
-    print(f"[deskpulse demo] {message}", flush=True)
+    """A line for the person running the demo. Once the reader has gone (``make demo | tee log`` and a Ctrl-C
+    that also stopped ``tee``), further lines go nowhere instead of failing the shutdown half-way."""
+    try:
+        print(f"[deskpulse demo] {message}", flush=True)
+    except BrokenPipeError:
+        # Standard output points at /dev/null from now on, so later lines and Python's own flush at exit are quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _since_ms(text: str) -> int:
@@ -346,10 +354,12 @@ def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None =
         return 1
     finally:
         _say("stopping…")
-        if observability is not None:
-            observability.stop()
-        for service in sorted(services, key=lambda s: STOP_ORDER.get(s.name, len(STOP_ORDER))):
-            service.stop()
-        if broker is not None:
-            broker.stop()
+        try:
+            if observability is not None:
+                observability.stop()
+            for service in sorted(services, key=lambda s: STOP_ORDER.get(s.name, len(STOP_ORDER))):
+                service.stop()
+        finally:
+            if broker is not None:
+                broker.stop()  # whatever failed above (the broker also dies with this process: processes.supervised)
         _say("stopped.")
