@@ -33,6 +33,18 @@ class LocalKafkaError(RuntimeError):
     """The local broker could not be fetched, started or reached; the message says what to do."""
 
 
+PREREQUISITES = "deploy/local/install-prerequisites.sh"
+
+
+def require(tool: str) -> None:
+    """``LocalKafkaError`` naming the fix when ``tool`` (java, mvn) is not on PATH."""
+    if shutil.which(tool) is None:
+        raise LocalKafkaError(
+            f"'{tool}' is not on PATH: the local Kafka needs Java 17+ and Maven; on Debian or Ubuntu "
+            f"`sudo bash {PREREQUISITES}` installs them (or set DESKPULSE_KAFKA_BOOTSTRAP to use an existing cluster)"
+        )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,14 +83,10 @@ class LocalKafka:
     def fetch(self) -> float:
         """Resolve the broker jars into the cache unless they are there already. Returns seconds spent."""
         marker = self.lib_dir / ".complete"
+        require("java")  # the broker runs on it, cached jars or not
         if marker.exists():
             return 0.0
-        for tool in ("java", "mvn"):
-            if shutil.which(tool) is None:
-                raise LocalKafkaError(
-                    f"'{tool}' is not on PATH: the local Kafka needs Java 17+ and Maven "
-                    "(or set DESKPULSE_KAFKA_BOOTSTRAP to use an existing cluster)"
-                )
+        require("mvn")
         started = time.monotonic()
         tmp = self.lib_dir.with_name("lib.partial")
         shutil.rmtree(tmp, ignore_errors=True)
