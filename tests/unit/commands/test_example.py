@@ -8,20 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services.cli import main
 from services.commands.example import stamp
 from services.common.events import parse_event, to_epoch_ms
+from tests.support.cli import run
 
 AS_OF = "2012-05-14T08:30:00.000Z"  # a replay's present, far behind the wall clock
-
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

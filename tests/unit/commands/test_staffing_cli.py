@@ -6,20 +6,11 @@ import json
 
 import pytest
 
-from services.cli import main
+from tests.support.cli import run
 
 # Call Centre Helper's worked example (see tests/unit/aggregator/test_staffing.py): 14 agents, 20 scheduled.
 CLASSIC = ["staffing", "--calls", "100", "--interval", "1800", "--aht", "180", "--target-sl", "0.8",
            "--target-answer", "20"]
-
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse rejects malformed arguments this way
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_text_output_has_every_figure_aligned(capsys):

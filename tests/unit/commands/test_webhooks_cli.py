@@ -9,20 +9,11 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from services.cli import main
+from tests.support.cli import run
 from services.ingest import recorded
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 AT = 1_795_000_000.0
-
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def events(out: str) -> list[dict]:
