@@ -9,8 +9,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.support.cli import run
 from services.ingest import recorded
+from tests.support.cli import run
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 AT = 1_795_000_000.0
