@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from services.api.slices import Slices
 from services.api.stream import ChangeFeed, ScopeFilter
 
 CHUNK = 256 * 1024  # bytes of a snapshot written at a time
@@ -118,12 +119,10 @@ class SharedEvents:
             seq = self.feed.seq
             scopes = [s for s in self.all_scopes() if match(s)]
             parts: list[bytes] = []
-            deadline = time.monotonic() + self.slice_s
+            slices = Slices(self.slice_s)
             for scope in scopes:
                 parts.append(orjson.dumps(self.body(scope, window)))
-                if time.monotonic() > deadline:
-                    await asyncio.sleep(0)  # let requests in between slices
-                    deadline = time.monotonic() + self.slice_s
+                await slices.pause()
             data = event(seq, "snapshot", b'{"scopes":[' + b",".join(parts) + b"]}")
             del parts
             await asyncio.to_thread(lambda: data.gzip)  # zlib lets go of the GIL: the loop goes on meanwhile
@@ -148,14 +147,8 @@ class SharedEvents:
         """The encoded ``update`` events of ``changes`` (seq, scope) in ``window``, built in slices like a snapshot:
         after a long build or a slow client, thousands may be due at once, and most are built here first."""
         out = []
-        deadline = time.monotonic() + self.slice_s
+        slices = Slices(self.slice_s)
         for seq, scope in changes:
             out.append(self.update(seq, scope, window).encoded(gzip))
-            if time.monotonic() > deadline:
-                await asyncio.sleep(0)
-                deadline = time.monotonic() + self.slice_s
+            await slices.pause()
         return out
-
-    def forget_snapshots(self) -> None:
-        """Drop the cached snapshots (e.g. the process is stopping)."""
-        self._snapshots.clear()

@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from services.aggregator.kpis import LIGHT_KINDS
 from services.aggregator.windows import sum_buckets, window_start
+from services.api.slices import Slices
 from services.common.clock import Clock, wall_ms
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -386,12 +387,10 @@ async def apply_sliced(model: ReadModel, records: Iterable[tuple[bytes | None, b
                        slice_s: float = 0.005) -> None:
     """Apply snapshot records on the event loop, letting other work in every ``slice_s``: a batch of thousands of
     records (a busy aggregator, a restart's catch-up) would otherwise hold every request for its whole length."""
-    deadline = time.monotonic() + slice_s
+    slices = Slices(slice_s)
     for key, value in records:
         model.apply(key, value)
-        if time.monotonic() > deadline:
-            await asyncio.sleep(0)
-            deadline = time.monotonic() + slice_s
+        await slices.pause()
 
 
 class SnapshotConsumer:

@@ -206,6 +206,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
         if media_type(request.headers.get("content-type")) not in adapter.MEDIA_TYPES:
             accepted = " or ".join(sorted(adapter.MEDIA_TYPES))
             raise _error(415, "unsupported_media_type", f"{platform} webhooks must be sent as {accepted}")
+        received_ms = clock()
         delivery = Delivery(
             body=body,
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]},
@@ -214,7 +215,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
             url=public_url(settings, request) if getattr(adapter, "SIGNS_URL", False) else "",
             query=dict(request.query_params) if request.scope.get("query_string") else {},
             account=account,
-            received_at=clock() / 1000,
+            received_at=received_ms / 1000,
         )
         configured = secrets.secrets(platform, account)
         if adapter.REQUIRES_SECRET and not configured:
@@ -231,7 +232,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None, secrets: 
         if not events:
             metrics.count(platform, "ignored")
             return _reply(reply) if reply else JSONResponse({"accepted": 0, "ignored": True}, status_code=200)
-        events = bound_event_times(platform, events, round(delivery.received_at * 1000))
+        events = bound_event_times(platform, events, received_ms)
         ids = [e.event_id for e in events]
         if recent.all_seen(ids):
             metrics.count(platform, "duplicate")
