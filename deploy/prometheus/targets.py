@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from services.domain.slaconfig import SlaConfig  # the project's venv has it (pip install -e .)
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-from services.aggregator.sla import SlaConfig  # noqa: E402
 
 OUT = HERE / "rules" / "deskpulse.targets.yml"
 DEFAULT_SLA = HERE.parent / "sla.example.yaml"

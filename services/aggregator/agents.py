@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.aggregator.kpis import Contribution, scope_id
-from services.aggregator.windows import DAY_MS, LEVEL_SIZE, Retention, bucket_start
+from services.aggregator.kpis import Contribution
+from services.domain.scopes import scope_id
+from services.domain.windows import DAY_MS, LEVEL_SIZE, Retention, bucket_start
 from services.common.events import CanonicalEvent
 
 AgentRecord = dict[str, Any]  # {"kind": "agent", "pl", "a", "p", "ev": [[t, state, event_id, raw_state], ...]}

@@ -22,31 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.aggregator.kpis import (
-    _QUEUE_DAYS, BucketKey, Clock, Contribution, Counters, Fact, daily, day_starts, describe_scope, for_scope,
-    is_light, split,
+    _QUEUE_DAYS, BucketKey, Clock, Contribution, Fact, daily, day_starts, for_scope, split,
 )
-from services.aggregator.windows import LEVEL_SIZE, MINUTE_MS, QUARTER_MS, Retention, bucket_start
+from services.domain.counters import Counters, add, add_signed, nonzero
+from services.domain.scopes import describe_scope, is_light
+from services.domain.windows import LEVEL_SIZE, MINUTE_MS, QUARTER_MS, Retention, bucket_start
 
 SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
-
-
-def _bump(target: Counters, counters: Counters, sign: int) -> None:
-    for name, value in counters.items():
-        new = target.get(name, 0) + sign * value
-        if new:
-            target[name] = new
-        else:
-            target.pop(name, None)
-
-
-def _add(target: Counters, counters: Counters) -> None:
-    """Sum without dropping zeros: the bulk path keeps every name seen until ``_nonzero``."""
-    for name, value in counters.items():
-        target[name] = target.get(name, 0) + value
-
-
-def _nonzero(counters: Counters) -> Counters:
-    return counters if all(counters.values()) else {k: v for k, v in counters.items() if v}
 
 
 @dataclass(slots=True)
@@ -149,8 +131,8 @@ class PartitionAggregates:
             before, after = old.totals.get(scope), new.totals.get(scope)
             if before != after:
                 totals = self._state(scope).totals
-                _bump(totals, before or {}, -1)
-                _bump(totals, after or {}, +1)
+                add_signed(totals, before or {}, -1)
+                add_signed(totals, after or {}, +1)
                 changed.add(scope)
         for bucket_key in old.buckets.keys() | new.buckets.keys():
             before, after = old.buckets.get(bucket_key), new.buckets.get(bucket_key)
@@ -161,16 +143,16 @@ class PartitionAggregates:
                 continue  # that bucket has expired; facts for it only count in the totals
             buckets = self._state(scope).buckets[level]
             bucket = buckets.setdefault(start, {})
-            _bump(bucket, before or {}, -1)
-            _bump(bucket, after or {}, +1)
+            add_signed(bucket, before or {}, -1)
+            add_signed(bucket, after or {}, +1)
             if not bucket:
                 del buckets[start]
         for scope in old.live.keys() | new.live.keys():
             before, after = old.live.get(scope), new.live.get(scope)
             if before != after or scope not in self.scopes:
                 live = self._state(scope).live
-                _bump(live, before or {}, -1)
-                _bump(live, after or {}, +1)
+                add_signed(live, before or {}, -1)
+                add_signed(live, after or {}, +1)
                 changed.add(scope)
         for scope in old.clocks.keys() | new.clocks.keys():
             before, after = old.clocks.get(scope, []), new.clocks.get(scope, [])
@@ -213,17 +195,17 @@ class PartitionAggregates:
             counters = full if state.agent else common
             levels, day_part = parts[id(counters)]
             if not state.light:
-                _bump(state.totals, counters, sign)
+                add_signed(state.totals, counters, sign)
                 for level, start, part in levels:
                     buckets = state.buckets[level]
                     bucket = buckets.setdefault(start, {})
-                    _bump(bucket, part, sign)
+                    add_signed(bucket, part, sign)
                     if not bucket:
                         del buckets[start]
             if day_part and days[i] >= day_cutoff:  # type: ignore[index]  (days is set when any part is)
                 buckets = state.buckets["d"]
                 bucket = buckets.setdefault(days[i], {})  # type: ignore[index]
-                _bump(bucket, day_part, sign)
+                add_signed(bucket, day_part, sign)
                 if not bucket:
                     del buckets[days[i]]  # type: ignore[index]
             changed.add(scope)
@@ -327,23 +309,22 @@ class BulkLoad:
         if sums is None:
             self.groups[group] = dict(counters)
         else:
-            for name, value in counters.items():
-                sums[name] = sums.get(name, 0) + value
+            add(sums, counters)
 
     def add(self, key: str, contrib: Contribution) -> None:
         for t, scopes, items, day_keys in contrib.facts:
             self._fact(scopes, t, dict(items), day_keys)
         if contrib.totals:
             for scope, counters in contrib.totals.items():
-                _add(self.totals.setdefault(scope, {}), counters)
+                add(self.totals.setdefault(scope, {}), counters)
         if contrib.buckets:
             cutoffs = self.aggregates.cutoffs
             for bucket_key, counters in contrib.buckets.items():
                 if bucket_key[2] >= cutoffs[bucket_key[1]]:
-                    _add(self.buckets.setdefault(bucket_key, {}), counters)
+                    add(self.buckets.setdefault(bucket_key, {}), counters)
         if contrib.live:
             for scope, counters in contrib.live.items():
-                _add(self.live.setdefault(scope, {}), counters)
+                add(self.live.setdefault(scope, {}), counters)
         if contrib.clocks:
             for scope, running in contrib.clocks.items():
                 if running:
@@ -364,19 +345,19 @@ class BulkLoad:
         by_day: dict[tuple, Counters] = {}
         for (scopes, _, minute, quarter, days), sums in self.groups.items():
             if days is not None:
-                _add(by_day.setdefault((scopes, days), {}), sums)
+                add(by_day.setdefault((scopes, days), {}), sums)
             else:
-                _add(by_scopes.setdefault(scopes, {}), sums)
+                add(by_scopes.setdefault(scopes, {}), sums)
             if minute is not None:
-                _add(by_level["m"].setdefault((scopes, minute), {}), sums)
+                add(by_level["m"].setdefault((scopes, minute), {}), sums)
             if quarter is not None:
                 found = by_quarter.get((scopes, quarter))
                 if found is None:
                     by_quarter[(scopes, quarter)] = sums
                 else:
-                    _add(found, sums)
+                    add(found, sums)
         for (scopes, _), sums in by_day.items():
-            _add(by_scopes.setdefault(scopes, {}), sums)
+            add(by_scopes.setdefault(scopes, {}), sums)
 
         # Expanded into the scopes as _expand does: agent scopes count every counter, the others leave out the
         # per-channel ones; light scopes keep only day buckets (and exist only where a fact has a day part for
@@ -387,11 +368,11 @@ class BulkLoad:
             common = None
             for state in states:
                 if state.agent:
-                    _add(state.totals, sums)
+                    add(state.totals, sums)
                 else:
                     if common is None:
                         common = {k: v for k, v in sums.items() if "@" not in k}
-                    _add(state.totals, common)
+                    add(state.totals, common)
         for level, plain in (("q", False), ("m", True)):
             for (scopes, start), sums in by_level[level].items():
                 full = common = None
@@ -409,7 +390,7 @@ class BulkLoad:
                     if bucket is None:
                         state.buckets[level][start] = dict(part)
                     else:
-                        _add(bucket, part)
+                        add(bucket, part)
         for (scopes, (queue_day, default_day)), sums in by_day.items():
             full_part = daily(sums)
             if not full_part:
@@ -422,14 +403,14 @@ class BulkLoad:
                 state = aggregates._state(scope)
                 part = full_part if state.agent else common_part
                 if part and day >= self.cut_d:
-                    _add(state.buckets["d"].setdefault(day, {}), part)
+                    add(state.buckets["d"].setdefault(day, {}), part)
 
         for scope, counters in self.totals.items():
-            _add(aggregates._state(scope).totals, counters)
+            add(aggregates._state(scope).totals, counters)
         for (scope, level, start), counters in self.buckets.items():
-            _add(aggregates._state(scope).buckets[level].setdefault(start, {}), counters)
+            add(aggregates._state(scope).buckets[level].setdefault(start, {}), counters)
         for scope, counters in self.live.items():
-            _add(aggregates._state(scope).live, counters)
+            add(aggregates._state(scope).live, counters)
         for scope, running in self.clocks.items():
             state = aggregates._state(scope)
             state.deadlines = sorted(c[0] for c in running)
@@ -441,12 +422,12 @@ class BulkLoad:
             state.oldest[kind] = _Oldest(since, heap)
 
         for state in aggregates.scopes.values():
-            state.totals = _nonzero(state.totals)
-            state.live = _nonzero(state.live)
+            state.totals = nonzero(state.totals)
+            state.live = nonzero(state.live)
             for level, by_start in state.buckets.items():
                 kept = {}
                 for start, counters in by_start.items():
-                    counters = _nonzero(counters)
+                    counters = nonzero(counters)
                     if counters:
                         kept[start] = counters
                 state.buckets[level] = kept

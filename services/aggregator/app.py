@@ -15,8 +15,8 @@ from prometheus_client import Counter, start_http_server
 
 from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
-from services.aggregator.sla import SlaConfig, SlaConfigError
-from services.aggregator.windows import Retention
+from services.domain.slaconfig import SlaConfig, SlaConfigError
+from services.domain.windows import Retention
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
 from services.common.events import EventValidationError, parse_event

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.aggregator.categories import NO_LABELS, Labels, fold_labels, freeze, step_labels
+from services.domain.categories import NO_LABELS, Labels, fold_labels, freeze, step_labels
 from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
 
 # A contact record as stored in the table (JSON-serialisable):

@@ -39,7 +39,7 @@ from services.aggregator.contacts import add_event, facts, record_key
 from services.aggregator.kpis import (
     EMPTY, Contribution, DefaultConfig, KpiConfig, contribution, fold_retired, retired_contribution,
 )
-from services.aggregator.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
+from services.domain.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
 from services.common.events import CanonicalEvent
 
 log = logging.getLogger(__name__)

@@ -13,15 +13,16 @@ import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote, unquote
 
-from services.aggregator import sketches
-from services.aggregator.categories import ComplaintRule
+from services.domain import sketches
+from services.domain.categories import ComplaintRule
 from services.aggregator.contacts import ContactFacts
-from services.aggregator.sla import ServiceLevel, SlaConfig, service_level_contribution
-from services.aggregator.windows import UTC_DAYS, DayCalendar
+from services.domain.counters import Counters, add
+from services.domain.scopes import LIGHT_KINDS, is_light, light_scope, scope_id
+from services.domain.service_levels import DEFAULT_SERVICE_LEVEL, ServiceLevel, service_level_contribution
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import UTC_DAYS, DayCalendar
 
-Counters = dict[str, int]
 BucketKey = tuple[str, str, int]  # (scope, level "m"/"q"/"d", bucket start ms)
 Clock = tuple[int, int]  # (breach at ms, at risk from ms)
 
@@ -29,9 +30,6 @@ Clock = tuple[int, int]  # (breach at ms, at risk from ms)
 # per-channel counter of an agent (``replies@email``) is kept there when its base name is.
 DAY_COUNTERS = frozenset({"created", "resolved", "reopened", "one_touch", "replies", "answered", "handled", "rated",
                           "csat_good", "csat_bad", "complaints", "fr_count", "fr_ms", "nr_count", "nr_ms"})
-# Scopes that only keep day buckets of DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
-# queue x agent and queue x category figures behind outlier judgements, cheap enough to keep for every pair.
-LIGHT_KINDS = ("queue_agent/", "queue_category/")
 # Scopes whose days are the queue's local days; every other scope uses the default days.
 _QUEUE_DAYS = ("queue/",) + LIGHT_KINDS
 
@@ -58,10 +56,6 @@ class KpiConfig(Protocol):
     def category(self, f: ContactFacts) -> str | None: ...  # None: no categories configured
     def complaints(self) -> ComplaintRule: ...
     def day(self, queue: str | None) -> DayCalendar: ...  # local days of a queue (None: the default days)
-
-
-# Without a config: answered within 20 s, abandons count against, abandons under 5 s left out.
-DEFAULT_SERVICE_LEVEL = ServiceLevel(threshold_seconds=20, abandons="count_against", short_abandon_seconds=5)
 
 
 _DEFAULT_COMPLAINTS = ComplaintRule()  # frozen: one for every contact
@@ -94,7 +88,6 @@ class SlaKpiConfig:
 
     def __init__(self, config: SlaConfig) -> None:
         self._config = config
-        self._days: dict[tuple[str, str], DayCalendar] = {}
         self._bounds: tuple[float, ...] | None = None  # the config does not change: computed once
         self._policies: dict[tuple, SlaPolicy | None] = {}  # (platform, queue, priority, channel) -> first match
 
@@ -134,57 +127,10 @@ class SlaKpiConfig:
     def day(self, queue: str | None) -> DayCalendar:
         """``days:`` of the SLA config (the queue's, else the default), else UTC days from midnight. The
         aggregator does not read DESKPULSE_TIMEZONE: set ``days.default`` for local days (docs/kpis.md)."""
-        day = self._config.day_for(queue)
-        if day is None:
-            return UTC_DAYS
-        key = (day.timezone, day.reset)
-        found = self._days.get(key)
-        if found is None:
-            found = self._days[key] = DayCalendar(day.timezone, day.reset)
-        return found
+        return self._config.days_for(queue)
 
 
 # -- scopes -----------------------------------------------------------------------------------------------------
-
-
-def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> str:
-    if kind == "all":
-        return "all"
-    if kind == "platform":
-        return f"platform/{platform}"
-    if kind == "category":
-        return f"category/{key}"  # categories span platforms (the config maps each platform's values)
-    return f"{kind}/{platform}/{key}"
-
-
-def describe_scope(scope: str) -> dict[str, str | None]:
-    """Labels of a scope id: ``{"kind", "platform", "id"}`` (``id`` may itself contain ``/``)."""
-    if scope == "all":
-        return {"kind": "all", "platform": None, "id": None}
-    kind, _, rest = scope.partition("/")
-    if kind == "platform":
-        return {"kind": kind, "platform": rest, "id": None}
-    if kind == "category":
-        return {"kind": kind, "platform": None, "id": rest}
-    platform, _, key = rest.partition("/")
-    return {"kind": kind, "platform": platform, "id": key}  # light kinds: "<quoted queue>/<quoted agent|category>"
-
-
-@lru_cache(maxsize=65_536)
-def _quoted(value: str) -> str:
-    return quote(value, safe="")
-
-
-def light_scope(kind: str, platform: str, queue: str, key: str) -> str:
-    """``queue_agent/<platform>/<queue>/<agent>`` or ``queue_category/<platform>/<queue>/<category>``, queue and
-    key percent-encoded (ids may hold ``/``)."""
-    return f"{kind}/{platform}/{_quoted(queue)}/{_quoted(key)}"
-
-
-def parse_light_scope(scope: str) -> tuple[str, str, str, str]:
-    """(kind, platform, queue, agent or category) of a light scope id."""
-    kind, platform, queue, key = scope.split("/", 3)
-    return kind, platform, unquote(queue), unquote(key)
 
 
 def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
@@ -227,10 +173,6 @@ def split(counters: Counters) -> tuple[Counters, Counters]:
 def daily(counters: Counters) -> Counters:
     """The part of a fact's counters kept in day buckets."""
     return {k: v for k, v in counters.items() if k in DAY_COUNTERS or k.partition("@")[0] in DAY_COUNTERS}
-
-
-def is_light(scope: str) -> bool:
-    return scope.startswith(LIGHT_KINDS)
 
 
 def for_scope(scope: str, counters: Counters) -> Counters:
@@ -279,7 +221,7 @@ class Contribution:
 
     def gauge(self, scopes: list[str], counters: Counters) -> None:
         for scope in scopes:
-            _bump(self.live.setdefault(scope, {}), counters)
+            add(self.live.setdefault(scope, {}), counters)
 
     def all_totals(self) -> dict[str, Counters]:
         """Window ``all`` per scope: the facts and the pre-aggregated totals together (light scopes have none)."""
@@ -288,7 +230,7 @@ class Contribution:
             counters = dict(items)
             for scope in scopes:
                 if not is_light(scope):
-                    _bump(out.setdefault(scope, {}), for_scope(scope, counters))
+                    add(out.setdefault(scope, {}), for_scope(scope, counters))
         return out
 
     def day_buckets(self) -> dict[BucketKey, Counters]:
@@ -301,7 +243,7 @@ class Contribution:
             for scope, start in zip(scopes, day_starts(day_keys, scopes, t)):
                 counters = for_scope(scope, part)
                 if counters:
-                    _bump(out.setdefault((scope, "d", start), {}), counters)
+                    add(out.setdefault((scope, "d", start), {}), counters)
         return out
 
     def retained(self) -> Contribution:
@@ -323,10 +265,10 @@ def fold_retired(record: dict | None, partition: int, through_ms: int, contribut
             for scope, by_day in record.get("days", {}).items()}
     for contrib in contributions:
         for scope, counters in contrib.all_totals().items():
-            _bump(totals.setdefault(scope, {}), counters)
+            add(totals.setdefault(scope, {}), counters)
         for (scope, _, start), counters in contrib.day_buckets().items():
             if start >= keep_days_from_ms:
-                _bump(days.setdefault(scope, {}).setdefault(str(start), {}), counters)
+                add(days.setdefault(scope, {}).setdefault(str(start), {}), counters)
     out = {"p": partition, "through_ms": max(through_ms, record["through_ms"]), "totals": totals}
     days = {scope: by_day for scope, by_day in days.items() if by_day}
     if days:
@@ -341,11 +283,6 @@ def retired_contribution(record: dict | None) -> Contribution:
     return Contribution(totals=record.get("totals", {}), buckets={
         (scope, "d", int(start)): counters for scope, by_day in record.get("days", {}).items()
         for start, counters in by_day.items()})
-
-
-def _bump(target: Counters, counters: Counters) -> None:
-    for name, value in counters.items():
-        target[name] = target.get(name, 0) + value
 
 
 def _agent(f: ContactFacts, agent: str | None) -> tuple[str, ...]:

@@ -9,8 +9,8 @@ from functools import cached_property
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.aggregator.calendars import local_day_start
-from services.aggregator.sla import SlaConfig
+from services.domain.calendars import local_day_start
+from services.domain.slaconfig import SlaConfig
 from services.api.goals import goals_body
 from services.api.periods import day_calendar, trend_body
 from services.api.readmodel import ReadModel

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.aggregator.sla import Goal, attainment
+from services.domain.goals import Goal, attainment
 
 Body = Mapping[str, Any]
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
-from services.aggregator.kpis import parse_light_scope
-from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import DayCalendar, sum_buckets
+from services.domain.scopes import parse_light_scope
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import DayCalendar, sum_buckets
 from services.api import outliers
 from services.api.periods import day_calendar, starts
 from services.api.readmodel import ReadModel, ScopeView

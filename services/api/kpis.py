@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.aggregator import sketches
+from services.domain import sketches
+from services.domain.counters import rate
 
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95))
-
-
-def ratio(numerator: int | float, denominator: int | float) -> float | None:
-    return round(numerator / denominator, 6) if denominator else None
 
 
 def _seconds(ms: int | float | None) -> float | None:
@@ -46,7 +43,7 @@ def duration(counters: Mapping[str, int], prefix: str) -> dict[str, Any]:
 def _sla(counters: Mapping[str, int], metric: str) -> dict[str, Any]:
     met = counters.get(f"sla_{metric}_met", 0)
     breached = counters.get(f"sla_{metric}_breached", 0)
-    return {"met": met, "breached": breached, "compliance": ratio(met, met + breached)}
+    return {"met": met, "breached": breached, "compliance": rate(met, met + breached)}
 
 
 def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
@@ -77,20 +74,20 @@ def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
             "full_average_seconds": _seconds(c.get("full_res_ms", 0) / c["full_res_count"])
             if c.get("full_res_count") else None,
         },
-        "resolution_rate": ratio(resolved, created),
-        "one_touch": {"count": c.get("one_touch", 0), "rate": ratio(c.get("one_touch", 0), resolved)},
-        "reopen_rate": ratio(c.get("reopened", 0), resolved),
-        "complaints": {"count": c.get("complaints", 0), "rate": ratio(c.get("complaints", 0), resolved)},
+        "resolution_rate": rate(resolved, created),
+        "one_touch": {"count": c.get("one_touch", 0), "rate": rate(c.get("one_touch", 0), resolved)},
+        "reopen_rate": rate(c.get("reopened", 0), resolved),
+        "complaints": {"count": c.get("complaints", 0), "rate": rate(c.get("complaints", 0), resolved)},
         "service_level": {
             "met": c.get("sl_met", 0),
             "offered": c.get("sl_offered", 0),
-            "rate": ratio(c.get("sl_met", 0), c.get("sl_offered", 0)),
+            "rate": rate(c.get("sl_met", 0), c.get("sl_offered", 0)),
         },
         "abandonment": {
             "abandoned": abandoned,
             "short_abandoned": c.get("short_abandoned", 0),
             "offered": answered + abandoned,
-            "rate": ratio(abandoned, answered + abandoned),
+            "rate": rate(abandoned, answered + abandoned),
         },
         "speed_of_answer": {
             "answered": answered,
@@ -101,7 +98,7 @@ def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
             "average_seconds": _seconds(c.get("handle_ms", 0) / c["handled"]) if c.get("handled") else None,
         },
         "csat": {"good": good, "bad": bad, "neutral": neutral, "rated": c.get("rated", 0),
-                 "score": ratio(good, good + bad)},
+                 "score": rate(good, good + bad)},
         "nps": {"promoters": promoters, "passives": passives, "detractors": detractors, "responses": nps_n,
                 "score": round((promoters - detractors) * 100 / nps_n, 2) if nps_n else None},
         "sla": {metric: _sla(c, metric) for metric in ("first_response", "next_reply", "resolution")},
@@ -119,5 +116,5 @@ def agent_time(c: Mapping[str, int], current: Mapping[str, Any] | None, window_f
     busy, available = seconds["busy"], seconds["available"]
     return {
         **{f"{state}_seconds": round(ms / 1000, 3) for state, ms in seconds.items()},
-        "occupancy": ratio(busy, busy + available),
+        "occupancy": rate(busy, busy + available),
     }

@@ -21,38 +21,25 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import UTC_DAYS, DayCalendar
-from services.api.kpis import ratio
+from services.domain.counters import rate
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import UTC_DAYS, DayCalendar, sum_buckets
 from services.common.events import from_epoch_ms
 
 DAYS_KEPT = 16  # today and 15 days before (windows.DAY_KEEP_MS)
 WEEK = 7
 _QUEUE_BOUND = ("queue", "queue_agent", "queue_category")
-_calendars: dict[tuple[str, str], DayCalendar] = {}
 
 
 def day_calendar(sla: SlaConfig | None, kind: str, queue: str | None) -> DayCalendar:
     """The local days of a scope's day buckets: as ``kpis.SlaKpiConfig.day`` chose them in the aggregator."""
     if sla is None:
         return UTC_DAYS
-    day = sla.day_for(queue if kind in _QUEUE_BOUND else None)
-    if day is None:
-        return UTC_DAYS
-    key = (day.timezone, day.reset)
-    found = _calendars.get(key)
-    if found is None:
-        found = _calendars[key] = DayCalendar(day.timezone, day.reset)
-    return found
+    return sla.days_for(queue if kind in _QUEUE_BOUND else None)
 
 
 def _sum(days: Mapping[int, Mapping[str, int]], start: int, end: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for day, counters in days.items():
-        if start <= day < end:
-            for name, value in counters.items():
-                out[name] = out.get(name, 0) + value
-    return out
+    return sum_buckets(days, start, end)
 
 
 _starts: dict[tuple[str, str, int, int], list[int]] = {}
@@ -83,11 +70,11 @@ def quality(c: Mapping[str, int]) -> dict[str, Any]:
         "created": c.get("created", 0),
         "resolved": resolved,
         "complaints": complaints,
-        "complaint_rate": ratio(complaints, resolved),
+        "complaint_rate": rate(complaints, resolved),
         "reopened": c.get("reopened", 0),
-        "reopen_rate": ratio(c.get("reopened", 0), resolved),
-        "one_touch_rate": ratio(c.get("one_touch", 0), resolved),
-        "csat": ratio(good, good + bad),
+        "reopen_rate": rate(c.get("reopened", 0), resolved),
+        "one_touch_rate": rate(c.get("one_touch", 0), resolved),
+        "csat": rate(good, good + bad),
         "rated": c.get("rated", 0),
         "first_response_average_seconds": round(c["fr_ms"] / fr_count / 1000, 3) if fr_count else None,
     }

@@ -20,8 +20,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from services.aggregator.kpis import LIGHT_KINDS
-from services.aggregator.windows import sum_buckets, window_start
+from services.domain.counters import add, total
+from services.domain.scopes import LIGHT_KINDS
+from services.domain.windows import sum_buckets, window_start
 from services.api.slices import Slices
 from services.common.clock import Clock, wall_ms
 from services.common.kafka import ensure_topics
@@ -104,9 +105,7 @@ _LIVE_MIN = ("oldest_waiting_created_ms", "oldest_queued_ms", "next_breach_ms")
 
 def _bucket_merge(target: dict[int, dict[str, int]], buckets: dict[str, dict[str, int]]) -> None:
     for start, counters in buckets.items():
-        merged = target.setdefault(int(start), {})
-        for name, value in counters.items():
-            merged[name] = merged.get(name, 0) + value
+        add(target.setdefault(int(start), {}), counters)
 
 
 def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
@@ -115,10 +114,7 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     if len(partials) == 1:
         totals = dict(first["totals"])
     else:
-        totals = {}
-        for partial in partials:
-            for name, value in partial["totals"].items():
-                totals[name] = totals.get(name, 0) + value
+        totals = total(p["totals"] for p in partials)
     live: dict[str, Any] = {}
     agent = None
     agent_published = -1

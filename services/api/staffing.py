@@ -15,7 +15,7 @@ Inputs, all from figures the API already holds:
 - **agents available**: agents of the queue's *platform* whose presence is ``available`` or ``busy`` now.
   Presence events carry no queue, so this is the platform's pool, shared by all its queues (docs/kpis.md).
 
-The model is ``services.aggregator.staffing`` (Erlang C, pure). No inputs, no forecast: a null figure comes with
+The model is ``services.domain.erlang`` (Erlang C, pure). No inputs, no forecast: a null figure comes with
 a ``reason`` (``no_arrivals``, ``no_handle_time``, ``no_agent_presence``, ``beyond_model``), never a made-up 0.
 Pure apart from reading the immutable views it is given.
 """
@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.aggregator import staffing as erlang
-from services.aggregator.kpis import DEFAULT_SERVICE_LEVEL
-from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import LEVEL_SIZE, TRAILING, bucket_start
+from services.domain import erlang
+from services.domain.service_levels import DEFAULT_SERVICE_LEVEL
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import LEVEL_SIZE, TRAILING, bucket_start
 from services.common.events import from_epoch_ms
 from services.common.settings import Settings
 

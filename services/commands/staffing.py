@@ -1,4 +1,4 @@
-"""``deskpulse staffing``: the Erlang C staffing forecast (services/aggregator/staffing.py) from the command line."""
+"""``deskpulse staffing``: the Erlang C staffing forecast (services/domain/erlang.py) from the command line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from services.aggregator import staffing
+from services.domain import erlang
 
 
 def _pct(share: float | None) -> str:
@@ -17,7 +17,7 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _outlook_lines(outlook: staffing.Outlook, f: staffing.StaffingForecast) -> list[tuple[str, str]]:
+def _outlook_lines(outlook: erlang.Outlook, f: erlang.StaffingForecast) -> list[tuple[str, str]]:
     sl = f"{_pct(outlook.service_level)} answered within {_seconds(f.target_answer_s)}"
     if outlook.stable and outlook.service_level < f.target_sl:
         sl += "  (below target)"
@@ -41,11 +41,11 @@ def _outlook_lines(outlook: staffing.Outlook, f: staffing.StaffingForecast) -> l
     ]
 
 
-def render_text(f: staffing.StaffingForecast, contacts: float, interval_s: float) -> str:
+def render_text(f: erlang.StaffingForecast, contacts: float, interval_s: float) -> str:
     limited = {
-        staffing.SERVICE_LEVEL: "set by the service-level target",
-        staffing.OCCUPANCY: "set by the maximum occupancy",
-        staffing.NO_WORKLOAD: "no workload",
+        erlang.SERVICE_LEVEL: "set by the service-level target",
+        erlang.OCCUPANCY: "set by the maximum occupancy",
+        erlang.NO_WORKLOAD: "no workload",
     }[f.limited_by]
     rows: list[tuple[str, str]] = [
         ("Arrivals", f"{contacts:g} contacts in {_seconds(interval_s)} "
@@ -73,7 +73,7 @@ def render_text(f: staffing.StaffingForecast, contacts: float, interval_s: float
 
 def cmd_staffing(args: argparse.Namespace) -> int:
     try:
-        f = staffing.forecast(
+        f = erlang.forecast(
             contacts=args.calls,
             interval_s=args.interval,
             aht_s=args.aht,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.aggregator.windows import window_start
+from services.domain.windows import window_start
 from services.common.events import to_epoch_ms
 from tests.support import recompute
 

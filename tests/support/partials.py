@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.aggregator.kpis import describe_scope
+from services.domain.scopes import describe_scope
 
 
 def partial(scope: str, partition: int = 0, *, totals=None, minutes=None, quarters=None, live=None, agent=None,

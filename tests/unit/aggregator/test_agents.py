@@ -6,7 +6,7 @@ import random
 
 from services.aggregator import agents
 from services.aggregator.engine import Engine
-from services.aggregator.windows import DAY_MS, HOUR_MS, MINUTE_MS, WINDOWS, Retention
+from services.domain.windows import DAY_MS, HOUR_MS, MINUTE_MS, WINDOWS, Retention
 from services.api.readmodel import ReadModel
 from services.common.events import parse_event
 from services.demo.synthetic import agent_shifts

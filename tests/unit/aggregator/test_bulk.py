@@ -10,8 +10,8 @@ from services.aggregator.aggregates import BulkLoad, PartitionAggregates
 from services.aggregator.contacts import facts
 from services.aggregator.engine import Engine, EngineSettings, retired_key
 from services.aggregator.kpis import EMPTY, Contribution, DefaultConfig, SlaKpiConfig, contribution, retired_contribution
-from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import DAY_MS, HOUR_MS, MINUTE_MS, DayCalendar, Retention
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import DAY_MS, HOUR_MS, MINUTE_MS, DayCalendar, Retention
 from services.common.events import parse_event
 from services.demo.synthetic import agent_shifts, history
 from tests.support.events import T0

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from services.aggregator.engine import Engine, retired_key
 from services.aggregator.kpis import DefaultConfig
-from services.aggregator.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
+from services.domain.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms, parse_event
 from services.demo.synthetic import agent_shifts, history
@@ -182,7 +182,7 @@ class PolicyConfig(DefaultConfig):
         return FakePolicy()
 
     def service_level(self, platform, queue):
-        from services.aggregator.kpis import DEFAULT_SERVICE_LEVEL
+        from services.domain.service_levels import DEFAULT_SERVICE_LEVEL
         return DEFAULT_SERVICE_LEVEL
 
     def histogram_bounds_s(self):

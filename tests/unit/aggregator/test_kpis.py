@@ -4,7 +4,8 @@ import pytest
 
 from services.aggregator.contacts import add_event, facts
 from services.aggregator.kpis import DefaultConfig, SlaKpiConfig, contribution, split
-from services.aggregator.sla import ServiceLevel, SlaConfig
+from services.domain.service_levels import ServiceLevel
+from services.domain.slaconfig import SlaConfig
 from tests.support.events import T0, ev
 
 

@@ -106,7 +106,7 @@ def test_readiness_follows_the_read_model():
 
 
 def test_goals_are_measured_per_window_and_queue():
-    from services.aggregator.sla import SlaConfig
+    from services.domain.slaconfig import SlaConfig
 
     sla = SlaConfig.load({"goals": {"global": {"first_response_seconds_avg": "<= 60", "csat": ">= 0.9"},
                                     "queues": {"billing": {"first_response_seconds_avg": "<= 30"}}}})

@@ -7,7 +7,7 @@ some scopes change, come and go, the platform pool changes and the staffing wind
 
 import pytest
 
-from services.aggregator.kpis import light_scope
+from services.domain.scopes import light_scope
 from services.api import metrics
 from services.api.metrics import Health, render
 from services.api.readmodel import ReadModel

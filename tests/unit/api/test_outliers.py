@@ -6,8 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.aggregator.engine import Engine
-from services.aggregator.kpis import SlaKpiConfig, light_scope
-from services.aggregator.sla import SlaConfig
+from services.aggregator.kpis import SlaKpiConfig
+from services.domain.scopes import light_scope
+from services.domain.slaconfig import SlaConfig
 from services.api.app import create_app
 from services.api.judgements import judge_queue
 from services.api.outliers import METRICS, Rule, judge, judge_metric, modified_z

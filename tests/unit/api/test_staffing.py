@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.registry import CollectorRegistry
 from pydantic import ValidationError
 
-from services.aggregator import staffing as erlang
-from services.aggregator.sla import SlaConfig
+from services.domain import erlang
+from services.domain.slaconfig import SlaConfig
 from services.api.app import create_app
 from services.api.metrics import Health, SnapshotCollector
 from services.api.readmodel import ReadModel

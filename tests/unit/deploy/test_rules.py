@@ -125,7 +125,7 @@ def test_queue_goals_become_target_overrides(tmp_path):
     spec = importlib.util.spec_from_file_location("targets", PROM / "targets.py")
     targets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(targets)
-    from services.aggregator.sla import SlaConfig
+    from services.domain.slaconfig import SlaConfig
 
     text = targets.render(SlaConfig.load({"goals": {"global": {"csat": ">= 0.85"},
                                                     "queues": {"vip": {"service_level": ">= 0.95"}}}}), "test")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.aggregator.calendars import local_day_start
+from services.domain.calendars import local_day_start
+from services.domain.counters import total
 
 MINUTE_MS = 60_000
 QUARTER_MS = 15 * MINUTE_MS
@@ -66,19 +67,14 @@ def window_start(window: str, now_ms: int) -> tuple[str, int]:
 
 def sum_buckets(buckets: Mapping[int, Mapping[str, int]], start_ms: int, end_ms: int | None = None) -> dict[str, int]:
     """Sum of the buckets whose start is in [start_ms, end_ms)."""
-    out: dict[str, int] = {}
-    for start, figures in buckets.items():
-        if start >= start_ms and (end_ms is None or start < end_ms):
-            for name, value in figures.items():
-                out[name] = out.get(name, 0) + value
-    return out
+    return total(figures for start, figures in buckets.items() if start >= start_ms and (end_ms is None or start < end_ms))
 
 
 class DayCalendar:
     """Local days of one IANA zone with a daily reset time: ``start(t)`` is the start of the day holding ``t``.
 
     Remembers the last day it computed, so the usual case (facts of the same day) costs two comparisons. Equal
-    and hashed by identity (facts hold them): keep one per zone and reset (``kpis.SlaKpiConfig.day`` does).
+    and hashed by identity (facts hold them): get them from ``days(timezone, reset)``, one per zone and reset.
     """
 
     __slots__ = ("timezone", "reset", "_span")
@@ -101,7 +97,18 @@ class DayCalendar:
         return self.start(day_start_ms - 1)
 
 
-UTC_DAYS = DayCalendar()
+_DAYS: dict[tuple[str, str], DayCalendar] = {}
+
+
+def days(timezone: str = "UTC", reset: str = "00:00") -> DayCalendar:
+    """The one ``DayCalendar`` of a zone and reset time (facts hold them and they compare by identity)."""
+    found = _DAYS.get((timezone, reset))
+    if found is None:
+        found = _DAYS.setdefault((timezone, reset), DayCalendar(timezone, reset))
+    return found
+
+
+UTC_DAYS = days()
 
 
 class StreamClock:

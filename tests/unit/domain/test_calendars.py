@@ -5,15 +5,8 @@ from datetime import date, datetime
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.aggregator.calendars import (
-    Calendar,
-    TimeRange,
-    add_business_ms,
-    business_ms,
-    is_open,
-    local_day_start,
-    next_open_ms,
-    parse_days,
+from services.domain.calendars import (
+    Calendar, TimeRange, add_business_ms, business_ms, is_open, local_day_start, next_open_ms, parse_days,
 )
 
 H = 3_600_000

@@ -1,6 +1,6 @@
-"""Buckets, trailing windows and the stream clock (services/aggregator/windows.py)."""
+"""Buckets, trailing windows and the stream clock (services/domain/windows.py)."""
 
-from services.aggregator.windows import MINUTE_MS, Retention, StreamClock, bucket_start, sum_buckets, window_start
+from services.domain.windows import MINUTE_MS, Retention, StreamClock, bucket_start, sum_buckets, window_start
 
 T = 1_795_000_020_000  # on a minute boundary
 SKEW = 5 * MINUTE_MS

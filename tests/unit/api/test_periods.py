@@ -7,8 +7,8 @@ import pytest
 from services.aggregator.contacts import add_event, facts
 from services.aggregator.engine import Engine, retired_key
 from services.aggregator.kpis import DefaultConfig, SlaKpiConfig, contribution
-from services.aggregator.sla import SlaConfig
-from services.aggregator.windows import DAY_MS
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import DAY_MS
 from services.api.readmodel import ReadModel
 from services.common.events import parse_event
 from services.demo.synthetic import history
@@ -192,7 +192,7 @@ def test_a_call_answered_and_handled_counts_for_the_agent_on_voice_and_in_the_qu
 
 
 def test_light_scope_ids_survive_slashes_in_ids():
-    from services.aggregator.kpis import light_scope, parse_light_scope
+    from services.domain.scopes import light_scope, parse_light_scope
     scope = light_scope("queue_agent", "zendesk", "tier 1/eu", "a/b%c")
     assert scope == "queue_agent/zendesk/tier%201%2Feu/a%2Fb%25c"
     assert parse_light_scope(scope) == ("queue_agent", "zendesk", "tier 1/eu", "a/b%c")

@@ -6,20 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from services.aggregator.sla import (
-    Goal,
-    ServiceLevel,
-    SlaConfig,
-    SlaConfigError,
-    attainment,
-    clock_state,
-    deadline,
-    elapsed_ms,
-    parse_duration,
-    ratio,
-    service_level,
-    service_level_contribution,
-)
+from services.domain.counters import ratio
+from services.domain.goals import Goal, attainment
+from services.domain.policies import clock_state, deadline, elapsed_ms
+from services.domain.service_levels import ServiceLevel, service_level, service_level_contribution
+from services.domain.slaconfig import SlaConfig, SlaConfigError, parse_duration
 
 REPO = Path(__file__).resolve().parents[3]
 S = 1000

@@ -1,14 +1,12 @@
-"""SLA policies, team goals and service-level settings: a validated config plus pure functions over epoch ms.
+"""The operator's SLA config file: calendars, policies, goals, service levels, days, categories and complaints.
 
-Nothing here reads the clock or the environment: the engine passes ``now_ms``. The config format and the
-semantics are documented in ``docs/sla.md``; ``deploy/sla.example.yaml`` is a complete example.
+``SlaConfig.load(path_or_mapping)`` validates the YAML (pydantic) and raises ``SlaConfigError`` listing every
+problem with the dotted path of the offending key, e.g. ``policies[1].targets.first_response``. The format is
+documented in ``docs/sla.md``; ``deploy/sla.example.yaml`` is a complete example. What the config's parts
+compute lives beside it: ``policies`` (SLA clocks), ``goals``, ``service_levels``, ``calendars``, ``categories``.
 
-- ``SlaConfig.load(path_or_mapping)`` validates the YAML (pydantic) and raises ``SlaConfigError`` listing every
-  problem with the dotted path of the offending key, e.g. ``policies[1].targets.first_response``.
 - ``SlaConfig.policy_for(...)``: the **first** policy, in file order, whose ``match`` fits (Zendesk semantics).
-- ``deadline`` / ``clock_state``: SLA clocks in calendar time or in a business-hours calendar.
-- ``attainment``: a measured KPI against a goal such as ``csat: ">= 0.90"``.
-- ``service_level``: numerator and denominator of SL under the vendor variants of KPIS.md §4.1.
+- ``SlaConfig.days_for(queue)``: the local days of a queue's ``today`` (one ``DayCalendar`` per zone and reset).
 """
 
 from __future__ import annotations
@@ -16,31 +14,23 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator,
 )
 
-from services.aggregator.calendars import (
-    Calendar, TimeRange, add_business_ms, business_ms, parse_days, parse_time, zone,
-)
-from services.aggregator.categories import (
-    CategoryMap, CategorySpec, ComplaintRule, ComplaintsSpec, check_sections,
-)
 from services.common.events import Channel, Priority
-
-Metric = Literal["first_response", "next_reply", "resolution"]
-METRICS: tuple[Metric, ...] = get_args(Metric)
-Status = Literal["running", "at_risk", "breached", "met", "missed"]
-AbandonRule = Literal["count_against", "count_in", "excluded", "excluded_within_threshold"]
-Op = Literal[">=", ">", "<=", "<"]
-
-DEFAULT_AT_RISK = 0.8
+from services.domain.calendars import Calendar, TimeRange, parse_days, parse_time, zone
+from services.domain.categories import CategoryMap, CategorySpec, ComplaintRule, ComplaintsSpec, check_sections
+from services.domain.goals import Goal
+from services.domain.policies import DEFAULT_AT_RISK, METRICS, Match, Policy
+from services.domain.service_levels import AbandonRule, ServiceLevel
+from services.domain.windows import UTC_DAYS, DayCalendar, days
 
 
 class SlaConfigError(ValueError):
@@ -76,251 +66,6 @@ def parse_duration(value: Any) -> int:
     if not math.isfinite(total) or total <= 0 or total != int(total):
         raise ValueError(f"invalid duration {value!r}: must be a positive whole number of milliseconds")
     return int(total)
-
-
-_GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Goal:
-    """A team target on one KPI, e.g. ``Goal("csat", ">=", 0.9)``. Ratios are fractions (``"90%"`` = 0.9)."""
-
-    metric: str
-    op: Op
-    target: float
-
-    @classmethod
-    def parse(cls, metric: str, text: Any) -> Goal:
-        m = _GOAL.match(text) if isinstance(text, str) else None
-        if m is None:
-            raise ValueError(f"invalid goal {text!r} (expected a comparison such as '>= 0.90', '<= 600' or '>= 90%')")
-        target = float(m[2]) / (100 if m[3] else 1)
-        return cls(metric, m[1], target)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.target:g}"
-
-
-@dataclass(frozen=True)
-class Attainment:
-    """A measured value against a goal.
-
-    ``gap`` is signed so that positive means better than the target whatever the direction: ``value - target``
-    for ``>=``/``>`` goals and ``target - value`` for ``<=``/``<`` goals. ``met`` and ``gap`` are ``None`` when
-    there is no value (no data: KPIS.md §8), never ``False``/``0``.
-    """
-
-    goal: Goal
-    value: float | None
-    met: bool | None
-    gap: float | None
-
-
-def attainment(goal: Goal, value: float | None) -> Attainment:
-    """Whether ``value`` meets ``goal``, and by how much (see ``Attainment.gap``)."""
-    if value is None:
-        return Attainment(goal, None, None, None)
-    if goal.op in (">=", ">"):
-        gap = value - goal.target
-        met = value >= goal.target if goal.op == ">=" else value > goal.target
-    else:
-        gap = goal.target - value
-        met = value <= goal.target if goal.op == "<=" else value < goal.target
-    return Attainment(goal, value, met, gap)
-
-
-# --- service level ----------------------------------------------------------------------------------------
-
-
-class ServiceLevel(BaseModel):
-    """Service-level settings of a queue (KPIS.md §4.1, §7.1).
-
-    - ``threshold_seconds``: answered with a queue wait ``<=`` this is within service level.
-    - ``abandons``: how contacts abandoned in queue count (short abandons aside):
-      ``count_against`` (default; Genesys with "Include Abandons", Twilio, Freshcaller, Talkdesk): in the
-      denominator only; ``count_in`` (Amazon Connect "SL X"): an abandon within the threshold counts as met, a
-      later one as missed; ``excluded`` (Genesys without "Include Abandons"): not counted at all;
-      ``excluded_within_threshold`` (WFM "ignored"): within the threshold not counted, later ones missed.
-    - ``short_abandon_seconds``: abandons with a wait shorter than this are left out entirely (0 = off).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold_seconds: float = Field(20, gt=0, le=604_800)
-    abandons: AbandonRule = "count_against"
-    short_abandon_seconds: float = Field(0, ge=0, le=604_800)
-
-
-def service_level_contribution(answered: bool, wait_ms: int, settings: ServiceLevel) -> tuple[int, int]:
-    """(numerator, denominator) added by one contact that left the queue after ``wait_ms``.
-
-    For incremental counters; ``service_level`` is the sum over a window.
-    """
-    within = wait_ms <= settings.threshold_seconds * 1000
-    if answered:
-        return (1 if within else 0), 1
-    if wait_ms < settings.short_abandon_seconds * 1000:
-        return 0, 0
-    rule = settings.abandons
-    if rule == "excluded" or (rule == "excluded_within_threshold" and within):
-        return 0, 0
-    if rule == "count_in" and within:
-        return 1, 1
-    return 0, 1
-
-
-def service_level(
-    answered_wait_ms: Iterable[int], abandoned_wait_ms: Iterable[int], settings: ServiceLevel
-) -> tuple[int, int]:
-    """(numerator, denominator) of service level; the ratio is ``ratio(n, d)`` (``None`` when d is 0)."""
-    num = den = 0
-    for answered, waits in ((True, answered_wait_ms), (False, abandoned_wait_ms)):
-        for w in waits:
-            n, d = service_level_contribution(answered, w, settings)
-            num += n
-            den += d
-    return num, den
-
-
-def ratio(numerator: int, denominator: int) -> float | None:
-    """``numerator / denominator``, or ``None`` (no data) when the denominator is 0 (KPIS.md §8)."""
-    return numerator / denominator if denominator else None
-
-
-# --- policies and clocks --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Match:
-    """Conditions of a policy; ``None`` = any value. A contact without the attribute fails a set condition."""
-
-    platform: frozenset[str] | None = None
-    queue: frozenset[str] | None = None
-    priority: frozenset[str] | None = None
-    channel: frozenset[str] | None = None
-
-    def matches(self, platform: str | None, queue: str | None, priority: str | None, channel: str | None) -> bool:
-        return all(
-            allowed is None or value in allowed
-            for allowed, value in (
-                (self.platform, platform),
-                (self.queue, queue),
-                (self.priority, priority),
-                (self.channel, channel),
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Policy:
-    """One SLA policy: targets in ms per metric (``None`` = no target), and the calendar if business hours apply."""
-
-    name: str
-    match: Match = field(default_factory=Match)
-    first_response_ms: int | None = None
-    next_reply_ms: int | None = None
-    resolution_ms: int | None = None
-    calendar: Calendar | None = None  # None: the clock runs in calendar time (24/7)
-    at_risk: float = DEFAULT_AT_RISK
-
-    def target_ms(self, metric: Metric) -> int | None:
-        if metric not in METRICS:
-            raise ValueError(f"unknown SLA metric {metric!r} (one of {', '.join(METRICS)})")
-        return getattr(self, f"{metric}_ms")
-
-    @property
-    def business_hours(self) -> bool:
-        return self.calendar is not None
-
-    # Method forms of the module functions, matching the engine's ``SlaPolicy`` protocol (kpis.py).
-    def deadline(self, metric: Metric, start_ms: int) -> int | None:
-        """``deadline(self, metric, start_ms)``."""
-        return deadline(self, metric, start_ms)
-
-    def at_risk_at(self, metric: Metric, start_ms: int) -> int | None:
-        """Instant a clock started at ``start_ms`` turns ``at_risk``; ``None`` without a target."""
-        target = self.target_ms(metric)
-        return None if target is None else _after(self, start_ms, _at_risk_ms(self, target))
-
-    def business_ms(self, start_ms: int, end_ms: int) -> int:
-        """``elapsed_ms(self, start_ms, end_ms)``: business ms under the calendar, else calendar ms."""
-        return elapsed_ms(self, start_ms, end_ms)
-
-
-@dataclass(frozen=True)
-class ClockState:
-    """One SLA clock at ``now_ms`` (or at its stop).
-
-    ``elapsed_ms``/``remaining_ms`` are in the policy's time (business ms under a calendar, else calendar ms);
-    ``remaining_ms = target_ms - elapsed_ms`` goes negative once over target (under business hours it only moves
-    while open). ``breach_at_ms`` is the deadline instant for a clock that is still running (also once breached,
-    then in the past) and ``None`` once stopped; time to breach in calendar time is ``breach_at_ms - now_ms``.
-    """
-
-    metric: Metric
-    status: Status
-    target_ms: int
-    elapsed_ms: int
-    remaining_ms: int
-    breach_at_ms: int | None
-    at_risk_at_ms: int | None
-    business_hours: bool
-
-
-def elapsed_ms(policy: Policy, start_ms: int, end_ms: int) -> int:
-    """Time between two instants as the policy counts it (business ms under its calendar, else calendar ms)."""
-    if policy.calendar is None:
-        return max(0, end_ms - start_ms)
-    return business_ms(policy.calendar, start_ms, end_ms)
-
-
-def _after(policy: Policy, start_ms: int, amount_ms: int) -> int:
-    if policy.calendar is None:
-        return start_ms + amount_ms
-    return add_business_ms(policy.calendar, start_ms, amount_ms)
-
-
-def _at_risk_ms(policy: Policy, target_ms: int) -> int:
-    return max(1, math.ceil(policy.at_risk * target_ms))
-
-
-def deadline(policy: Policy, metric: Metric, start_ms: int) -> int | None:
-    """Instant the ``metric`` target of a clock started at ``start_ms`` breaches; ``None`` if it has no target.
-
-    Under business hours this is the first instant at which the target's business time has elapsed (Friday
-    16:30 + 1 h under Mon–Fri 9–17 is Monday 09:30). A stop at the deadline itself still meets the target.
-    """
-    target = policy.target_ms(metric)
-    return None if target is None else _after(policy, start_ms, target)
-
-
-def clock_state(
-    policy: Policy, metric: Metric, start_ms: int, now_ms: int, stopped_at_ms: int | None = None
-) -> ClockState | None:
-    """State of an SLA clock, or ``None`` when the policy sets no target for ``metric``.
-
-    Running (``stopped_at_ms`` is ``None``): ``breached`` once ``now_ms`` is past the deadline, ``at_risk`` once
-    ``at_risk`` × target has elapsed, else ``running``. Stopped: ``met`` if it stopped at or before the deadline,
-    else ``missed``; ``now_ms`` is then irrelevant.
-    """
-    target = policy.target_ms(metric)
-    if target is None:
-        return None
-    due = _after(policy, start_ms, target)
-    business = policy.business_hours
-    if stopped_at_ms is not None:
-        spent = elapsed_ms(policy, start_ms, stopped_at_ms)
-        status: Status = "met" if stopped_at_ms <= due else "missed"
-        return ClockState(metric, status, target, spent, target - spent, None, None, business)
-    risk_at = _after(policy, start_ms, _at_risk_ms(policy, target))
-    spent = elapsed_ms(policy, start_ms, now_ms)
-    if now_ms > due:
-        status = "breached"
-    elif now_ms >= risk_at:
-        status = "at_risk"
-    else:
-        status = "running"
-    return ClockState(metric, status, target, spent, target - spent, due, risk_at, business)
 
 
 # --- config -----------------------------------------------------------------------------------------------
@@ -616,6 +361,12 @@ class SlaConfig:
     def day_for(self, queue: str | None) -> Day | None:
         """When ``today`` starts for a queue: its own setting, else ``days.default``, else ``None``."""
         return self.queue_days.get(queue, self.default_day) if queue else self.default_day
+
+    def days_for(self, queue: str | None) -> DayCalendar:
+        """The local days of a queue's ``today`` (``day_for``), UTC days from midnight when none is set. The
+        aggregator's day buckets and the API's periods both ask here, so they agree on which day a time is in."""
+        day = self.day_for(queue)
+        return UTC_DAYS if day is None else days(day.timezone, day.reset)
 
     def service_level_for(self, queue: str | None) -> ServiceLevel:
         """Service-level settings of a queue: its overrides on top of ``service_levels.default``."""

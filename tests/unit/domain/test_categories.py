@@ -5,12 +5,13 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.aggregator.categories import NO_LABELS, ComplaintRule, step_labels
+from services.domain.categories import NO_LABELS, ComplaintRule, step_labels
 from services.aggregator.contacts import add_event, facts
 from services.aggregator.engine import Engine
-from services.aggregator.kpis import SlaKpiConfig, contribution, describe_scope
-from services.aggregator.sla import SlaConfig, SlaConfigError
-from services.aggregator.windows import MINUTE_MS, QUARTER_MS, window_start
+from services.aggregator.kpis import SlaKpiConfig, contribution
+from services.domain.scopes import describe_scope
+from services.domain.slaconfig import SlaConfig, SlaConfigError
+from services.domain.windows import MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
 from services.common.events import parse_event
 from services.demo.synthetic import history

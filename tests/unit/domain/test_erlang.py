@@ -34,18 +34,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.aggregator import staffing
-from services.aggregator.staffing import (
-    arrival_rate,
-    asa,
-    erlang_b,
-    erlang_c,
-    forecast,
-    predict,
-    required_agents,
-    scheduled_agents,
-    service_level,
-    traffic_intensity,
+from services.domain import erlang
+from services.domain.erlang import (
+    arrival_rate, asa, erlang_b, erlang_c, forecast, predict, required_agents, scheduled_agents, service_level, traffic_intensity,
 )
 
 CCH = dict(contacts=100, interval_s=1800, aht_s=180, target_sl=0.8, target_answer_s=20)
@@ -304,4 +295,4 @@ def test_thousands_of_contacts_per_hour():
     assert 2000 < f.required_agents < 2100
     assert 0 < f.now.service_level < f.at_required.service_level
     assert erlang_b(100_000, 2000.0) == 0.0  # underflows to 0 quietly, and fast
-    assert staffing.erlang_c(2001, 2000.0) == pytest.approx(1.0, abs=0.1)
+    assert erlang.erlang_c(2001, 2000.0) == pytest.approx(1.0, abs=0.1)

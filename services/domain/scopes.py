@@ -1,0 +1,60 @@
+"""Scope ids: the grammar of the names figures are kept and served under.
+
+``all``, ``platform/<p>``, ``category/<c>`` and ``<kind>/<platform>/<key>`` (``account``, ``queue``, ``agent``);
+the light kinds ``queue_agent/<platform>/<queue>/<agent>`` and ``queue_category/<platform>/<queue>/<category>``
+percent-encode their two keys (ids may hold ``/``). Written here once for the aggregator, which files
+contributions under them, and the API, which parses them back.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import quote, unquote
+
+# Scopes that only keep day buckets of DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
+# queue x agent and queue x category figures behind outlier judgements, cheap enough to keep for every pair.
+LIGHT_KINDS = ("queue_agent/", "queue_category/")
+
+
+def is_light(scope: str) -> bool:
+    return scope.startswith(LIGHT_KINDS)
+
+
+def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> str:
+    if kind == "all":
+        return "all"
+    if kind == "platform":
+        return f"platform/{platform}"
+    if kind == "category":
+        return f"category/{key}"  # categories span platforms (the config maps each platform's values)
+    return f"{kind}/{platform}/{key}"
+
+
+def describe_scope(scope: str) -> dict[str, str | None]:
+    """Labels of a scope id: ``{"kind", "platform", "id"}`` (``id`` may itself contain ``/``)."""
+    if scope == "all":
+        return {"kind": "all", "platform": None, "id": None}
+    kind, _, rest = scope.partition("/")
+    if kind == "platform":
+        return {"kind": kind, "platform": rest, "id": None}
+    if kind == "category":
+        return {"kind": kind, "platform": None, "id": rest}
+    platform, _, key = rest.partition("/")
+    return {"kind": kind, "platform": platform, "id": key}  # light kinds: "<quoted queue>/<quoted agent|category>"
+
+
+@lru_cache(maxsize=65_536)
+def _quoted(value: str) -> str:
+    return quote(value, safe="")
+
+
+def light_scope(kind: str, platform: str, queue: str, key: str) -> str:
+    """``queue_agent/<platform>/<queue>/<agent>`` or ``queue_category/<platform>/<queue>/<category>``, queue and
+    key percent-encoded (ids may hold ``/``)."""
+    return f"{kind}/{platform}/{_quoted(queue)}/{_quoted(key)}"
+
+
+def parse_light_scope(scope: str) -> tuple[str, str, str, str]:
+    """(kind, platform, queue, agent or category) of a light scope id."""
+    kind, platform, queue, key = scope.split("/", 3)
+    return kind, platform, unquote(queue), unquote(key)
