@@ -31,7 +31,9 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     except LocalKafkaError as exc:
         print(f"deskpulse kafka: {exc}", file=sys.stderr)
         return 1
-    print(f"Kafka {settings.kafka_version} ready at {broker.bootstrap} in {seconds:.1f} s (Ctrl-C stops it)", flush=True)
+    print(
+        f"Kafka {settings.kafka_version} ready at {broker.bootstrap} in {seconds:.1f} s (Ctrl-C stops it)", flush=True
+    )
     stop = {"now": False}
 
     def _stop(*_):
@@ -81,8 +83,9 @@ def _serve(app, host: str, port: int, on_exit=None) -> int:
                 except RuntimeError:
                     pass  # no loop yet: nothing is open
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().log_level.lower(),
-                            timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=get_settings().log_level.lower(), timeout_graceful_shutdown=10
+    )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())  # after Config, which sets up logging
     server = Server(config)
     server.run()
@@ -118,33 +121,59 @@ def cmd_aggregator(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.demo.run import run_demo
 
-    return run_demo(get_settings(), source=args.source, since=args.since, speed=args.speed, rate=args.rate,
-                    history_contacts=args.history)
+    return run_demo(
+        get_settings(),
+        source=args.source,
+        since=args.since,
+        speed=args.speed,
+        rate=args.rate,
+        history_contacts=args.history,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deskpulse", description="Live customer-service KPIs over Kafka.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run Kafka, aggregator, ingest and API locally and feed them events",
-                          description="Run the pipeline locally and replay a real helpdesk log through it (rebased "
-                                      "to end now, time-compressed), or feed it synthetic traffic.")
-    demo.add_argument("--source", choices=["bpi2013", "helpdesk", "synthetic"], default="bpi2013",
-                      help="bpi2013 (default): the BPI Challenge 2013 incident log; helpdesk: the Helpdesk log; "
-                           "synthetic: generated contacts (docs/datasets.md)")
-    demo.add_argument("--since", metavar="TIME",
-                      help="replay: only contacts created at or after TIME (default bpi2013 2012-04-23, "
-                           "helpdesk 2013-01-01)")
-    demo.add_argument("--speed", type=float, default=None,
-                      help="replay: time compression (default bpi2013 3600 = an hour of history per second, "
-                           "helpdesk 86400); synthetic: how much faster than real time contacts progress (20)")
+    demo = sub.add_parser(
+        "demo",
+        help="run Kafka, aggregator, ingest and API locally and feed them events",
+        description="Run the pipeline locally and replay a real helpdesk log through it (rebased "
+        "to end now, time-compressed), or feed it synthetic traffic.",
+    )
+    demo.add_argument(
+        "--source",
+        choices=["bpi2013", "helpdesk", "synthetic"],
+        default="bpi2013",
+        help="bpi2013 (default): the BPI Challenge 2013 incident log; helpdesk: the Helpdesk log; "
+        "synthetic: generated contacts (docs/datasets.md)",
+    )
+    demo.add_argument(
+        "--since",
+        metavar="TIME",
+        help="replay: only contacts created at or after TIME (default bpi2013 2012-04-23, helpdesk 2013-01-01)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="replay: time compression (default bpi2013 3600 = an hour of history per second, "
+        "helpdesk 86400); synthetic: how much faster than real time contacts progress (20)",
+    )
     demo.add_argument("--rate", type=float, default=40.0, help="synthetic: new contacts per minute (default 40)")
-    demo.add_argument("--history", type=int, default=300, help="synthetic: contacts of backfilled history to post first")
+    demo.add_argument(
+        "--history", type=int, default=300, help="synthetic: contacts of backfilled history to post first"
+    )
     demo.set_defaults(func=cmd_demo)
 
     kafka = sub.add_parser("kafka", help="run a local single-node Kafka (KRaft) until Ctrl-C")
-    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run",
-                       help="run (default), or only fetch the broker jars")
+    kafka.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "fetch"],
+        default="run",
+        help="run (default), or only fetch the broker jars",
+    )
     kafka.set_defaults(func=cmd_kafka)
 
     sub.add_parser("ingest", help="run the webhook ingest service").set_defaults(func=cmd_ingest)

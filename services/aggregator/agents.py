@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.aggregator.kpis import Contribution
+from services.common.events import CanonicalEvent
 from services.domain.scopes import scope_id
 from services.domain.windows import DAY_MS, LEVEL_SIZE, Retention, bucket_start
-from services.common.events import CanonicalEvent
 
 AgentRecord = dict[str, Any]  # {"kind": "agent", "pl", "a", "p", "ev": [[t, state, event_id, raw_state], ...]}
 KEEP_MS = 2 * DAY_MS  # longer than bucket retention (a little over a day)

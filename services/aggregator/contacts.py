@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.domain.categories import NO_LABELS, Labels, fold_labels, freeze, step_labels
 from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
+from services.domain.categories import NO_LABELS, Labels, fold_labels, freeze, step_labels
 
 # A contact record as stored in the table (JSON-serialisable):
 #   {"pl": platform, "c": contact_id, "p": partition, "ev": [step, ...]}
@@ -33,10 +33,23 @@ from services.common.events import DONE_STATUSES, OPEN_STATUSES, CanonicalEvent
 # category labels (``categories.step_labels``) only when its attributes carry any.
 ContactRecord = dict[str, Any]
 
-_STEP_FIELDS = ("t", "type", "id", "agent", "queue", "status", "author", "public", "channel", "priority", "account",
-                "rating")
+_STEP_FIELDS = (
+    "t",
+    "type",
+    "id",
+    "agent",
+    "queue",
+    "status",
+    "author",
+    "public",
+    "channel",
+    "priority",
+    "account",
+    "rating",
+)
 _T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT, _RATING = range(
-    len(_STEP_FIELDS))
+    len(_STEP_FIELDS)
+)
 _LABELS = len(_STEP_FIELDS)  # optional last element
 
 # Channels where a customer waits in a queue for an agent to connect (service level, ASA, abandonment).

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
+from services.aggregator.contacts import ContactFacts
 from services.domain import sketches
 from services.domain.categories import ComplaintRule
-from services.aggregator.contacts import ContactFacts
 from services.domain.counters import Counters, add
 from services.domain.scopes import LIGHT_KINDS, is_light, light_scope, scope_id
 from services.domain.service_levels import DEFAULT_SERVICE_LEVEL, ServiceLevel, service_level_contribution
@@ -28,8 +28,25 @@ Clock = tuple[int, int]  # (breach at ms, at risk from ms)
 
 # Counters also kept in day buckets (local days, ~15 of them: per-day and per-week figures and their trend). A
 # per-channel counter of an agent (``replies@email``) is kept there when its base name is.
-DAY_COUNTERS = frozenset({"created", "resolved", "reopened", "one_touch", "replies", "answered", "handled", "rated",
-                          "csat_good", "csat_bad", "complaints", "fr_count", "fr_ms", "nr_count", "nr_ms"})
+DAY_COUNTERS = frozenset(
+    {
+        "created",
+        "resolved",
+        "reopened",
+        "one_touch",
+        "replies",
+        "answered",
+        "handled",
+        "rated",
+        "csat_good",
+        "csat_bad",
+        "complaints",
+        "fr_count",
+        "fr_ms",
+        "nr_count",
+        "nr_ms",
+    }
+)
 # Scopes whose days are the queue's local days; every other scope uses the default days.
 _QUEUE_DAYS = ("queue/",) + LIGHT_KINDS
 
@@ -114,7 +131,9 @@ class SlaKpiConfig:
         bounds.add(self._config.default_service_level.threshold_seconds)
         bounds.update(sl.threshold_seconds for sl in self._config.queue_service_levels.values())
         for policy in self._config.policies:
-            bounds.update(ms / 1000 for ms in (policy.first_response_ms, policy.next_reply_ms, policy.resolution_ms) if ms)
+            bounds.update(
+                ms / 1000 for ms in (policy.first_response_ms, policy.next_reply_ms, policy.resolution_ms) if ms
+            )
         return tuple(sorted(bounds))
 
     def category(self, f: ContactFacts) -> str | None:
@@ -255,14 +274,17 @@ class Contribution:
 EMPTY = Contribution()
 
 
-def fold_retired(record: dict | None, partition: int, through_ms: int, contributions: list[Contribution],
-                 keep_days_from_ms: int) -> dict:
+def fold_retired(
+    record: dict | None, partition: int, through_ms: int, contributions: list[Contribution], keep_days_from_ms: int
+) -> dict:
     """The partition's ``retired#<p>`` record with ``contributions`` folded in: totals per scope, and day buckets
     per scope (those starting before ``keep_days_from_ms`` are dropped, so the record stays bounded)."""
     record = record or {"p": partition, "through_ms": 0, "totals": {}}
     totals = {scope: dict(c) for scope, c in record["totals"].items()}
-    days = {scope: {start: dict(c) for start, c in by_day.items() if int(start) >= keep_days_from_ms}
-            for scope, by_day in record.get("days", {}).items()}
+    days = {
+        scope: {start: dict(c) for start, c in by_day.items() if int(start) >= keep_days_from_ms}
+        for scope, by_day in record.get("days", {}).items()
+    }
     for contrib in contributions:
         for scope, counters in contrib.all_totals().items():
             add(totals.setdefault(scope, {}), counters)
@@ -280,9 +302,14 @@ def retired_contribution(record: dict | None) -> Contribution:
     """The retired record as a contribution, for a rebuild: its totals and its day buckets."""
     if record is None:
         return Contribution()
-    return Contribution(totals=record.get("totals", {}), buckets={
-        (scope, "d", int(start)): counters for scope, by_day in record.get("days", {}).items()
-        for start, counters in by_day.items()})
+    return Contribution(
+        totals=record.get("totals", {}),
+        buckets={
+            (scope, "d", int(start)): counters
+            for scope, by_day in record.get("days", {}).items()
+            for start, counters in by_day.items()
+        },
+    )
 
 
 def _agent(f: ContactFacts, agent: str | None) -> tuple[str, ...]:
@@ -423,8 +450,9 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
     rule = config.complaints()
     complaint_category = category is not None and category in rule.categories
     if complaint_category:
-        out.add(counted + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created,
-                {"complaints": 1})
+        out.add(
+            counted + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created, {"complaints": 1}
+        )
     if f.rating is not None:
         t, label, score, scale_max = f.rating
         figures = {"rated": 1, f"csat_{label}": 1}
@@ -436,9 +464,14 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
 
     if f.is_open:
         status = f.status or "new"
-        gauges = {"open": 1, "waiting": int(f.is_waiting), "unassigned": int(f.assignee is None),
-                  "pending": int(status == "pending"), "on_hold": int(status == "on_hold"),
-                  "in_queue": int(f.in_queue)}
+        gauges = {
+            "open": 1,
+            "waiting": int(f.is_waiting),
+            "unassigned": int(f.assignee is None),
+            "pending": int(status == "pending"),
+            "on_hold": int(status == "on_hold"),
+            "in_queue": int(f.in_queue),
+        }
         out.gauge(scopes, {k: v for k, v in gauges.items() if v})
         out.gauge(_agent_only(f, f.assignee), {"open": 1})
         for scope in scopes:

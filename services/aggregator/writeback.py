@@ -88,9 +88,11 @@ class WriteBack(MutableMapping[str, Any]):
 
 def into(table: MutableMapping[str, Any]) -> Sink:
     """A sink that applies the writes to a plain mapping (tests, benchmarks)."""
+
     def sink(key: str, value: dict | None, partition: int) -> None:
         if value is None:
             table.pop(key, None)
         else:
             table[key] = value
+
     return sink

@@ -10,7 +10,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.domain.slaconfig import SlaConfig, SlaConfigError
 from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
@@ -18,6 +17,7 @@ from services.api.readmodel import ReadModel, SnapshotConsumer
 from services.api.routers import health, insights, metrics, scopes, stream
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings
+from services.domain.slaconfig import SlaConfig, SlaConfigError
 
 WALLBOARD = Path(__file__).resolve().parent / "wallboard"
 
@@ -44,14 +44,23 @@ def load_sla(settings: Settings) -> SlaConfig | None:
     names = set(config.global_goals) | {n for g in config.queue_goals.values() for n in g}
     unknown = unknown_metrics(dict.fromkeys(names))
     if unknown:
-        raise ConfigError(f"unknown goal metric(s) {', '.join(unknown)} in {settings.sla_config}; "
-                          f"known: {', '.join(sorted(GOAL_METRICS))}")
+        raise ConfigError(
+            f"unknown goal metric(s) {', '.join(unknown)} in {settings.sla_config}; "
+            f"known: {', '.join(sorted(GOAL_METRICS))}"
+        )
     return config
 
 
-def create_app(settings: Settings, read_model: ReadModel | None = None, consume: bool = True,
-               sla: SlaConfig | None = None, *, stream_interval_s: float = 0.5, keepalive_s: float = 15.0,
-               replay_buffer: int = 10_000) -> FastAPI:
+def create_app(
+    settings: Settings,
+    read_model: ReadModel | None = None,
+    consume: bool = True,
+    sla: SlaConfig | None = None,
+    *,
+    stream_interval_s: float = 0.5,
+    keepalive_s: float = 15.0,
+    replay_buffer: int = 10_000,
+) -> FastAPI:
     model = read_model or ReadModel()
     sla = sla if sla is not None else load_sla(settings)
     consumer = SnapshotConsumer(settings, model) if consume else None
@@ -76,8 +85,13 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
     app.state.keepalive_s = keepalive_s
 
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"],
-                           allow_headers=["Authorization", "Last-Event-ID"], allow_credentials=False)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization", "Last-Event-ID"],
+            allow_credentials=False,
+        )
 
     # insights first: /v1/queues/{queue}/outliers must win over /v1/queues/{queue_key:path}
     for router in (insights.router, scopes.router, stream.router, health.router, metrics.router):
@@ -85,6 +99,7 @@ def create_app(settings: Settings, read_model: ReadModel | None = None, consume:
     app.router.routes.insert(0, stream.light_route())  # the stream's common case, without FastAPI
 
     if (WALLBOARD / "index.html").is_file():
+
         @app.get("/", include_in_schema=False)
         async def wallboard_page() -> FileResponse:
             return FileResponse(WALLBOARD / "index.html")

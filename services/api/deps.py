@@ -9,14 +9,15 @@ from functools import cached_property
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.domain.calendars import local_day_start
-from services.domain.slaconfig import SlaConfig
 from services.api.goals import goals_body
 from services.api.periods import day_calendar, trend_body
 from services.api.readmodel import ReadModel
-from services.api.staffing import StaffingConfig, empty as empty_staffing, scope_staffing
+from services.api.staffing import StaffingConfig, scope_staffing
+from services.api.staffing import empty as empty_staffing
 from services.api.views import scope_body
 from services.common.settings import Settings
+from services.domain.calendars import local_day_start
+from services.domain.slaconfig import SlaConfig
 
 
 @dataclass
@@ -40,8 +41,9 @@ class Figures:
         # history shows its own "last 15 minutes".
         now = view.stream_ms if view else model.clock()
         day = self.sla.day_for(queue) if self.sla is not None else None
-        today = local_day_start(day.timezone if day else self.settings.timezone, now,
-                                day.reset if day else self.settings.day_reset)
+        today = local_day_start(
+            day.timezone if day else self.settings.timezone, now, day.reset if day else self.settings.day_reset
+        )
         out = scope_body(view, scope, kind, window, now, today)
         out["trend"] = trend_body(view.days if view else {}, day_calendar(self.sla, kind, queue), now)
         out["stale_seconds"] = model.stale_seconds()
@@ -55,8 +57,11 @@ class Figures:
         """Erlang C on the scope's staffing window; agents from the platform's presence (docs/kpis.md)."""
         if view is None:
             parts = scope.split("/", 2)
-            return empty_staffing(self.staffing, parts[2] if kind == "queue" and len(parts) > 2 else None,
-                                  parts[1] if len(parts) > 1 else None)
+            return empty_staffing(
+                self.staffing,
+                parts[2] if kind == "queue" and len(parts) > 2 else None,
+                parts[1] if len(parts) > 1 else None,
+            )
         platform = view if kind == "platform" else self.model.view(f"platform/{view.platform}")
         return scope_staffing(view, now, platform.live if platform is not None else None, self.staffing)
 
@@ -113,8 +118,7 @@ def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None)
         raise _unauthorized("invalid bearer token")
 
 
-async def require_token(request: Request,
-                        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+async def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
     """Bearer-token check, on only when ``DESKPULSE_API_TOKENS`` is set."""
     settings: Settings = request.app.state.settings
     if settings.api_tokens:
@@ -124,8 +128,11 @@ async def require_token(request: Request,
 async def require_token_or_query(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    access_token: str | None = Query(None, description="the bearer token, for clients that cannot set headers "
-                                                       "(a browser's EventSource); only when tokens are on"),
+    access_token: str | None = Query(
+        None,
+        description="the bearer token, for clients that cannot set headers "
+        "(a browser's EventSource); only when tokens are on",
+    ),
 ) -> None:
     """As :func:`require_token`, also accepting ``?access_token=`` (browsers' EventSource cannot set headers)."""
     settings: Settings = request.app.state.settings

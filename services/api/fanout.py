@@ -44,7 +44,7 @@ Body = Callable[[str, str], dict]  # (scope, window) -> the scope's public body 
 class Payload:
     """Bytes of one or more server-sent events, and the same compressed, made once and shared by every client."""
 
-    __slots__ = ("raw", "_gzip")
+    __slots__ = ("_gzip", "raw")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
@@ -82,8 +82,16 @@ class Snapshot:
 class SharedEvents:
     """Encoded snapshots per (window, filter) and updates per (change, window), shared by every stream client."""
 
-    def __init__(self, feed: ChangeFeed, body: Body, all_scopes: Callable[[], list[str]], *,
-                 max_age_s: float = 5.0, slice_s: float = 0.01, updates: int = 20_000) -> None:
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        body: Body,
+        all_scopes: Callable[[], list[str]],
+        *,
+        max_age_s: float = 5.0,
+        slice_s: float = 0.01,
+        updates: int = 20_000,
+    ) -> None:
         self.feed = feed
         self.body = body
         self.all_scopes = all_scopes
@@ -111,8 +119,10 @@ class SharedEvents:
         return await asyncio.shield(building)
 
     def _usable(self, snapshot: Snapshot) -> bool:
-        return (time.monotonic() - snapshot.built_at <= self.max_age_s
-                and self.feed.evicted <= snapshot.seq <= self.feed.seq)
+        return (
+            time.monotonic() - snapshot.built_at <= self.max_age_s
+            and self.feed.evicted <= snapshot.seq <= self.feed.seq
+        )
 
     async def _build(self, key: tuple, window: str, match: ScopeFilter) -> Snapshot:
         try:

@@ -42,6 +42,12 @@ def goals_body(goals: Mapping[str, Goal], body: Body) -> dict[str, Any]:
     out = {}
     for name, goal in goals.items():
         result = attainment(goal, GOAL_METRICS[name](body))
-        out[name] = {"goal": str(goal), "op": goal.op, "target": goal.target, "value": result.value,
-                     "met": result.met, "gap": result.gap}
+        out[name] = {
+            "goal": str(goal),
+            "op": goal.op,
+            "target": goal.target,
+            "value": result.value,
+            "met": result.met,
+            "gap": result.gap,
+        }
     return out

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
-from services.domain.scopes import parse_light_scope
-from services.domain.slaconfig import SlaConfig
-from services.domain.windows import DayCalendar, sum_buckets
 from services.api import outliers
 from services.api.periods import day_calendar, starts
 from services.api.readmodel import ReadModel, ScopeView
 from services.common.events import from_epoch_ms
+from services.domain.scopes import parse_light_scope
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import DayCalendar, sum_buckets
 
 Period = Literal["today", "week"]
 PERIODS: dict[str, int] = {"today": 1, "week": 7}  # local days in the period
@@ -41,32 +41,56 @@ def queue_parts(model: ReadModel, queue_scope: str) -> tuple[dict[str, ScopeView
     _, platform, queue = queue_scope.split("/", 2)
     prefix = f"{platform}/{quote(queue, safe='')}/"
     agents = {parse_light_scope(s)[3]: v for s in model.under(f"queue_agent/{prefix}") if (v := model.view(s))}
-    categories = {parse_light_scope(s)[3]: v for s in model.under(f"queue_category/{prefix}")
-                  if (v := model.view(s))}
+    categories = {parse_light_scope(s)[3]: v for s in model.under(f"queue_category/{prefix}") if (v := model.view(s))}
     return agents, categories
 
 
-def judge_views(queue: ScopeView, agents: Mapping[str, ScopeView], categories: Mapping[str, ScopeView],
-                calendar: DayCalendar, now_ms: int, period: str, rule: outliers.Rule) -> dict[str, Any]:
+def judge_views(
+    queue: ScopeView,
+    agents: Mapping[str, ScopeView],
+    categories: Mapping[str, ScopeView],
+    calendar: DayCalendar,
+    now_ms: int,
+    period: str,
+    rule: outliers.Rule,
+) -> dict[str, Any]:
     """The judgement of one queue over ``period`` at ``now_ms``, with the periods' bounds."""
     previous, start, now = bounds(calendar, now_ms, period)
-    verdict = outliers.judge(_pair(queue.days, previous, start, now),
-                             {a: _pair(v.days, previous, start, now) for a, v in agents.items()},
-                             {c: _pair(v.days, previous, start, now) for c, v in categories.items()}, rule)
+    verdict = outliers.judge(
+        _pair(queue.days, previous, start, now),
+        {a: _pair(v.days, previous, start, now) for a, v in agents.items()},
+        {c: _pair(v.days, previous, start, now) for c, v in categories.items()},
+        rule,
+    )
     for metric in verdict["metrics"].values():
         for judged in metric["agents"]:
             judged["scope"] = f"agent/{queue.platform}/{judged['agent']}"
-    return {"scope": queue.scope, "platform": queue.platform, "id": queue.id, "period": period,
-            "timezone": calendar.timezone, "reset": calendar.reset, "from": from_epoch_ms(start),
-            "to": from_epoch_ms(now), "previous": {"from": from_epoch_ms(previous), "to": from_epoch_ms(start)},
-            **verdict}
+    return {
+        "scope": queue.scope,
+        "platform": queue.platform,
+        "id": queue.id,
+        "period": period,
+        "timezone": calendar.timezone,
+        "reset": calendar.reset,
+        "from": from_epoch_ms(start),
+        "to": from_epoch_ms(now),
+        "previous": {"from": from_epoch_ms(previous), "to": from_epoch_ms(start)},
+        **verdict,
+    }
 
 
 _scrape_cache: dict[tuple[str, str, int, outliers.Rule], tuple[tuple[ScopeView, ...], dict[str, Any]]] = {}
 
 
-def judge_views_cached(queue: ScopeView, agents: Mapping[str, ScopeView], categories: Mapping[str, ScopeView],
-                       calendar: DayCalendar, now_ms: int, period: str, rule: outliers.Rule) -> dict[str, Any]:
+def judge_views_cached(
+    queue: ScopeView,
+    agents: Mapping[str, ScopeView],
+    categories: Mapping[str, ScopeView],
+    calendar: DayCalendar,
+    now_ms: int,
+    period: str,
+    rule: outliers.Rule,
+) -> dict[str, Any]:
     """``judge_views``, remembered while the queue's day and every view involved stay the same (views are
     immutable and replaced when their scope changes), so a scrape judges only the queues that changed."""
     key = (queue.scope, period, calendar.start(now_ms), rule)
@@ -81,8 +105,9 @@ def judge_views_cached(queue: ScopeView, agents: Mapping[str, ScopeView], catego
     return judgement
 
 
-def judge_queue(model: ReadModel, sla: SlaConfig | None, queue_scope: str, period: str,
-                rule: outliers.Rule = outliers.Rule()) -> dict[str, Any] | None:
+def judge_queue(
+    model: ReadModel, sla: SlaConfig | None, queue_scope: str, period: str, rule: outliers.Rule = outliers.Rule()
+) -> dict[str, Any] | None:
     view = model.view(queue_scope)
     if view is None:
         return None
@@ -94,12 +119,18 @@ def summary(judgement: Mapping[str, Any]) -> dict[str, Any]:
     """The verdict of a queue and the findings behind it, without the full distributions."""
     metrics = {}
     for name, m in judgement["metrics"].items():
-        metrics[name] = {"verdict": m["verdict"], "queue": m["queue"], "outliers": [
-            {k: j[k] for k in ("agent", "scope", "value", "volume", "score")} for j in m["agents"] if j["outlier"]],
+        metrics[name] = {
+            "verdict": m["verdict"],
+            "queue": m["queue"],
+            "outliers": [
+                {k: j[k] for k in ("agent", "scope", "value", "volume", "score")} for j in m["agents"] if j["outlier"]
+            ],
             "queue_shift": m["queue_shift"]["shifted"],
-            "categories_worse": [c["category"] for c in m["categories_worse"]]}
+            "categories_worse": [c["category"] for c in m["categories_worse"]],
+        }
     return {k: judgement[k] for k in ("scope", "platform", "id", "period", "verdict", "from", "to")} | {
-        "metrics": metrics}
+        "metrics": metrics
+    }
 
 
 def group_light(views: Iterable[ScopeView]) -> dict[tuple[str, str], tuple[dict[str, ScopeView], dict[str, ScopeView]]]:

@@ -22,7 +22,7 @@ def _seconds(ms: int | float | None) -> float | None:
 def bins(counters: Mapping[str, int], prefix: str) -> dict[int, int]:
     """Histogram bins stored as counters named ``<prefix>h:<bin>``."""
     head = f"{prefix}h:"
-    return {int(name[len(head):]): value for name, value in counters.items() if name.startswith(head)}
+    return {int(name[len(head) :]): value for name, value in counters.items() if name.startswith(head)}
 
 
 def duration(counters: Mapping[str, int], prefix: str) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
             **duration(c, "res"),
             "full_count": c.get("full_res_count", 0),
             "full_average_seconds": _seconds(c.get("full_res_ms", 0) / c["full_res_count"])
-            if c.get("full_res_count") else None,
+            if c.get("full_res_count")
+            else None,
         },
         "resolution_rate": rate(resolved, created),
         "one_touch": {"count": c.get("one_touch", 0), "rate": rate(c.get("one_touch", 0), resolved)},
@@ -97,16 +98,27 @@ def window_kpis(c: Mapping[str, int]) -> dict[str, Any]:
             "handled": c.get("handled", 0),
             "average_seconds": _seconds(c.get("handle_ms", 0) / c["handled"]) if c.get("handled") else None,
         },
-        "csat": {"good": good, "bad": bad, "neutral": neutral, "rated": c.get("rated", 0),
-                 "score": rate(good, good + bad)},
-        "nps": {"promoters": promoters, "passives": passives, "detractors": detractors, "responses": nps_n,
-                "score": round((promoters - detractors) * 100 / nps_n, 2) if nps_n else None},
+        "csat": {
+            "good": good,
+            "bad": bad,
+            "neutral": neutral,
+            "rated": c.get("rated", 0),
+            "score": rate(good, good + bad),
+        },
+        "nps": {
+            "promoters": promoters,
+            "passives": passives,
+            "detractors": detractors,
+            "responses": nps_n,
+            "score": round((promoters - detractors) * 100 / nps_n, 2) if nps_n else None,
+        },
         "sla": {metric: _sla(c, metric) for metric in ("first_response", "next_reply", "resolution")},
     }
 
 
-def agent_time(c: Mapping[str, int], current: Mapping[str, Any] | None, window_from_ms: int | None,
-               now_ms: int) -> dict[str, Any]:
+def agent_time(
+    c: Mapping[str, int], current: Mapping[str, Any] | None, window_from_ms: int | None, now_ms: int
+) -> dict[str, Any]:
     """Time in each state within the window: closed intervals from the buckets, plus the open interval."""
     seconds = {state: c.get(f"state_{state}_ms", 0) for state in ("available", "busy", "away", "offline")}
     if current and current.get("state") in seconds:

@@ -39,8 +39,10 @@ SEVERITY: tuple[Verdict, ...] = ("process-level", "agent-level", "none")  # wors
 # 0.6745 = the 0.75 quantile of the standard normal: MAD / 0.6745 estimates the standard deviation.
 MAD_SCALE = 0.6745
 MEAN_AD_SCALE = 1.253314  # sqrt(pi / 2): mean absolute deviation to standard deviation, for MAD = 0
-REFERENCE = ("modified z-score, Iglewicz & Hoaglin (1993), How to Detect and Handle Outliers, ASQC Basic "
-             "References in Quality Control vol. 16")
+REFERENCE = (
+    "modified z-score, Iglewicz & Hoaglin (1993), How to Detect and Handle Outliers, ASQC Basic "
+    "References in Quality Control vol. 16"
+)
 
 
 @dataclass(frozen=True)
@@ -95,21 +97,30 @@ def _worse(metric: Metric, now: float | None, before: float | None, rule: Rule) 
 
 def _figure(metric: Metric, now: Counters, before: Counters) -> dict[str, Any]:
     v, p = value(metric, now), value(metric, before)
-    return {"value": _round(v), "previous": _round(p), "change": _round(v - p) if v is not None and p is not None else None,
-            "volume": now.get(metric.denominator, 0), "previous_volume": before.get(metric.denominator, 0),
-            "events": now.get(metric.numerator, 0) if metric.rate else now.get(metric.denominator, 0)}
+    return {
+        "value": _round(v),
+        "previous": _round(p),
+        "change": _round(v - p) if v is not None and p is not None else None,
+        "volume": now.get(metric.denominator, 0),
+        "previous_volume": before.get(metric.denominator, 0),
+        "events": now.get(metric.numerator, 0) if metric.rate else now.get(metric.denominator, 0),
+    }
 
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
 
 
-def judge_metric(metric: Metric, queue: tuple[Counters, Counters], agents: Mapping[str, tuple[Counters, Counters]],
-                 categories: Mapping[str, tuple[Counters, Counters]], rule: Rule) -> dict[str, Any]:
+def judge_metric(
+    metric: Metric,
+    queue: tuple[Counters, Counters],
+    agents: Mapping[str, tuple[Counters, Counters]],
+    categories: Mapping[str, tuple[Counters, Counters]],
+    rule: Rule,
+) -> dict[str, Any]:
     """One metric's findings. Each input is (this period's counters, the previous period's)."""
     eligible = {a: now for a, (now, _) in agents.items() if now.get(metric.denominator, 0) >= rule.min_volume}
-    too_few = sorted(a for a, (now, _) in agents.items()
-                     if 0 < now.get(metric.denominator, 0) < rule.min_volume)
+    too_few = sorted(a for a, (now, _) in agents.items() if 0 < now.get(metric.denominator, 0) < rule.min_volume)
     judged: list[dict[str, Any]] = []
     distribution: dict[str, Any] = {"agents_judged": len(eligible), "median": None, "mad": None, "scale": None}
     if len(eligible) >= rule.min_agents:
@@ -121,20 +132,25 @@ def judge_metric(metric: Metric, queue: tuple[Counters, Counters], agents: Mappi
             score = (x - median) / scale if scale and x is not None else 0.0
             events = c.get(metric.numerator, 0) if metric.rate else c.get(metric.denominator, 0)
             outlier = score > rule.threshold and (not metric.rate or events >= rule.min_events)
-            judged.append({"agent": agent, **_figure(metric, c, agents[agent][1]), "score": round(score, 3),
-                           "outlier": outlier})
+            judged.append(
+                {"agent": agent, **_figure(metric, c, agents[agent][1]), "score": round(score, 3), "outlier": outlier}
+            )
         judged.sort(key=lambda j: (-j["score"], j["agent"]))
     outliers = [j["agent"] for j in judged if j["outlier"]]
 
     # process: the whole queue shifted, most agents with it
     q_now, q_before = queue
     queue_figure = _figure(metric, q_now, q_before)
-    queue_worse = (q_now.get(metric.denominator, 0) >= rule.min_volume
-                   and q_before.get(metric.denominator, 0) >= rule.min_volume
-                   and _worse(metric, value(metric, q_now), value(metric, q_before), rule))
-    compared = {a: (value(metric, now), value(metric, before)) for a, (now, before) in agents.items()
-                if now.get(metric.denominator, 0) >= rule.min_volume
-                and before.get(metric.denominator, 0) >= rule.min_volume}
+    queue_worse = (
+        q_now.get(metric.denominator, 0) >= rule.min_volume
+        and q_before.get(metric.denominator, 0) >= rule.min_volume
+        and _worse(metric, value(metric, q_now), value(metric, q_before), rule)
+    )
+    compared = {
+        a: (value(metric, now), value(metric, before))
+        for a, (now, before) in agents.items()
+        if now.get(metric.denominator, 0) >= rule.min_volume and before.get(metric.denominator, 0) >= rule.min_volume
+    }
     agents_worse = sorted(a for a, (v, p) in compared.items() if v is not None and p is not None and v > p)
     shift = queue_worse and len(compared) >= rule.min_agents and 2 * len(agents_worse) > len(compared)
 
@@ -144,7 +160,8 @@ def judge_metric(metric: Metric, queue: tuple[Counters, Counters], agents: Mappi
             continue
         figure = _figure(metric, now, before)
         if _worse(metric, figure["value"], figure["previous"], rule) and (
-                not metric.rate or figure["events"] >= rule.min_events):
+            not metric.rate or figure["events"] >= rule.min_events
+        ):
             worse_categories.append({"category": name, **figure})
 
     verdict: Verdict = "process-level" if shift or worse_categories else "agent-level" if outliers else "none"
@@ -160,8 +177,12 @@ def judge_metric(metric: Metric, queue: tuple[Counters, Counters], agents: Mappi
     }
 
 
-def judge(queue: tuple[Counters, Counters], agents: Mapping[str, tuple[Counters, Counters]],
-          categories: Mapping[str, tuple[Counters, Counters]], rule: Rule = Rule()) -> dict[str, Any]:
+def judge(
+    queue: tuple[Counters, Counters],
+    agents: Mapping[str, tuple[Counters, Counters]],
+    categories: Mapping[str, tuple[Counters, Counters]],
+    rule: Rule = Rule(),
+) -> dict[str, Any]:
     """Every metric's findings and the queue's verdict: ``process-level`` > ``agent-level`` > ``none``."""
     metrics = {m.name: judge_metric(m, queue, agents, categories, rule) for m in METRICS}
     verdict: Verdict = min((m["verdict"] for m in metrics.values()), key=SEVERITY.index, default="none")

@@ -17,14 +17,14 @@ denominator.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common.events import from_epoch_ms
 from services.domain.counters import rate
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import UTC_DAYS, DayCalendar, sum_buckets
-from services.common.events import from_epoch_ms
 
 DAYS_KEPT = 16  # today and 15 days before (windows.DAY_KEEP_MS)
 WEEK = 7
@@ -88,31 +88,43 @@ def workload(c: Mapping[str, int]) -> dict[str, Any]:
         base, at, channel = name.partition("@")
         if at and value:
             by_channel.setdefault(channel, {"replies": 0, "answered": 0, "handled": 0, "resolved": 0})[base] = value
-    return {"replies": c.get("replies", 0), "answered": c.get("answered", 0), "handled": c.get("handled", 0),
-            "resolved": c.get("resolved", 0), "by_channel": dict(sorted(by_channel.items()))}
+    return {
+        "replies": c.get("replies", 0),
+        "answered": c.get("answered", 0),
+        "handled": c.get("handled", 0),
+        "resolved": c.get("resolved", 0),
+        "by_channel": dict(sorted(by_channel.items())),
+    }
 
 
 def _local_date(calendar: DayCalendar, start_ms: int) -> str:
     # the local date of the day's start (plus 1 h, so a reset at 00:00 never reads as the day before)
-    moment = datetime.fromtimestamp((start_ms + 3_600_000) / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp((start_ms + 3_600_000) / 1000, tz=UTC)
     return moment.astimezone(ZoneInfo(calendar.timezone)).date().isoformat()
 
 
-def days_body(days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: int,
-              n: int = DAYS_KEPT) -> dict[str, Any]:
+def days_body(
+    days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: int, n: int = DAYS_KEPT
+) -> dict[str, Any]:
     """Per local day, oldest first: workload and quality figures."""
     out = []
     day_starts = starts(calendar, now_ms, n)
     for start, end in zip(day_starts, day_starts[1:] + [now_ms]):
         counters = days.get(start, {})
-        out.append({"date": _local_date(calendar, start), "from": from_epoch_ms(start), "to": from_epoch_ms(end),
-                    **quality(counters), "workload": workload(counters)})
+        out.append(
+            {
+                "date": _local_date(calendar, start),
+                "from": from_epoch_ms(start),
+                "to": from_epoch_ms(end),
+                **quality(counters),
+                "workload": workload(counters),
+            }
+        )
     return {"timezone": calendar.timezone, "reset": calendar.reset, "days": out}
 
 
 def _period(days: Mapping[int, Mapping[str, int]], start: int, end: int, now_ms: int) -> dict[str, Any]:
-    return {"from": from_epoch_ms(start), "to": from_epoch_ms(min(end, now_ms)),
-            **quality(_sum(days, start, end))}
+    return {"from": from_epoch_ms(start), "to": from_epoch_ms(min(end, now_ms)), **quality(_sum(days, start, end))}
 
 
 def _delta(current: float | None, previous: float | None) -> float | None:
@@ -125,12 +137,19 @@ def trend(days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: 
     start, previous_start = day_starts[length], day_starts[0]
     current = _period(days, start, now_ms + 1, now_ms)
     previous = _period(days, previous_start, start, now_ms)
-    return {**current, "previous": previous,
-            "complaint_rate_change": _delta(current["complaint_rate"], previous["complaint_rate"]),
-            "reopen_rate_change": _delta(current["reopen_rate"], previous["reopen_rate"]),
-            "csat_change": _delta(current["csat"], previous["csat"])}
+    return {
+        **current,
+        "previous": previous,
+        "complaint_rate_change": _delta(current["complaint_rate"], previous["complaint_rate"]),
+        "reopen_rate_change": _delta(current["reopen_rate"], previous["reopen_rate"]),
+        "csat_change": _delta(current["csat"], previous["csat"]),
+    }
 
 
 def trend_body(days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: int) -> dict[str, Any]:
-    return {"timezone": calendar.timezone, "reset": calendar.reset,
-            "day": trend(days, calendar, now_ms, 1), "week": trend(days, calendar, now_ms, WEEK)}
+    return {
+        "timezone": calendar.timezone,
+        "reset": calendar.reset,
+        "day": trend(days, calendar, now_ms, 1),
+        "week": trend(days, calendar, now_ms, WEEK),
+    }

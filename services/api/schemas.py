@@ -157,38 +157,47 @@ class Staffing(_Open):
     model assumes no abandonment and steady Poisson arrivals. A null figure comes with a ``reason``."""
 
     window: Literal["15m", "30m", "1h"] = Field(description="DESKPULSE_STAFFING_WINDOW")
-    from_: str | None = Field(alias="from", description="window start: the window is the whole minutes before the "
-                                                           "current one")
+    from_: str | None = Field(
+        alias="from", description="window start: the window is the whole minutes before the current one"
+    )
     window_seconds: float = Field(description="the window's length (arrival rate = offered / length)")
-    offered: int = Field(description="live contacts offered: answered + abandoned in the window (short abandons "
-                                     "left out), plus those still queued now")
+    offered: int = Field(
+        description="live contacts offered: answered + abandoned in the window (short abandons "
+        "left out), plus those still queued now"
+    )
     arrival_rate_per_hour: float
     handled: int = Field(description="live contacts handled (connected → ended) in the window")
     aht_s: float | None = Field(description="average handle time of those; null without any")
     traffic_erlangs: float | None = Field(description="workload A = arrival rate × AHT")
-    target_sl: float = Field(description="service-level target share: the queue's service_level goal, else "
-                                         "DESKPULSE_STAFFING_TARGET_SL")
+    target_sl: float = Field(
+        description="service-level target share: the queue's service_level goal, else DESKPULSE_STAFFING_TARGET_SL"
+    )
     target_answer_s: float = Field(description="the queue's service-level threshold")
     target_source: Literal["goal", "default"]
     shrinkage: float = Field(description="DESKPULSE_STAFFING_SHRINKAGE")
     max_occupancy: float = Field(description="DESKPULSE_STAFFING_MAX_OCCUPANCY (1 = no cap)")
-    agents_scope: str | None = Field(description="where agents_available is counted: the queue's platform (presence "
-                                                 "events carry no queue)")
-    agents_available: int | None = Field(description="agents available or busy now on that platform; null when it "
-                                                     "reports no presence")
-    agents_needed: int | None = Field(description="smallest number taking contacts that meets the target (and the "
-                                                  "occupancy cap)")
+    agents_scope: str | None = Field(
+        description="where agents_available is counted: the queue's platform (presence events carry no queue)"
+    )
+    agents_available: int | None = Field(
+        description="agents available or busy now on that platform; null when it reports no presence"
+    )
+    agents_needed: int | None = Field(
+        description="smallest number taking contacts that meets the target (and the occupancy cap)"
+    )
     agents_needed_scheduled: int | None = Field(description="agents_needed / (1 − shrinkage), rounded up")
     limited_by: Literal["service_level", "occupancy"] | None
     agents_short: int | None = Field(description="max(0, agents_needed − agents_available)")
     stable: bool | None = Field(description="false when agents_available ≤ traffic: the queue grows without bound")
     predicted_sl: float | None = Field(description="service level expected with agents_available (0 if unstable)")
-    predicted_asa_s: float | None = Field(description="average speed of answer expected with agents_available; null "
-                                                      "if unstable (unbounded)")
+    predicted_asa_s: float | None = Field(
+        description="average speed of answer expected with agents_available; null if unstable (unbounded)"
+    )
     occupancy: float | None = Field(description="traffic / agents_available")
     reason: Literal["no_arrivals", "no_handle_time", "no_agent_presence", "beyond_model"] | None = Field(
         description="why figures are null: nothing offered; no live contact handled (AHT unknown); the platform "
-                    "reports no agent presence (needed is still given); traffic beyond the model's range")
+        "reports no agent presence (needed is still given); traffic beyond the model's range"
+    )
 
 
 class PeriodFigures(_Open):
@@ -244,8 +253,9 @@ class Workload(ChannelWork):
 class ScopeBody(_Open):
     """The figures of one scope in one window. Durations in seconds, timestamps RFC 3339 UTC."""
 
-    scope: str = Field(description="scope id: all, platform/<p>, account/<p>/<a>, queue/<p>/<q>, agent/<p>/<a>, "
-                                   "category/<name>")
+    scope: str = Field(
+        description="scope id: all, platform/<p>, account/<p>/<a>, queue/<p>/<q>, agent/<p>/<a>, category/<name>"
+    )
     kind: Literal["all", "platform", "account", "queue", "agent", "category"]
     platform: str | None
     id: str | None
@@ -254,7 +264,8 @@ class ScopeBody(_Open):
     as_of: str | None = Field(description="stream time the figures are computed at")
     stale_seconds: float | None = Field(
         description="seconds since the API last received a snapshot record (grows while Kafka or the "
-                    "aggregator is away); null before the first")
+        "aggregator is away); null before the first"
+    )
     contacts: Contacts
     first_response: FirstResponse
     next_reply: Duration
@@ -274,8 +285,9 @@ class ScopeBody(_Open):
     agent: AgentStatus | None = Field(None, description="agent scopes only: current state")
     workload: Workload | None = Field(None, description="agent scopes only: work per channel beside quality")
     goals: dict[str, GoalResult] | None = Field(None, description="when goals are configured (docs/kpis.md)")
-    trend: Trend | None = Field(None, description="complaints and quality per day and per week, against the "
-                                                  "previous period")
+    trend: Trend | None = Field(
+        None, description="complaints and quality per day and per week, against the previous period"
+    )
     staffing: Staffing | None = Field(None, description="queue scopes; platform scopes pooled over their queues")
 
 
@@ -312,4 +324,5 @@ class Health(BaseModel):
     scopes: int | None = None
     stale_seconds: float | None = None
     future_events: FutureEvents | None = Field(
-        None, description="present once the aggregator has refused an event from the future")
+        None, description="present once the aggregator has refused an event from the future"
+    )

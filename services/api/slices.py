@@ -10,7 +10,7 @@ class Slices:
     """``await slices.pause()`` between items hands the loop to other work once ``slice_s`` has passed since the
     last hand-over, and returns at once otherwise."""
 
-    __slots__ = ("slice_s", "_deadline")
+    __slots__ = ("_deadline", "slice_s")
 
     def __init__(self, slice_s: float) -> None:
         self.slice_s = slice_s

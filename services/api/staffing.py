@@ -26,12 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.common.events import from_epoch_ms
+from services.common.settings import Settings
 from services.domain import erlang
 from services.domain.service_levels import DEFAULT_SERVICE_LEVEL
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import LEVEL_SIZE, TRAILING, bucket_start
-from services.common.events import from_epoch_ms
-from services.common.settings import Settings
 
 # counters summed over the window: answered and abandoned live contacts (offered), handled ones and their time
 INPUTS = ("answered", "abandoned", "handled", "handle_ms")
@@ -60,8 +60,13 @@ class StaffingConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, sla: SlaConfig | None) -> StaffingConfig:
-        return cls(window=settings.staffing_window, target_sl=settings.staffing_target_sl,
-                   shrinkage=settings.staffing_shrinkage, max_occupancy=settings.staffing_max_occupancy, sla=sla)
+        return cls(
+            window=settings.staffing_window,
+            target_sl=settings.staffing_target_sl,
+            shrinkage=settings.staffing_shrinkage,
+            max_occupancy=settings.staffing_max_occupancy,
+            sla=sla,
+        )
 
     def target(self, queue: str | None) -> tuple[float, float, str]:
         """(target share, answer threshold in seconds, ``goal`` or ``default``) for a queue (``None``: global)."""
@@ -117,8 +122,15 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def forecast(sums: Mapping[str, int], in_queue: int, span_ms: int, agents: int | None, target_sl: float,
-             target_answer_s: float, config: StaffingConfig) -> dict[str, Any]:
+def forecast(
+    sums: Mapping[str, int],
+    in_queue: int,
+    span_ms: int,
+    agents: int | None,
+    target_sl: float,
+    target_answer_s: float,
+    config: StaffingConfig,
+) -> dict[str, Any]:
     """The ``staffing`` figures of one scope from its window sums (pure; ``window_sums`` gives ``sums``)."""
     offered = int(sums.get("answered", 0)) + int(sums.get("abandoned", 0)) + max(0, int(in_queue or 0))
     handled, handle_ms = int(sums.get("handled", 0)), int(sums.get("handle_ms", 0))
@@ -126,15 +138,29 @@ def forecast(sums: Mapping[str, int], in_queue: int, span_ms: int, agents: int |
     rate = offered / span_s
     aht = handle_ms / handled / 1000 if handled and handle_ms > 0 else None
     body: dict[str, Any] = {
-        "window": config.window, "from": None, "window_seconds": round(span_s, 3),
-        "offered": offered, "arrival_rate_per_hour": round(rate * 3600, 3),
-        "handled": handled, "aht_s": _round(aht, 3),
+        "window": config.window,
+        "from": None,
+        "window_seconds": round(span_s, 3),
+        "offered": offered,
+        "arrival_rate_per_hour": round(rate * 3600, 3),
+        "handled": handled,
+        "aht_s": _round(aht, 3),
         "traffic_erlangs": None,
-        "target_sl": target_sl, "target_answer_s": target_answer_s, "target_source": None,
-        "shrinkage": config.shrinkage, "max_occupancy": config.max_occupancy,
-        "agents_scope": None, "agents_available": agents,
-        "agents_needed": None, "agents_needed_scheduled": None, "limited_by": None, "agents_short": None,
-        "stable": None, "predicted_sl": None, "predicted_asa_s": None, "occupancy": None,
+        "target_sl": target_sl,
+        "target_answer_s": target_answer_s,
+        "target_source": None,
+        "shrinkage": config.shrinkage,
+        "max_occupancy": config.max_occupancy,
+        "agents_scope": None,
+        "agents_available": agents,
+        "agents_needed": None,
+        "agents_needed_scheduled": None,
+        "limited_by": None,
+        "agents_short": None,
+        "stable": None,
+        "predicted_sl": None,
+        "predicted_asa_s": None,
+        "occupancy": None,
         "reason": None,
     }
     if offered == 0:
@@ -144,33 +170,44 @@ def forecast(sums: Mapping[str, int], in_queue: int, span_ms: int, agents: int |
         body["reason"] = NO_HANDLE_TIME
         return body
     try:
-        f = erlang.forecast(arrival_rate_per_s=rate, aht_s=aht, target_sl=target_sl,
-                            target_answer_s=target_answer_s, agents=agents, shrinkage=config.shrinkage,
-                            max_occupancy=config.max_occupancy)
+        f = erlang.forecast(
+            arrival_rate_per_s=rate,
+            aht_s=aht,
+            target_sl=target_sl,
+            target_answer_s=target_answer_s,
+            agents=agents,
+            shrinkage=config.shrinkage,
+            max_occupancy=config.max_occupancy,
+        )
     except ValueError:
         body["reason"] = BEYOND_MODEL
         return body
-    body.update({
-        "traffic_erlangs": round(f.traffic_erlangs, 4),
-        "agents_needed": f.required_agents,
-        "agents_needed_scheduled": f.scheduled_agents,
-        "limited_by": f.limited_by,
-    })
+    body.update(
+        {
+            "traffic_erlangs": round(f.traffic_erlangs, 4),
+            "agents_needed": f.required_agents,
+            "agents_needed_scheduled": f.scheduled_agents,
+            "limited_by": f.limited_by,
+        }
+    )
     if f.now is None:
         body["reason"] = NO_AGENT_PRESENCE
         return body
-    body.update({
-        "agents_short": max(0, f.required_agents - f.now.agents),
-        "stable": f.now.stable,
-        "predicted_sl": round(f.now.service_level, 6),
-        "predicted_asa_s": _round(f.now.asa_s, 3),
-        "occupancy": _round(f.now.occupancy, 6),
-    })
+    body.update(
+        {
+            "agents_short": max(0, f.required_agents - f.now.agents),
+            "stable": f.now.stable,
+            "predicted_sl": round(f.now.service_level, 6),
+            "predicted_asa_s": _round(f.now.asa_s, 3),
+            "occupancy": _round(f.now.occupancy, 6),
+        }
+    )
     return body
 
 
-def scope_staffing(view: Any, now_ms: int, platform_live: Mapping[str, Any] | None,
-                   config: StaffingConfig) -> dict[str, Any]:
+def scope_staffing(
+    view: Any, now_ms: int, platform_live: Mapping[str, Any] | None, config: StaffingConfig
+) -> dict[str, Any]:
     """The ``staffing`` object of a queue (or, pooled, a platform) scope at stream time ``now_ms``.
 
     The result depends only on the (immutable) view, the window's minute, the platform's pool and the config,
@@ -185,8 +222,15 @@ def scope_staffing(view: Any, now_ms: int, platform_live: Mapping[str, Any] | No
         return cached[1]
     queue = view.id if view.kind == "queue" else None
     target_sl, target_answer_s, source = config.target(queue)
-    out = forecast(window_sums(view, start, end), view.live.get("in_queue") or 0, end - start, agents,
-                   target_sl, target_answer_s, config)
+    out = forecast(
+        window_sums(view, start, end),
+        view.live.get("in_queue") or 0,
+        end - start,
+        agents,
+        target_sl,
+        target_answer_s,
+        config,
+    )
     out["from"] = from_epoch_ms(start)
     out["target_source"] = source
     out["agents_scope"] = f"platform/{view.platform}"

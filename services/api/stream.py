@@ -79,8 +79,7 @@ class Subscriber:
 
 
 class ChangeFeed:
-    def __init__(self, model: ReadModel, interval_s: float = 0.5, buffer: int = 10_000,
-                 poll_s: float = 0.05) -> None:
+    def __init__(self, model: ReadModel, interval_s: float = 0.5, buffer: int = 10_000, poll_s: float = 0.05) -> None:
         self.model = model
         self.interval_s = interval_s
         self.poll_s = poll_s

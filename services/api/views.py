@@ -42,14 +42,15 @@ def live_body(view: ScopeView | None, now_ms: int) -> dict[str, Any]:
             "seconds_to_next_breach": round((next_breach - now_ms) / 1000, 3) if next_breach is not None else None,
         },
     }
-    agents = {k[len("agents_"):]: v for k, v in live.items() if k.startswith("agents_")}
+    agents = {k[len("agents_") :]: v for k, v in live.items() if k.startswith("agents_")}
     if agents or (view and view.kind in ("all", "platform")):
         body["agents"] = {state: agents.get(state, 0) for state in ("available", "busy", "away", "offline")}
     return body
 
 
-def scope_body(view: ScopeView | None, scope: str, kind: str, window: str, now_ms: int,
-               today_start_ms: int | None = None) -> dict[str, Any]:
+def scope_body(
+    view: ScopeView | None, scope: str, kind: str, window: str, now_ms: int, today_start_ms: int | None = None
+) -> dict[str, Any]:
     """The public figures of one scope in one window; an unseen scope gives zeros and nulls."""
     counters = view.counters(window, now_ms, today_start_ms) if view else {}
     window_from = view.window_from(window, now_ms, today_start_ms) if view else None
@@ -66,9 +67,15 @@ def scope_body(view: ScopeView | None, scope: str, kind: str, window: str, now_m
     }
     if kind == "agent":
         # Volume never alone: the agent's workload per channel beside the quality of the same contacts.
-        body["workload"] = {**workload(counters), "quality": {
-            "csat": body["csat"]["score"], "reopen_rate": body["reopen_rate"],
-            "one_touch_rate": body["one_touch"]["rate"], "complaint_rate": body["complaints"]["rate"]}}
+        body["workload"] = {
+            **workload(counters),
+            "quality": {
+                "csat": body["csat"]["score"],
+                "reopen_rate": body["reopen_rate"],
+                "one_touch_rate": body["one_touch"]["rate"],
+                "complaint_rate": body["complaints"]["rate"],
+            },
+        }
         current = view.agent if view else None
         body["agent"] = {
             "state": current["state"] if current else None,

@@ -55,8 +55,11 @@ def cmd_example(args: argparse.Namespace) -> int:
         at, source = wall_ms(), "the wall clock"
     elif args.at == "stream":
         at = pipeline_time(args.api)
-        at, source = (at, f"the pipeline's stream time ({args.api})") if at is not None else (
-            wall_ms(), f"the wall clock: {args.api} gave no stream time")
+        at, source = (
+            (at, f"the pipeline's stream time ({args.api})")
+            if at is not None
+            else (wall_ms(), f"the wall clock: {args.api} gave no stream time")
+        )
     else:
         try:
             at, source = to_epoch_ms(args.at), "--at"
@@ -72,13 +75,20 @@ def cmd_example(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     settings = get_settings()
     example = sub.add_parser(
-        "example", help="print a canonical example event with new ids, stamped at the pipeline's time",
+        "example",
+        help="print a canonical example event with new ids, stamped at the pipeline's time",
         description="Print one of the canonical schema's examples with new ids, stamped at the pipeline's current "
-                    "time, e.g. to pipe into curl. Examples: " + ", ".join(_names()))
+        "time, e.g. to pipe into curl. Examples: " + ", ".join(_names()),
+    )
     example.add_argument("name", nargs="?", default="ticket_created", help="which example (default ticket_created)")
-    example.add_argument("--at", default="stream",
-                         help="stream (default): the API's stream time, else now; now: the wall clock; or an RFC "
-                              "3339 time")
-    example.add_argument("--api", default=f"http://{settings.api_host}:{settings.api_port}",
-                         help="the read API asked for the stream time (default from DESKPULSE_API_HOST/PORT)")
+    example.add_argument(
+        "--at",
+        default="stream",
+        help="stream (default): the API's stream time, else now; now: the wall clock; or an RFC 3339 time",
+    )
+    example.add_argument(
+        "--api",
+        default=f"http://{settings.api_host}:{settings.api_port}",
+        help="the read API asked for the stream time (default from DESKPULSE_API_HOST/PORT)",
+    )
     example.set_defaults(func=cmd_example)

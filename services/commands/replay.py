@@ -16,18 +16,17 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.common.events import format_time, to_epoch_ms
-
 from services.replay import DATASETS, importer, resolve
 from services.replay.helpdesk import DEFAULT_TIMEZONE
 from services.replay.progress import Progress
 from services.replay.schedule import Schedule, make_schedule, order, shifted
 from services.replay.targets import ReplayError, kafka_producer, send_to_ingest, send_to_kafka
 
-__all__ = ["register", "cmd_replay", "run_loop", "send_to_ingest", "send_to_kafka"]
+__all__ = ["cmd_replay", "register", "run_loop", "send_to_ingest", "send_to_kafka"]
 
 Send = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 
@@ -120,20 +119,32 @@ async def _replay(args: argparse.Namespace, events: list[dict], schedule: Schedu
 
     try:
         if args.target == "stdout":
+
             async def send(chunk):
                 sys.stdout.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in chunk))
 
-            sent = await run_loop(events, schedule, lambda c: counted(send, c), batch=args.batch, stop=stop,
-                                  progress=progress, tag=args.tag)
+            sent = await run_loop(
+                events,
+                schedule,
+                lambda c: counted(send, c),
+                batch=args.batch,
+                stop=stop,
+                progress=progress,
+                tag=args.tag,
+            )
         elif args.target == "ingest":
             import httpx
 
             url = args.url.rstrip("/") + "/webhooks/canonical"
             async with httpx.AsyncClient(timeout=30.0) as client:
                 sent = await run_loop(
-                    events, schedule,
+                    events,
+                    schedule,
                     lambda c: counted(lambda b: send_to_ingest(client, url, b, token=args.token), c),
-                    batch=args.batch, stop=stop, progress=progress, tag=args.tag,
+                    batch=args.batch,
+                    stop=stop,
+                    progress=progress,
+                    tag=args.tag,
                 )
         else:
             from aiokafka.errors import KafkaError
@@ -142,16 +153,22 @@ async def _replay(args: argparse.Namespace, events: list[dict], schedule: Schedu
 
             settings = get_settings()
             try:
-                await ensure_topics(settings, [s for s in deskpulse_topics(settings) if s.name == settings.events_topic])
+                await ensure_topics(
+                    settings, [s for s in deskpulse_topics(settings) if s.name == settings.events_topic]
+                )
                 producer = kafka_producer(settings.kafka_bootstrap)
                 await asyncio.wait_for(producer.start(), 30)
             except (KafkaError, OSError, TimeoutError) as exc:
                 raise ReplayError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r}") from None
             try:
                 sent = await run_loop(
-                    events, schedule,
+                    events,
+                    schedule,
                     lambda c: counted(lambda b: send_to_kafka(producer, settings.events_topic, b), c),
-                    batch=args.batch, stop=stop, progress=progress, tag=args.tag,
+                    batch=args.batch,
+                    stop=stop,
+                    progress=progress,
+                    tag=args.tag,
                 )
             finally:
                 await producer.stop()
@@ -173,8 +190,11 @@ async def _replay(args: argparse.Namespace, events: list[dict], schedule: Schedu
     seconds = time.monotonic() - started
     rate = sent / seconds if seconds > 0 else 0.0
     state = {0: "done", 1: "failed", 130: "interrupted"}[code]
-    print(f"replay {args.dataset} {state}: {sent} of {len(events)} events in {seconds:.1f} s ({rate:.0f} events/s)",
-          file=sys.stderr if args.target == "stdout" else sys.stdout, flush=True)
+    print(
+        f"replay {args.dataset} {state}: {sent} of {len(events)} events in {seconds:.1f} s ({rate:.0f} events/s)",
+        file=sys.stderr if args.target == "stdout" else sys.stdout,
+        flush=True,
+    )
     return code
 
 
@@ -198,11 +218,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except ValueError:
             _say(f"--since must be an ISO date or date-time, got {args.since!r}")
             return 2
-        since_ms = to_epoch_ms(format_time(since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+        since_ms = to_epoch_ms(format_time(since if since.tzinfo else since.replace(tzinfo=UTC)))
     loading = time.monotonic()
     try:
-        events, times = order(importer(kind)(path, timezone=args.timezone), limit_contacts=args.limit,
-                              since_ms=since_ms)
+        events, times = order(
+            importer(kind)(path, timezone=args.timezone), limit_contacts=args.limit, since_ms=since_ms
+        )
     except KeyboardInterrupt:
         _say("interrupted while importing")
         return 130
@@ -216,9 +237,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     schedule = make_schedule(times, speed=speed, rebase=args.rebase, now_ms=int(time.time() * 1000))
     span_days = schedule.span_ms / 86_400_000
     pace = f"at {speed:g}x: about {_duration(schedule.duration_s)}" if speed > 0 else "as fast as possible"
-    _say(f"{len(events):,} events of {contacts:,} contacts from {path.name} (imported in "
-         f"{time.monotonic() - loading:.1f} s), {span_days:,.1f} days of history, sent {pace}"
-         + (f"; times shifted by {schedule.shift_ms / 86_400_000:+,.2f} days" if schedule.shift_ms else ""))
+    _say(
+        f"{len(events):,} events of {contacts:,} contacts from {path.name} (imported in "
+        f"{time.monotonic() - loading:.1f} s), {span_days:,.1f} days of history, sent {pace}"
+        + (f"; times shifted by {schedule.shift_ms / 86_400_000:+,.2f} days" if schedule.shift_ms else "")
+    )
     try:
         return asyncio.run(_replay(args, events, schedule))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
@@ -231,29 +254,54 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replay",
         help="replay a real helpdesk event log (bpi2013, helpdesk) as canonical events, in event-time order",
         description="Replay a real helpdesk event log as canonical events, in event-time order. "
-                    "Mappings: docs/datasets.md.",
+        "Mappings: docs/datasets.md.",
     )
-    parser.add_argument("dataset", help=f"{names}, or a path to a .xes[.gz] (BPI 2013 layout) or .csv (Helpdesk layout)")
-    parser.add_argument("--speed", type=float, default=3600.0,
-                        help="time compression: 3600 = an hour of history per second (default); 0 = no waiting")
+    parser.add_argument(
+        "dataset", help=f"{names}, or a path to a .xes[.gz] (BPI 2013 layout) or .csv (Helpdesk layout)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=3600.0,
+        help="time compression: 3600 = an hour of history per second (default); 0 = no waiting",
+    )
     parser.add_argument("--no-wait", action="store_true", help="send as fast as possible (same as --speed 0)")
-    parser.add_argument("--rebase", action="store_true",
-                        help="shift all event times by one constant so the replayed history ends now "
-                             "(when the last event is sent)")
-    parser.add_argument("--limit", type=int, metavar="N",
-                        help="only the first N contacts by creation time, with all their events")
-    parser.add_argument("--since", metavar="TIME",
-                        help="only contacts created at or after TIME (ISO 8601; UTC if no offset), e.g. 2012-05-01")
-    parser.add_argument("--target", choices=["ingest", "kafka", "stdout"], default="ingest",
-                        help="ingest: POST /webhooks/canonical (default); kafka: the events topic directly "
-                             "(DESKPULSE_KAFKA_BOOTSTRAP); stdout: JSON lines")
+    parser.add_argument(
+        "--rebase",
+        action="store_true",
+        help="shift all event times by one constant so the replayed history ends now (when the last event is sent)",
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="only the first N contacts by creation time, with all their events"
+    )
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="only contacts created at or after TIME (ISO 8601; UTC if no offset), e.g. 2012-05-01",
+    )
+    parser.add_argument(
+        "--target",
+        choices=["ingest", "kafka", "stdout"],
+        default="ingest",
+        help="ingest: POST /webhooks/canonical (default); kafka: the events topic directly "
+        "(DESKPULSE_KAFKA_BOOTSTRAP); stdout: JSON lines",
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8001", help="ingest base URL (default %(default)s)")
-    parser.add_argument("--token", default=os.environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL"),
-                        help="bearer token for ingest (default: $DESKPULSE_WEBHOOK_SECRET_CANONICAL)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL"),
+        help="bearer token for ingest (default: $DESKPULSE_WEBHOOK_SECRET_CANONICAL)",
+    )
     parser.add_argument("--batch", type=int, default=200, help="most events per request / batch (default 200)")
-    parser.add_argument("--timezone", default=DEFAULT_TIMEZONE,
-                        help="IANA zone of the Helpdesk log's zone-less local times (default %(default)s)")
-    parser.add_argument("--tag", help="suffix contact and event ids with ~TAG, to replay the same log again as "
-                                      "separate contacts (otherwise a second replay is deduplicated)")
+    parser.add_argument(
+        "--timezone",
+        default=DEFAULT_TIMEZONE,
+        help="IANA zone of the Helpdesk log's zone-less local times (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tag",
+        help="suffix contact and event ids with ~TAG, to replay the same log again as "
+        "separate contacts (otherwise a second replay is deduplicated)",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     parser.set_defaults(func=cmd_replay)

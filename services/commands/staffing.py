@@ -48,8 +48,7 @@ def render_text(f: erlang.StaffingForecast, contacts: float, interval_s: float) 
         erlang.NO_WORKLOAD: "no workload",
     }[f.limited_by]
     rows: list[tuple[str, str]] = [
-        ("Arrivals", f"{contacts:g} contacts in {_seconds(interval_s)} "
-                     f"({f.arrivals_per_hour:.1f} per hour)"),
+        ("Arrivals", f"{contacts:g} contacts in {_seconds(interval_s)} ({f.arrivals_per_hour:.1f} per hour)"),
         ("Average handle time", _seconds(f.aht_s)),
         ("Workload", f"{f.traffic_erlangs:.2f} Erlangs"),
         ("Target", f"{_pct(f.target_sl)} answered within {_seconds(f.target_answer_s)}"),
@@ -98,19 +97,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "staffing",
         help="Erlang C staffing forecast: agents needed for a service-level target",
         description="Agents needed to answer a share of contacts within a target time (Erlang C), agents to "
-                    "schedule after shrinkage, and what the agents available now can deliver. Indicative: "
-                    "Erlang C assumes Poisson arrivals and no abandonment.",
+        "schedule after shrinkage, and what the agents available now can deliver. Indicative: "
+        "Erlang C assumes Poisson arrivals and no abandonment.",
     )
     parser.add_argument("--calls", type=float, required=True, metavar="N", help="contacts arriving per interval")
     parser.add_argument("--interval", type=float, required=True, metavar="S", help="the interval, in seconds")
     parser.add_argument("--aht", type=float, required=True, metavar="S", help="average handle time, in seconds")
-    parser.add_argument("--target-sl", type=float, required=True, metavar="F",
-                        help="share to answer within --target-answer, e.g. 0.8")
-    parser.add_argument("--target-answer", type=float, required=True, metavar="S",
-                        help="the service-level threshold, in seconds, e.g. 20")
+    parser.add_argument(
+        "--target-sl", type=float, required=True, metavar="F", help="share to answer within --target-answer, e.g. 0.8"
+    )
+    parser.add_argument(
+        "--target-answer",
+        type=float,
+        required=True,
+        metavar="S",
+        help="the service-level threshold, in seconds, e.g. 20",
+    )
     parser.add_argument("--agents", type=int, metavar="N", help="agents taking contacts now (net of shrinkage)")
-    parser.add_argument("--shrinkage", type=float, default=0.0, metavar="F",
-                        help="share of paid time unavailable for contacts, in [0, 1) (default 0)")
+    parser.add_argument(
+        "--shrinkage",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of paid time unavailable for contacts, in [0, 1) (default 0)",
+    )
     parser.add_argument("--max-occupancy", type=float, metavar="F", help="highest acceptable occupancy, in (0, 1]")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(func=cmd_staffing)

@@ -53,10 +53,16 @@ def _delivery(args: argparse.Namespace, received_at: float | None) -> Delivery:
             document = None
     if recorded.is_recorded(document):
         found = recorded.delivery(document, url=args.url, account=args.account, received_at=received_at)
-        return replace(found, headers={**found.headers, **_headers(args.header)},
-                       received_at=found.received_at or time.time())
-    return Delivery(body=body, headers=_headers(args.header), url=args.url or "", account=args.account,
-                    received_at=received_at if received_at is not None else time.time())
+        return replace(
+            found, headers={**found.headers, **_headers(args.header)}, received_at=found.received_at or time.time()
+        )
+    return Delivery(
+        body=body,
+        headers=_headers(args.header),
+        url=args.url or "",
+        account=args.account,
+        received_at=received_at if received_at is not None else time.time(),
+    )
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
@@ -70,8 +76,10 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     for event in adapted.events:
         print(json.dumps(event.to_json_dict(), separators=(",", ":")))
     if not adapted.events:
-        print(f"deskpulse normalize: accepted and ignored: {args.platform} sends nothing for KPIs in this delivery",
-              file=sys.stderr)
+        print(
+            f"deskpulse normalize: accepted and ignored: {args.platform} sends nothing for KPIs in this delivery",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -90,17 +98,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--platform", required=True, help="platform name, e.g. zendesk")
-    common.add_argument("--header", action="append", default=[], metavar="'Name: value'",
-                        help="a request header as received (repeatable)")
+    common.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="a request header as received (repeatable)",
+    )
     common.add_argument("--url", help="the public URL the platform called (platforms that sign the URL)")
     common.add_argument("--account", help="the account segment of /webhooks/<platform>/<account>")
-    common.add_argument("file", help="the request body, or a recorded delivery as in tests/fixtures/ (body, headers "
-                                     "and time, which the options override); - for standard input")
-    common.add_argument("--raw", action="store_true",
-                        help="the file is the body as sent, even if it looks like a recorded delivery")
+    common.add_argument(
+        "file",
+        help="the request body, or a recorded delivery as in tests/fixtures/ (body, headers "
+        "and time, which the options override); - for standard input",
+    )
+    common.add_argument(
+        "--raw", action="store_true", help="the file is the body as sent, even if it looks like a recorded delivery"
+    )
 
-    normalize = sub.add_parser("normalize", parents=[common],
-                               help="print the canonical events a delivery becomes, as JSON lines")
+    normalize = sub.add_parser(
+        "normalize", parents=[common], help="print the canonical events a delivery becomes, as JSON lines"
+    )
     normalize.set_defaults(func=cmd_normalize)
 
     verify = sub.add_parser("verify", parents=[common], help="check a delivery's signature: exit 0 valid, 1 invalid")

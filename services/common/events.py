@@ -9,7 +9,7 @@ than ``True``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -40,7 +40,7 @@ DONE_STATUSES: frozenset[str] = frozenset({"solved", "closed"})
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.ASCII)
 _PLATFORM = re.compile(r"^[a-z][a-z0-9_]{0,31}$", re.ASCII)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Id = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -157,17 +157,17 @@ def parse_time(value: str) -> datetime:
     main, _, rest = text.partition(".")
     if rest:  # Python parses at most 6 fractional digits: truncate nanoseconds to microseconds.
         digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
-        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{main}.{digits[:6]}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("not a valid calendar date and time") from None
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: the form every canonical event carries."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def to_epoch_ms(value: str) -> int:
@@ -176,4 +176,4 @@ def to_epoch_ms(value: str) -> int:
 
 
 def from_epoch_ms(ms: int) -> str:
-    return format_time(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+    return format_time(datetime.fromtimestamp(ms / 1000, tz=UTC))

@@ -92,12 +92,21 @@ class LocalKafka:
         shutil.rmtree(tmp, ignore_errors=True)
         log.info("resolving Apache Kafka %s from Maven Central into %s (first start only)", self.version, self.lib_dir)
         cmd = [
-            "mvn", "-q", "-B", "-f", str(POM), f"-Dkafka.version={self.version}",
-            "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            f"-Dkafka.version={self.version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={tmp}",
         ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
-            raise LocalKafkaError(f"Maven could not resolve Kafka {self.version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise LocalKafkaError(
+                f"Maven could not resolve Kafka {self.version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
         shutil.rmtree(self.lib_dir, ignore_errors=True)
         tmp.rename(self.lib_dir)
         marker.write_text(self.version)
@@ -142,7 +151,9 @@ class LocalKafka:
         if (self.data_dir / "data" / "meta.properties").exists():
             return
         cluster_id = self._java("kafka.tools.StorageTool", "random-uuid").stdout.strip().splitlines()[-1]
-        result = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted")
+        result = self._java(
+            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"
+        )
         if result.returncode != 0:
             raise LocalKafkaError(f"formatting Kafka storage failed:\n{result.stderr[-2000:]}")
 
@@ -161,10 +172,18 @@ class LocalKafka:
         self._format(props)
         log_handle = open(self.log_file, "ab")
         cmd = [
-            "java", *self.heap.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35", "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{LOG4J}", f"-Dkafka.logs.dir={self.data_dir}",
-            "-cp", f"{self.lib_dir}/*", "kafka.Kafka", str(props),
+            "java",
+            *self.heap.split(),
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{LOG4J}",
+            f"-Dkafka.logs.dir={self.data_dir}",
+            "-cp",
+            f"{self.lib_dir}/*",
+            "kafka.Kafka",
+            str(props),
         ]
         # Own session: Ctrl-C in a terminal reaches our supervisor, which stops the broker in order; and the broker
         # dies with its supervisor, however that dies (a closed pipe, SIGKILL): never a broker left on the port.
@@ -212,8 +231,9 @@ class LocalKafka:
             pid_file.unlink()
 
 
-def from_settings(settings, *, data_dir: Path | None = None, port: int | None = None,
-                  controller_port: int | None = None) -> LocalKafka:
+def from_settings(
+    settings, *, data_dir: Path | None = None, port: int | None = None, controller_port: int | None = None
+) -> LocalKafka:
     return LocalKafka(
         version=settings.kafka_version,
         cache_dir=settings.cache_dir,

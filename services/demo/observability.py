@@ -85,18 +85,29 @@ class Observability:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.workdir.glob("*.log")))
 
 
-def prometheus_config(api_url: str, *, ingest_url: str | None = None, aggregator_url: str | None = None,
-                      alertmanager_url: str | None = None, scrape_interval: str = "5s",
-                      evaluation_interval: str | None = None) -> dict:
+def prometheus_config(
+    api_url: str,
+    *,
+    ingest_url: str | None = None,
+    aggregator_url: str | None = None,
+    alertmanager_url: str | None = None,
+    scrape_interval: str = "5s",
+    evaluation_interval: str | None = None,
+) -> dict:
     """The scrape config for one local deskpulse, with the shipped rule files (absolute paths)."""
     jobs = [("deskpulse-api", api_url), ("deskpulse-ingest", ingest_url), ("deskpulse-aggregator", aggregator_url)]
     config: dict = {
-        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval or scrape_interval,
-                   "scrape_timeout": scrape_interval if scrape_interval.endswith("s") and
-                   float(scrape_interval[:-1]) < 10 else "10s"},
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": evaluation_interval or scrape_interval,
+            "scrape_timeout": scrape_interval
+            if scrape_interval.endswith("s") and float(scrape_interval[:-1]) < 10
+            else "10s",
+        },
         "rule_files": [str(p) for p in RULES],
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [_hostport(url)]}]}
-                           for job, url in jobs if url],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [_hostport(url)]}]} for job, url in jobs if url
+        ],
     }
     if alertmanager_url:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [_hostport(alertmanager_url)]}]}]}
@@ -122,10 +133,19 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float, name: str, l
     raise TimeoutError(f"{name} not ready at {url} after {timeout_s:.0f} s; see {log}")
 
 
-def start(api_url: str, *, workdir: Path, ingest_url: str | None = None, aggregator_url: str | None = None,
-          scrape_interval: str = "5s", evaluation_interval: str | None = None,
-          prometheus_port: int | None = 9090, alertmanager_port: int | None = 9093,
-          say: Callable[[str], None] = print, timeout_s: float = 30) -> Observability:
+def start(
+    api_url: str,
+    *,
+    workdir: Path,
+    ingest_url: str | None = None,
+    aggregator_url: str | None = None,
+    scrape_interval: str = "5s",
+    evaluation_interval: str | None = None,
+    prometheus_port: int | None = 9090,
+    alertmanager_port: int | None = 9093,
+    say: Callable[[str], None] = print,
+    timeout_s: float = 30,
+) -> Observability:
     """Start Alertmanager, then Prometheus scraping the given deskpulse URLs; wait until both are ready.
 
     Ports: the preferred ones when free, else any free port (read the URLs from the result). ``workdir`` holds
@@ -143,10 +163,17 @@ def start(api_url: str, *, workdir: Path, ingest_url: str | None = None, aggrega
             port = _port(alertmanager_port)
             url = f"http://127.0.0.1:{port}"
             log = workdir / "alertmanager.log"
-            obs.processes["alertmanager"] = _spawn([
-                am_bin, f"--config.file={ALERTMANAGER_CONFIG}", f"--storage.path={workdir / 'alertmanager'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", f"--web.external-url={url}",
-            ], log)
+            obs.processes["alertmanager"] = _spawn(
+                [
+                    am_bin,
+                    f"--config.file={ALERTMANAGER_CONFIG}",
+                    f"--storage.path={workdir / 'alertmanager'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",
+                    f"--web.external-url={url}",
+                ],
+                log,
+            )
             _wait_ready(url, obs.processes["alertmanager"], timeout_s, "alertmanager", log)
             obs.alertmanager_url = url
         if prom_bin is None:
@@ -155,15 +182,30 @@ def start(api_url: str, *, workdir: Path, ingest_url: str | None = None, aggrega
             port = _port(prometheus_port)
             url = f"http://127.0.0.1:{port}"
             config = workdir / "prometheus.yml"
-            config.write_text(yaml.safe_dump(prometheus_config(
-                api_url, ingest_url=ingest_url, aggregator_url=aggregator_url, alertmanager_url=obs.alertmanager_url,
-                scrape_interval=scrape_interval, evaluation_interval=evaluation_interval)))
+            config.write_text(
+                yaml.safe_dump(
+                    prometheus_config(
+                        api_url,
+                        ingest_url=ingest_url,
+                        aggregator_url=aggregator_url,
+                        alertmanager_url=obs.alertmanager_url,
+                        scrape_interval=scrape_interval,
+                        evaluation_interval=evaluation_interval,
+                    )
+                )
+            )
             log = workdir / "prometheus.log"
-            obs.processes["prometheus"] = _spawn([
-                prom_bin, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url={url}",
-                "--storage.tsdb.retention.time=2d",
-            ], log)
+            obs.processes["prometheus"] = _spawn(
+                [
+                    prom_bin,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={workdir / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    f"--web.external-url={url}",
+                    "--storage.tsdb.retention.time=2d",
+                ],
+                log,
+            )
             _wait_ready(url, obs.processes["prometheus"], timeout_s, "prometheus", log)
             obs.prometheus_url = url
     except BaseException:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,8 +32,8 @@ import httpx
 from services.common.events import format_time, from_epoch_ms, to_epoch_ms
 from services.common.localkafka import LocalKafkaError, from_settings
 from services.common.processes import Service, wait_http
-from services.demo import observability as demo_observability
 from services.common.settings import Settings
+from services.demo import observability as demo_observability
 from services.demo.synthetic import LiveTraffic, history
 
 SOURCES = ("bpi2013", "helpdesk", "synthetic")
@@ -68,7 +68,7 @@ def _since_ms(text: str) -> int:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--since must be an ISO 8601 date or date-time, got {text!r}") from None
-    return to_epoch_ms(format_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)))
+    return to_epoch_ms(format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC)))
 
 
 # -- feeds: what the demo posts to ingest ----------------------------------------------------------------------
@@ -129,9 +129,11 @@ class ReplayFeed:
         days = (self.times[-1] - self.times[0]) / 86_400_000
         first, last = (from_epoch_ms(t)[:10] for t in (self.times[0], self.times[-1]))
         contacts = sum(1 for e in self.events if e["type"] == "contact.created")
-        return (f"replaying {len(self.events):,} events of {contacts:,} contacts from {self.path.name} "
-                f"({first} → {last}, {days:.1f} days) at {self.speed:g}x: about "
-                f"{days * 86_400 / self.speed / 60:.0f} min, rebased to end then")
+        return (
+            f"replaying {len(self.events):,} events of {contacts:,} contacts from {self.path.name} "
+            f"({first} → {last}, {days:.1f} days) at {self.speed:g}x: about "
+            f"{days * 86_400 / self.speed / 60:.0f} min, rebased to end then"
+        )
 
     def examples(self) -> dict[str, str]:
         """API paths worth opening: the busiest queue and agent of the replayed history."""
@@ -160,8 +162,15 @@ class ReplayFeed:
         token = os.environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL")
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=30) as client:
-            sent = await run_loop(self.events, schedule, lambda batch: send_to_ingest(client, url, batch, token=token),
-                                  batch=200, stop=stop, progress=self.progress, tag=self.tag)
+            sent = await run_loop(
+                self.events,
+                schedule,
+                lambda batch: send_to_ingest(client, url, batch, token=token),
+                batch=200,
+                stop=stop,
+                progress=self.progress,
+                tag=self.tag,
+            )
         return f"replay finished: {sent:,} events in {time.monotonic() - started:.0f} s"
 
 
@@ -184,18 +193,21 @@ class SyntheticFeed:
         return f"synthetic traffic: {self.history} contacts of history, then {self.rate:g} per minute"
 
     def examples(self) -> dict[str, str]:
-        return {"summary": "/v1/summary", "a queue": "/v1/queues/zendesk/billing",
-                "an agent": "/v1/agents/zendesk/ze-agent-01"}
+        return {
+            "summary": "/v1/summary",
+            "a queue": "/v1/queues/zendesk/billing",
+            "an agent": "/v1/agents/zendesk/ze-agent-01",
+        }
 
     def status(self) -> str:
         return f"{self.posted:,} events posted"
 
     async def _post(self, client: httpx.AsyncClient, url: str, events: list[dict]) -> None:
         for start in range(0, len(events), 200):
-            response = await client.post(url, json=events[start:start + 200])
+            response = await client.post(url, json=events[start : start + 200])
             if response.status_code != 202:
                 _say(f"ingest answered {response.status_code}: {response.text[:200]}")
-            self.posted += len(events[start:start + 200])
+            self.posted += len(events[start : start + 200])
 
     async def run(self, ingest_url: str, stop: asyncio.Event) -> str:
         url = f"{ingest_url}/webhooks/canonical"
@@ -214,8 +226,9 @@ class SyntheticFeed:
         return "synthetic traffic stopped"
 
 
-def make_feed(source: str, *, since: str | None, speed: float | None, rate: float, history_contacts: int,
-              tag: str | None = None) -> ReplayFeed | SyntheticFeed:
+def make_feed(
+    source: str, *, since: str | None, speed: float | None, rate: float, history_contacts: int, tag: str | None = None
+) -> ReplayFeed | SyntheticFeed:
     if source == "synthetic":
         return SyntheticFeed(rate=rate, speed=speed or SYNTHETIC_SPEED, history=history_contacts)
     if source not in REPLAY_DEFAULTS:
@@ -239,8 +252,9 @@ def demo_services(bootstrap: str, metrics_port: int, logs: Path) -> list[Service
     ]
 
 
-def _print_urls(api_url: str, ingest_url: str, metrics_url: str, logs: Path, examples: dict[str, str],
-                observability=None) -> None:
+def _print_urls(
+    api_url: str, ingest_url: str, metrics_url: str, logs: Path, examples: dict[str, str], observability=None
+) -> None:
     _say("running. Open:")
     _say(f"  {'wallboard':<14} {api_url}/")
     for name, path in examples.items():
@@ -277,8 +291,10 @@ async def _supervise(feed, services: list[Service], ingest_url: str, api_url: st
                 last_report = time.monotonic()
                 try:
                     summary = (await client.get(f"{api_url}/v1/summary")).json()
-                    _say(f"{feed.status()}; open {summary['live']['open']}, waiting {summary['live']['waiting']}, "
-                         f"resolved {summary['contacts']['resolved']}")
+                    _say(
+                        f"{feed.status()}; open {summary['live']['open']}, waiting {summary['live']['waiting']}, "
+                        f"resolved {summary['contacts']['resolved']}"
+                    )
                 except (httpx.HTTPError, ValueError, KeyError) as exc:
                     _say(f"{feed.status()}; API not answering: {exc!r}")
             await asyncio.sleep(0.5)
@@ -286,13 +302,20 @@ async def _supervise(feed, services: list[Service], ingest_url: str, api_url: st
     if feeding is not None:
         try:  # the batch in flight finishes (ingest answers within its publish timeout)
             await asyncio.wait_for(feeding, 15)
-        except (Exception, asyncio.TimeoutError):
+        except (TimeoutError, Exception):
             pass
     return code
 
 
-def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None = None, speed: float | None = None,
-             rate: float = 40.0, history_contacts: int = 300) -> int:
+def run_demo(
+    settings: Settings,
+    *,
+    source: str = "bpi2013",
+    since: str | None = None,
+    speed: float | None = None,
+    rate: float = 40.0,
+    history_contacts: int = 300,
+) -> int:
     stop = {"now": False}
 
     def _stop(*_):
@@ -340,12 +363,22 @@ def run_demo(settings: Settings, *, source: str = "bpi2013", since: str | None =
         wait_http(f"{api_url}/readyz", 60, by_name["api"])
         # Prometheus and Alertmanager with the project's rules, when they are installed (the demo runs without).
         observability = demo_observability.start(
-            api_url, ingest_url=ingest_url, aggregator_url=f"http://{settings.api_host}:{metrics_port}",
-            workdir=settings.data_dir / "demo-observability", say=_say)
+            api_url,
+            ingest_url=ingest_url,
+            aggregator_url=f"http://{settings.api_host}:{metrics_port}",
+            workdir=settings.data_dir / "demo-observability",
+            say=_say,
+        )
         feed.ready()
         _say(feed.describe())
-        _print_urls(api_url, ingest_url, f"http://{settings.api_host}:{metrics_port}/metrics", logs, feed.examples(),
-                    observability)
+        _print_urls(
+            api_url,
+            ingest_url,
+            f"http://{settings.api_host}:{metrics_port}/metrics",
+            logs,
+            feed.examples(),
+            observability,
+        )
         if stop["now"]:
             return 0
         return asyncio.run(_supervise(feed, services, ingest_url, api_url, stop))

@@ -51,8 +51,9 @@ def _event(counter: itertools.count, kind: str, t_ms: int, platform: str, contac
     return doc
 
 
-def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, platform: str, contact: str,
-              speed: float = 1.0) -> list[dict]:
+def lifecycle(
+    rng: random.Random, counter: itertools.count, created_ms: int, platform: str, contact: str, speed: float = 1.0
+) -> list[dict]:
     """Every event of one contact's life, starting at ``created_ms``. ``speed`` > 1 compresses the delays."""
     queue = rng.choice(QUEUES[platform])
     channel = CHANNELS[platform]
@@ -60,9 +61,20 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
     scale = 1.0 / speed
     live = channel in ("chat", "voice")
     t = created_ms
-    events = [_event(counter, "contact.created", t, platform, contact, queue_id=queue, channel=channel,
-                     priority=rng.choice(["low", "normal", "normal", "high", "urgent"]), status="new",
-                     attributes={"tags": _tags(contact)})]
+    events = [
+        _event(
+            counter,
+            "contact.created",
+            t,
+            platform,
+            contact,
+            queue_id=queue,
+            channel=channel,
+            priority=rng.choice(["low", "normal", "normal", "high", "urgent"]),
+            status="new",
+            attributes={"tags": _tags(contact)},
+        )
+    ]
     if live:
         events.append(_event(counter, "contact.queued", t, platform, contact, queue_id=queue))
         wait = int(rng.expovariate(1 / 40_000) * scale) + 1
@@ -73,8 +85,7 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
         t += wait
         events.append(_event(counter, "contact.connected", t, platform, contact, agent_id=agent))
         t += int(rng.uniform(60_000, 600_000) * scale)  # talk / chat
-        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="closed",
-                             agent_id=agent))
+        events.append(_event(counter, "contact.status_changed", t, platform, contact, status="closed", agent_id=agent))
         _maybe_rate(rng, counter, events, t, platform, contact, scale)
         return events
     events.append(_event(counter, "contact.message", t + 1, platform, contact, author="customer", public=True))
@@ -85,8 +96,7 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
     if rng.random() < 0.1:  # assigned, still waiting for a first response
         return events
     t += int(rng.expovariate(1 / 240_000) * scale) + 1
-    events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent",
-                         public=True))
+    events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent", public=True))
     if rng.random() < 0.3:  # the customer writes back and gets a next reply
         t += int(rng.uniform(30_000, 300_000) * scale)
         events.append(_event(counter, "contact.message", t, platform, contact, author="customer", public=True))
@@ -96,16 +106,27 @@ def lifecycle(rng: random.Random, counter: itertools.count, created_ms: int, pla
         if rng.random() < 0.2:
             return events  # still awaiting the next reply
         t += int(rng.expovariate(1 / 300_000) * scale) + 1
-        events.append(_event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent",
-                             public=True))
+        events.append(
+            _event(counter, "contact.message", t, platform, contact, agent_id=agent, author="agent", public=True)
+        )
     if rng.random() < 0.15:
         return events  # answered, conversation still going
     if rng.random() < 0.2:
         t += int(rng.uniform(10_000, 60_000) * scale)
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="pending"))
     t += int(rng.uniform(30_000, 900_000) * scale)
-    events.append(_event(counter, "contact.status_changed", t, platform, contact, status="solved",
-                         agent_id=agent, **({"attributes": {"tags": _tags(contact, "re")}} if _retagged(contact) else {})))
+    events.append(
+        _event(
+            counter,
+            "contact.status_changed",
+            t,
+            platform,
+            contact,
+            status="solved",
+            agent_id=agent,
+            **({"attributes": {"tags": _tags(contact, "re")}} if _retagged(contact) else {}),
+        )
+    )
     if rng.random() < 0.12:  # customer writes back: reopened, then solved again
         t += int(rng.uniform(60_000, 600_000) * scale)
         events.append(_event(counter, "contact.status_changed", t, platform, contact, status="open"))
@@ -140,11 +161,18 @@ def agent_shifts(rng: random.Random, start_ms: int, end_ms: int) -> list[dict]:
             t = start_ms + int(rng.uniform(0, 600_000))
             while t < end_ms:
                 state = rng.choice(["available", "available", "busy", "busy", "away", "offline"])
-                events.append({
-                    "schema": SCHEMA_ID, "event_id": f"syn-{platform}-{agent}-state-{next(counter)}",
-                    "type": "agent.state_changed", "occurred_at": from_epoch_ms(t), "platform": platform,
-                    "agent_id": agent, "state": state, "attributes": {"raw_state": state.title()},
-                })
+                events.append(
+                    {
+                        "schema": SCHEMA_ID,
+                        "event_id": f"syn-{platform}-{agent}-state-{next(counter)}",
+                        "type": "agent.state_changed",
+                        "occurred_at": from_epoch_ms(t),
+                        "platform": platform,
+                        "agent_id": agent,
+                        "state": state,
+                        "attributes": {"raw_state": state.title()},
+                    }
+                )
                 t += int(rng.expovariate(1 / 900_000)) + 1_000
     return events
 
@@ -187,4 +215,3 @@ class LiveTraffic:
         while self._queue and self._queue[0][0] <= now_ms:
             out.append(heapq.heappop(self._queue)[2])
         return out
-

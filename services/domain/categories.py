@@ -87,8 +87,13 @@ def fold_labels(current: list[Any], step: Sequence[Any]) -> None:
 
 def freeze(labels: Sequence[Any]) -> Labels:
     tags, ticket_type, form, topics, category = labels
-    return (tuple(tags) if tags is not None else None, ticket_type, form,
-            tuple(topics) if topics is not None else None, category)
+    return (
+        tuple(tags) if tags is not None else None,
+        ticket_type,
+        form,
+        tuple(topics) if topics is not None else None,
+        category,
+    )
 
 
 # -- config ------------------------------------------------------------------------------------------------------
@@ -173,8 +178,10 @@ class Rule:
             return False
         if self.topic is not None and not (topics and not self.topic.isdisjoint(topics)):
             return False
-        return all(allowed is None or value in allowed for allowed, value in (
-            (self.ticket_type, ticket_type), (self.form, form), (self.category, category)))
+        return all(
+            allowed is None or value in allowed
+            for allowed, value in ((self.ticket_type, ticket_type), (self.form, form), (self.category, category))
+        )
 
 
 @dataclass(frozen=True)
@@ -189,11 +196,26 @@ class CategoryMap:
         def optional(values: Sequence[str] | None) -> frozenset[str] | None:
             return frozenset(values) if values is not None else None
 
-        return cls(tuple(
-            (spec.name, tuple(Rule(platform=optional(r.platform), account=optional(r.account), tag=optional(r.tag),
-                                   ticket_type=optional(r.type), form=optional(r.form), topic=optional(r.topic),
-                                   category=optional(r.category)) for r in spec.match))
-            for spec in specs))
+        return cls(
+            tuple(
+                (
+                    spec.name,
+                    tuple(
+                        Rule(
+                            platform=optional(r.platform),
+                            account=optional(r.account),
+                            tag=optional(r.tag),
+                            ticket_type=optional(r.type),
+                            form=optional(r.form),
+                            topic=optional(r.topic),
+                            category=optional(r.category),
+                        )
+                        for r in spec.match
+                    ),
+                )
+                for spec in specs
+            )
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -238,12 +260,18 @@ def check_sections(categories: Sequence[CategorySpec], complaints: ComplaintsSpe
     """Cross-checks of the two sections: (path, message) problems."""
     problems = []
     if len(categories) > MAX_CATEGORIES:
-        problems.append(("categories", f"at most {MAX_CATEGORIES} categories (got {len(categories)}): "
-                                       "the category label must stay bounded"))
+        problems.append(
+            (
+                "categories",
+                f"at most {MAX_CATEGORIES} categories (got {len(categories)}): the category label must stay bounded",
+            )
+        )
     seen: dict[str, int] = {}
     for i, spec in enumerate(categories):
         if spec.name in seen:
-            problems.append((f"categories[{i}].name", f"duplicate category {spec.name!r} (also categories[{seen[spec.name]}])"))
+            problems.append(
+                (f"categories[{i}].name", f"duplicate category {spec.name!r} (also categories[{seen[spec.name]}])")
+            )
         seen.setdefault(spec.name, i)
     for i, name in enumerate(complaints.categories):
         if name not in seen and name != OTHER:

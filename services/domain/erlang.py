@@ -191,8 +191,12 @@ def _outlook(n: int, a: float, aht_s: float, target_answer_s: float, c: float | 
 
 def predict(agents: int, a: float, aht_s: float, target_answer_s: float) -> Outlook:
     """Predicted wait probability, service level, ASA and occupancy with ``agents`` agents taking contacts."""
-    return _outlook(_agents("agents", agents), _traffic(a), _non_negative("aht_s", aht_s),
-                    _non_negative("target_answer_s", target_answer_s))
+    return _outlook(
+        _agents("agents", agents),
+        _traffic(a),
+        _non_negative("aht_s", aht_s),
+        _non_negative("target_answer_s", target_answer_s),
+    )
 
 
 def service_level(agents: int, a: float, aht_s: float, target_answer_s: float) -> float:
@@ -214,8 +218,9 @@ def _min_agents_for_occupancy(a: float, max_occupancy: float) -> int:
     return n
 
 
-def _required(a: float, aht_s: float, target_sl: float, target_answer_s: float,
-              max_occupancy: float | None) -> tuple[int, str, Outlook]:
+def _required(
+    a: float, aht_s: float, target_sl: float, target_answer_s: float, max_occupancy: float | None
+) -> tuple[int, str, Outlook]:
     if a == 0.0:
         return 0, NO_WORKLOAD, _outlook(0, a, aht_s, target_answer_s)
     n = math.floor(a) + 1  # the smallest n > A
@@ -240,8 +245,9 @@ def _required(a: float, aht_s: float, target_sl: float, target_answer_s: float,
     return n, limited_by, outlook
 
 
-def required_agents(a: float, aht_s: float, target_sl: float, target_answer_s: float,
-                    max_occupancy: float | None = None) -> int:
+def required_agents(
+    a: float, aht_s: float, target_sl: float, target_answer_s: float, max_occupancy: float | None = None
+) -> int:
     """The smallest n > A meeting the SL target and, if given, the maximum occupancy (0 without traffic)."""
     a, aht_s = _traffic(a), _non_negative("aht_s", aht_s)
     target_sl = _share("target_sl", target_sl)

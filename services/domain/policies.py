@@ -19,7 +19,6 @@ Status = Literal["running", "at_risk", "breached", "met", "missed"]
 DEFAULT_AT_RISK = 0.8
 
 
-
 @dataclass(frozen=True)
 class Match:
     """Conditions of a policy; ``None`` = any value. A contact without the attribute fails a set condition."""

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 AbandonRule = Literal["count_against", "count_in", "excluded", "excluded_within_threshold"]
 
 
-
 class ServiceLevel(BaseModel):
     """Service-level settings of a queue (KPIS.md §4.1, §7.1).
 

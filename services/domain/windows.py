@@ -67,7 +67,9 @@ def window_start(window: str, now_ms: int) -> tuple[str, int]:
 
 def sum_buckets(buckets: Mapping[int, Mapping[str, int]], start_ms: int, end_ms: int | None = None) -> dict[str, int]:
     """Sum of the buckets whose start is in [start_ms, end_ms)."""
-    return total(figures for start, figures in buckets.items() if start >= start_ms and (end_ms is None or start < end_ms))
+    return total(
+        figures for start, figures in buckets.items() if start >= start_ms and (end_ms is None or start < end_ms)
+    )
 
 
 class DayCalendar:
@@ -77,7 +79,7 @@ class DayCalendar:
     and hashed by identity (facts hold them): get them from ``days(timezone, reset)``, one per zone and reset.
     """
 
-    __slots__ = ("timezone", "reset", "_span")
+    __slots__ = ("_span", "reset", "timezone")
 
     def __init__(self, timezone: str = "UTC", reset: str = "00:00") -> None:
         self.timezone, self.reset = timezone, reset
@@ -141,4 +143,3 @@ class StreamClock:
         if self.max_ahead_ms is not None and t > wall_ms + self.max_ahead_ms:
             return wall_ms + self.max_ahead_ms
         return t
-

@@ -37,9 +37,11 @@ def refusal(events: Sequence[CanonicalEvent], index: int, received_ms: int, max_
     event = events[index]
     where = f"event[{index}].occurred_at" if len(events) > 1 else "occurred_at"
     ahead_s = (event.occurred_ms - received_ms) / 1000
-    return (f"{where}: {event.occurred_at} is {ahead_s:,.0f} s ahead of the time it was received "
-            f"({from_epoch_ms(received_ms)}); at most {max_skew_ms / 1000:,.0f} s is allowed "
-            f"(DESKPULSE_MAX_CLOCK_SKEW_S)")
+    return (
+        f"{where}: {event.occurred_at} is {ahead_s:,.0f} s ahead of the time it was received "
+        f"({from_epoch_ms(received_ms)}); at most {max_skew_ms / 1000:,.0f} s is allowed "
+        f"(DESKPULSE_MAX_CLOCK_SKEW_S)"
+    )
 
 
 def restamp(event: CanonicalEvent, received_ms: int) -> CanonicalEvent:

@@ -38,8 +38,9 @@ class Publisher(Protocol):
 
 
 class KafkaPublisher:
-    def __init__(self, bootstrap: str, *, timeout_s: float = 5.0, linger_ms: int = 5,
-                 max_batch_bytes: int = 256 * 1024) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_s: float = 5.0, linger_ms: int = 5, max_batch_bytes: int = 256 * 1024
+    ) -> None:
         self._bootstrap = bootstrap
         self._max_batch_bytes = max_batch_bytes
         self._timeout_s = timeout_s

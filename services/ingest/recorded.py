@@ -21,13 +21,18 @@ _KEYS = frozenset({"description", "source", "headers", "account", "url", "receiv
 
 
 def is_recorded(document: Any) -> bool:
-    return (isinstance(document, dict) and ("body" in document or "body_text" in document)
-            and ("description" in document or "source" in document) and document.keys() <= _KEYS
-            and isinstance(document.get("headers", {}), dict))
+    return (
+        isinstance(document, dict)
+        and ("body" in document or "body_text" in document)
+        and ("description" in document or "source" in document)
+        and document.keys() <= _KEYS
+        and isinstance(document.get("headers", {}), dict)
+    )
 
 
-def delivery(recorded: dict, *, url: str | None = None, account: str | None = None,
-             received_at: float | None = None) -> Delivery:
+def delivery(
+    recorded: dict, *, url: str | None = None, account: str | None = None, received_at: float | None = None
+) -> Delivery:
     """The ``Delivery`` a recording describes; arguments given override the recording's own values."""
     body = recorded["body_text"].encode() if "body_text" in recorded else json.dumps(recorded["body"]).encode()
     return Delivery(

@@ -44,7 +44,7 @@ class SecretStore:
         for name, value in environ.items():
             if not name.startswith(prefix) or name.endswith("_PREVIOUS") or not value:
                 continue
-            platform = name[len(prefix):].lower()
+            platform = name[len(prefix) :].lower()
             values = [value] + ([environ[f"{name}_PREVIOUS"]] if environ.get(f"{name}_PREVIOUS") else [])
             table.setdefault(platform, {})["default"] = values
         return cls(table)

@@ -89,8 +89,9 @@ def read_traces(source: str | Path | IO[bytes]) -> Iterator[tuple[str, list[Row]
             rows.append(row)
             elem.clear()
         elif tag == _NS + "trace":
-            case = next((c.get("value") for c in elem if c.tag != _NS + "event" and c.get("key") == "concept:name"),
-                        None)
+            case = next(
+                (c.get("value") for c in elem if c.tag != _NS + "event" and c.get("key") == "concept:name"), None
+            )
             if not case:
                 raise ValueError("a trace has no concept:name (incident number)")
             yield case, rows
@@ -141,8 +142,18 @@ def map_incident(case: str, rows: list[Row]) -> list[dict]:
         new_assignee = None if cls == QUEUED else (human or assignee)
 
         def emit(kind: str, type_: str, **fields) -> None:
-            out.append(document(event_id=event_id(PLATFORM, case, index, kind), type=type_, ms=ms, platform=PLATFORM,
-                                contact_id=case, priority=priority, attributes=attributes, **fields))
+            out.append(
+                document(
+                    event_id=event_id(PLATFORM, case, index, kind),
+                    type=type_,
+                    ms=ms,
+                    platform=PLATFORM,
+                    contact_id=case,
+                    priority=priority,
+                    attributes=attributes,
+                    **fields,
+                )
+            )
 
         if index == 0:
             status, queue = new_status or "new", team

@@ -6,12 +6,12 @@ importing a whole log stays fast; the unit tests validate every document against
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.events import SCHEMA_ID
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_ms_text(ms: int) -> str:

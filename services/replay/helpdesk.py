@@ -119,8 +119,17 @@ def map_case(case: str, rows: list[Row], zone: ZoneInfo) -> list[dict]:
         attributes.update((name, row[key]) for key, name in _RAW.items() if row.get(key))
 
         def emit(kind: str, type_: str, **fields) -> None:
-            out.append(document(event_id=event_id(PLATFORM, case, index, kind), type=type_, ms=ms, platform=PLATFORM,
-                                contact_id=case, attributes=attributes, **fields))
+            out.append(
+                document(
+                    event_id=event_id(PLATFORM, case, index, kind),
+                    type=type_,
+                    ms=ms,
+                    platform=PLATFORM,
+                    contact_id=case,
+                    attributes=attributes,
+                    **fields,
+                )
+            )
 
         new_status = ACTIVITY_STATUS.get(activity)
         new_assignee = resource if activity == TAKE_IN_CHARGE and resource else assignee

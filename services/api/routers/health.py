@@ -21,16 +21,37 @@ async def healthz() -> dict:
 
 
 @router.get(
-    "/readyz", summary="Readiness: the read model has caught up with the snapshot topic", response_model=None,
+    "/readyz",
+    summary="Readiness: the read model has caught up with the snapshot topic",
+    response_model=None,
     description="200 once the read model has read the snapshot topic up to the end offsets seen at start; it "
-                "stays 200 while Kafka is away (the API serves its last state) and `stale_seconds` says for how "
-                "long nothing new arrived. 503 while catching up. `future_events` appears once the aggregator has "
-                "refused an event whose time was too far ahead of its clock (docs/architecture.md, \"Clocks\").",
-    responses={200: {"model": Health, "content": {"application/json": {"example": {
-        "status": "ready", "caught_up": True, "scopes": 1204, "stale_seconds": 0.31}}}},
-        503: {"model": Health, "content": {"application/json": {"example": {
-            "status": "catching up", "detail": "read model is still reading the snapshot topic",
-            "caught_up": False, "scopes": 310, "stale_seconds": 0.02}}}}},
+    "stays 200 while Kafka is away (the API serves its last state) and `stale_seconds` says for how "
+    "long nothing new arrived. 503 while catching up. `future_events` appears once the aggregator has "
+    'refused an event whose time was too far ahead of its clock (docs/architecture.md, "Clocks").',
+    responses={
+        200: {
+            "model": Health,
+            "content": {
+                "application/json": {
+                    "example": {"status": "ready", "caught_up": True, "scopes": 1204, "stale_seconds": 0.31}
+                }
+            },
+        },
+        503: {
+            "model": Health,
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "catching up",
+                        "detail": "read model is still reading the snapshot topic",
+                        "caught_up": False,
+                        "scopes": 310,
+                        "stale_seconds": 0.02,
+                    }
+                }
+            },
+        },
+    },
 )
 async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
     figures = {"caught_up": model.caught_up, "scopes": model.scope_count, "stale_seconds": model.stale_seconds()}
@@ -39,8 +60,10 @@ async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONRespons
         figures["future_events"] = future
     if model.caught_up:
         return JSONResponse({"status": "ready", **figures})
-    return JSONResponse({"status": "catching up", "detail": "read model is still reading the snapshot topic",
-                         **figures}, status_code=503)
+    return JSONResponse(
+        {"status": "catching up", "detail": "read model is still reading the snapshot topic", **figures},
+        status_code=503,
+    )
 
 
 def future_events(model: ReadModel) -> dict | None:
@@ -49,6 +72,13 @@ def future_events(model: ReadModel) -> dict | None:
     if view is None or view.future is None:
         return None
     last = view.future["last"]
-    return {"refused": view.future["n"], "last": {
-        "event_id": last["event_id"], "platform": last["platform"], "occurred_at": last["occurred_at"],
-        "ahead_seconds": round(last["ahead_ms"] / 1000, 3), "refused_at": from_epoch_ms(last["refused_at_ms"])}}
+    return {
+        "refused": view.future["n"],
+        "last": {
+            "event_id": last["event_id"],
+            "platform": last["platform"],
+            "occurred_at": last["occurred_at"],
+            "ahead_seconds": round(last["ahead_ms"] / 1000, 3),
+            "refused_at": from_epoch_ms(last["refused_at_ms"]),
+        },
+    }

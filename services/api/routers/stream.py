@@ -19,30 +19,43 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 MAX_SCOPES = 200
 WINDOWS = frozenset(get_args(Window))
 
-_EXAMPLE = ('id: 1795000100000001\nevent: snapshot\ndata: {"scopes": [{"scope": "queue/zendesk/billing", ...}]}\n\n'
-            'id: 1795000100000007\nevent: update\ndata: {"scope": "queue/zendesk/billing", ...}\n\n'
-            ': keepalive\n\n')
+_EXAMPLE = (
+    'id: 1795000100000001\nevent: snapshot\ndata: {"scopes": [{"scope": "queue/zendesk/billing", ...}]}\n\n'
+    'id: 1795000100000007\nevent: update\ndata: {"scope": "queue/zendesk/billing", ...}\n\n'
+    ": keepalive\n\n"
+)
 
 
 @router.get(
-    "/stream", summary="Live figures as server-sent events",
+    "/stream",
+    summary="Live figures as server-sent events",
     dependencies=[Depends(require_token_or_query)],
     response_class=StreamingResponse,
     description=(
-        "First `event: snapshot` with `data: {\"scopes\": [<scope body>, ...]}` (every matching scope), then "
+        'First `event: snapshot` with `data: {"scopes": [<scope body>, ...]}` (every matching scope), then '
         "`event: update` with `data: <scope body>` for each scope whose figures changed, at most one per scope "
         "per 0.5 s. Every event has an increasing `id:`; `: keepalive` every 15 s. Reconnecting with "
         "`Last-Event-ID` replays the changes after that id (current figures of every scope that changed since), "
-        "or sends a fresh snapshot when the id is too old or unknown."),
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
-                     "description": "an endless event stream"},
-               401: {"model": Error, "description": "bearer token missing or invalid (only when tokens are on)"}},
+        "or sends a fresh snapshot when the id is too old or unknown."
+    ),
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+            "description": "an endless event stream",
+        },
+        401: {"model": Error, "description": "bearer token missing or invalid (only when tokens are on)"},
+    },
 )
 async def stream(
     request: Request,
-    scope: Annotated[list[str], Query(description="scope id (`queue/zendesk/billing`) or prefix ending in `/` "
-                                                  "(`queue/zendesk/`); repeatable; default every scope",
-                                      max_length=MAX_SCOPES)] = [],  # noqa: B006
+    scope: Annotated[
+        list[str],
+        Query(
+            description="scope id (`queue/zendesk/billing`) or prefix ending in `/` "
+            "(`queue/zendesk/`); repeatable; default every scope",
+            max_length=MAX_SCOPES,
+        ),
+    ] = [],  # noqa: B006
     window: Annotated[Window, Query(description="window of the bodies")] = "15m",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description="resume after this id")] = None,
 ) -> StreamingResponse:
@@ -96,7 +109,7 @@ async def open_stream(request: Request, scope: list[str], window: str, last_even
                 yield RESUMED.encoded(gzip)
             for data in first:
                 for start in range(0, len(data), CHUNK):  # a slow client holds one chunk, not the whole snapshot
-                    yield memoryview(data)[start:start + CHUNK]
+                    yield memoryview(data)[start : start + CHUNK]
             while True:
                 changes = await subscriber.next(keepalive_s)
                 if changes is None:

@@ -27,7 +27,15 @@ from typing import Any
 from services.common.events import CanonicalEvent
 from services.ingest.platforms._eventbridge import ci, envelope_items, id_part, is_envelope, verify_shared_secret
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unmappable, event, json_body, obj, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Malformed,
+    Unmappable,
+    event,
+    json_body,
+    obj,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "amazon_connect"
@@ -68,10 +76,19 @@ def _contact_event(envelope: dict[str, Any], account: str | None) -> list[Canoni
     queue = id_part(ci(queue_info, "queueArn", "ARN"), "queue")
     agent = id_part(ci(agent_info, "agentArn", "AgentARN"), "agent")
     channel = _CHANNELS.get(str(ci(detail, "channel") or "").lower())
-    attributes = {"raw_event_type": kind, "initiation_method": ci(detail, "initiationMethod"),
-                  "disconnect_reason": ci(detail, "disconnectReason")}
-    base = {"platform": NAME, "account": account, "contact_id": contact, "queue_id": queue, "channel": channel,
-            "attributes": {k: v for k, v in attributes.items() if v is not None}}
+    attributes = {
+        "raw_event_type": kind,
+        "initiation_method": ci(detail, "initiationMethod"),
+        "disconnect_reason": ci(detail, "disconnectReason"),
+    }
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": contact,
+        "queue_id": queue,
+        "channel": channel,
+        "attributes": {k: v for k, v in attributes.items() if v is not None},
+    }
 
     def at(*candidates: Any) -> str:
         for value in candidates:
@@ -82,19 +99,46 @@ def _contact_event(envelope: dict[str, Any], account: str | None) -> list[Canoni
     initiated = ci(detail, "initiationTimestamp")
     out = []
     if kind == "INITIATED" or initiated:
-        out.append(event({**base, "event_id": f"{NAME}:{contact}:created", "type": "contact.created",
-                          "occurred_at": at(initiated), "status": "new"}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"{NAME}:{contact}:created",
+                    "type": "contact.created",
+                    "occurred_at": at(initiated),
+                    "status": "new",
+                }
+            )
+        )
     if kind == "QUEUED":
-        out.append(event({**base, "event_id": event_id, "type": "contact.queued",
-                          "occurred_at": at(ci(queue_info, "enqueueTimestamp"))}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": event_id,
+                    "type": "contact.queued",
+                    "occurred_at": at(ci(queue_info, "enqueueTimestamp")),
+                }
+            )
+        )
     elif kind == "CONNECTED_TO_AGENT":
         if agent is None:
             raise Unmappable("CONNECTED_TO_AGENT without detail.agentInfo.agentArn")
         when = at(ci(agent_info, "connectedToAgentTimestamp"))
-        out.append(event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned",
-                          "occurred_at": when, "agent_id": agent}))
-        out.append(event({**base, "event_id": event_id, "type": "contact.connected", "occurred_at": when,
-                          "agent_id": agent}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"{event_id}:assigned",
+                    "type": "contact.assigned",
+                    "occurred_at": when,
+                    "agent_id": agent,
+                }
+            )
+        )
+        out.append(
+            event({**base, "event_id": event_id, "type": "contact.connected", "occurred_at": when, "agent_id": agent})
+        )
     elif kind == "DISCONNECTED":
         when = at(ci(detail, "disconnectTimestamp"))
         queued = bool(queue_info) and (queue or ci(queue_info, "enqueueTimestamp"))
@@ -102,11 +146,31 @@ def _contact_event(envelope: dict[str, Any], account: str | None) -> list[Canoni
         if queued and not connected:
             out.append(event({**base, "event_id": event_id, "type": "contact.abandoned", "occurred_at": when}))
         else:
-            out.append(event({**base, "event_id": event_id, "type": "contact.status_changed", "occurred_at": when,
-                              "agent_id": agent, "status": "solved" if connected else "closed"}))
+            out.append(
+                event(
+                    {
+                        **base,
+                        "event_id": event_id,
+                        "type": "contact.status_changed",
+                        "occurred_at": when,
+                        "agent_id": agent,
+                        "status": "solved" if connected else "closed",
+                    }
+                )
+            )
     elif kind == "COMPLETED":
-        out.append(event({**base, "event_id": event_id, "type": "contact.status_changed",
-                          "occurred_at": at(), "agent_id": agent, "status": "closed"}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": event_id,
+                    "type": "contact.status_changed",
+                    "occurred_at": at(),
+                    "agent_id": agent,
+                    "status": "closed",
+                }
+            )
+        )
     return out
 
 
@@ -124,10 +188,20 @@ def _agent_event(record: dict[str, Any], account: str | None) -> list[CanonicalE
     previous = record.get("PreviousAgentSnapshot")
     if kind == "STATE_CHANGE" and isinstance(previous, dict) and _agent_state(previous) == (state, raw):
         return []  # a contact or configuration change that leaves the agent's state as it was
-    return [event({"event_id": text_id(record.get("EventId"), "EventId"), "type": "agent.state_changed",
-                   "occurred_at": to_rfc3339(record.get("EventTimestamp"), field="EventTimestamp"),
-                   "platform": NAME, "account": account, "agent_id": agent, "state": state,
-                   "attributes": {"raw_state": raw, "raw_event_type": kind}})]
+    return [
+        event(
+            {
+                "event_id": text_id(record.get("EventId"), "EventId"),
+                "type": "agent.state_changed",
+                "occurred_at": to_rfc3339(record.get("EventTimestamp"), field="EventTimestamp"),
+                "platform": NAME,
+                "account": account,
+                "agent_id": agent,
+                "state": state,
+                "attributes": {"raw_state": raw, "raw_event_type": kind},
+            }
+        )
+    ]
 
 
 def _agent_state(snapshot: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -142,5 +216,6 @@ def _agent_state(snapshot: dict[str, Any]) -> tuple[str | None, str | None]:
         return "away", name
     contacts = snapshot.get("Contacts")
     live = isinstance(contacts, list) and any(
-        isinstance(c, dict) and str(c.get("State", "")).upper() in _LIVE_STATES for c in contacts)
+        isinstance(c, dict) and str(c.get("State", "")).upper() in _LIVE_STATES for c in contacts
+    )
     return ("busy" if live else "available"), name

@@ -24,7 +24,12 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from services.common.events import (
-    CanonicalEvent, EventValidationError, format_time, from_epoch_ms, parse_event, parse_time,
+    CanonicalEvent,
+    EventValidationError,
+    format_time,
+    from_epoch_ms,
+    parse_event,
+    parse_time,
 )
 
 
@@ -126,8 +131,10 @@ def any_matches(expected: Sequence[str], presented: str | None) -> bool:
 
 def check_timestamp(signed_at_s: float, received_at_s: float, tolerance_s: float) -> None:
     if abs(received_at_s - signed_at_s) > tolerance_s:
-        raise Unauthorized(f"signed timestamp is {abs(received_at_s - signed_at_s):.0f} s away from now "
-                           f"(tolerance {tolerance_s:.0f} s): possible replay")
+        raise Unauthorized(
+            f"signed timestamp is {abs(received_at_s - signed_at_s):.0f} s away from now "
+            f"(tolerance {tolerance_s:.0f} s): possible replay"
+        )
 
 
 def json_body(delivery: Delivery) -> Any:
@@ -256,8 +263,9 @@ def _label_list(value: Any) -> list[str] | None:
     return out
 
 
-def labels(*, tags: Any = None, ticket_type: Any = None, form: Any = None, topics: Any = None,
-           category: Any = None) -> dict[str, Any]:
+def labels(
+    *, tags: Any = None, ticket_type: Any = None, form: Any = None, topics: Any = None, category: Any = None
+) -> dict[str, Any]:
     """Category attributes under their canonical names (docs/kpis.md "Categories"), only those present:
     ``tags`` and ``topics`` as lists of strings, ``ticket_type``, ``form`` and ``category`` as strings."""
     out: dict[str, Any] = {}

@@ -21,8 +21,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Unauthorized, Unmappable, any_matches, check_timestamp, event, hmac_digest, json_body, obj,
-    stable_id, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    check_timestamp,
+    event,
+    hmac_digest,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "chatwoot"
@@ -32,9 +43,21 @@ REQUIRES_SECRET = True
 _STATUS = {"open": "open", "pending": "pending", "snoozed": "on_hold", "resolved": "solved"}
 _DEPRECATED_STATUS_EVENTS = {"conversation_resolved", "conversation_opened"}
 _MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
-_CHANNEL = {"webwidget": "chat", "email": "email", "api": "other", "facebookpage": "social", "twitterprofile": "social",
-            "instagram": "social", "tiktok": "social", "whatsapp": "messaging", "telegram": "messaging",
-            "line": "messaging", "sms": "sms", "twiliosms": "sms", "voice": "voice"}
+_CHANNEL = {
+    "webwidget": "chat",
+    "email": "email",
+    "api": "other",
+    "facebookpage": "social",
+    "twitterprofile": "social",
+    "instagram": "social",
+    "tiktok": "social",
+    "whatsapp": "messaging",
+    "telegram": "messaging",
+    "line": "messaging",
+    "sms": "sms",
+    "twiliosms": "sms",
+    "voice": "voice",
+}
 _UTC_SUFFIX = re.compile(r"\s+UTC$")
 
 
@@ -62,16 +85,31 @@ def to_events(delivery: Delivery) -> Adapted:
     name = name.strip().lower()
     if name == "message_created":
         return Adapted(_message(delivery, document))
-    if name not in ("conversation_created", "conversation_status_changed", "conversation_updated",
-                    *_DEPRECATED_STATUS_EVENTS):
+    if name not in (
+        "conversation_created",
+        "conversation_status_changed",
+        "conversation_updated",
+        *_DEPRECATED_STATUS_EVENTS,
+    ):
         return Adapted([])  # message_updated, contact_*, inbox_*, webwidget_triggered, typing: nothing for KPIs
     base = _conversation(delivery, document, document)
     convo_id = base["contact_id"]
     if name == "conversation_created":
         at = _time(document.get("created_at") or document.get("timestamp"), "created_at")
-        return Adapted([event({**base, "event_id": f"chatwoot:{convo_id}:created", "type": "contact.created",
-                               "occurred_at": at, "status": _status(document, required=False),
-                               "agent_id": _assignee(document)})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": f"chatwoot:{convo_id}:created",
+                        "type": "contact.created",
+                        "occurred_at": at,
+                        "status": _status(document, required=False),
+                        "agent_id": _assignee(document),
+                    }
+                )
+            ]
+        )
     at = _time(document.get("updated_at") or document.get("timestamp"), "updated_at")
     if name == "conversation_updated":
         change = _changed(document, "assignee_id")
@@ -82,20 +120,45 @@ def to_events(delivery: Delivery) -> Adapted:
             agent = None if current in (None, "") else text_id(current, "changed_attributes.assignee_id")
         else:
             agent = _assignee(document)
-        return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, "assigned", agent, at),
-                               "type": "contact.assigned", "occurred_at": at, "agent_id": agent})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": stable_id(NAME, convo_id, "assigned", agent, at),
+                        "type": "contact.assigned",
+                        "occurred_at": at,
+                        "agent_id": agent,
+                    }
+                )
+            ]
+        )
     status = _status(document, required=True)
-    return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, "status", status, at),
-                           "type": "contact.status_changed", "occurred_at": at, "status": status,
-                           "attributes": {"raw_status": document.get("status")}})])
+    return Adapted(
+        [
+            event(
+                {
+                    **base,
+                    "event_id": stable_id(NAME, convo_id, "status", status, at),
+                    "type": "contact.status_changed",
+                    "occurred_at": at,
+                    "status": status,
+                    "attributes": {"raw_status": document.get("status")},
+                }
+            )
+        ]
+    )
 
 
 def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
     convo = obj(document.get("conversation"), "conversation")
     base = _conversation(delivery, convo, document)
     raw_type = document.get("message_type")
-    kind = _MESSAGE_TYPES.get(raw_type) if isinstance(raw_type, int) and not isinstance(raw_type, bool) else (
-        raw_type.strip().lower() if isinstance(raw_type, str) else None)
+    kind = (
+        _MESSAGE_TYPES.get(raw_type)
+        if isinstance(raw_type, int) and not isinstance(raw_type, bool)
+        else (raw_type.strip().lower() if isinstance(raw_type, str) else None)
+    )
     if kind == "activity":
         return []  # "Conversation was resolved by ...": the status events carry that
     sender = document.get("sender") if isinstance(document.get("sender"), dict) else {}
@@ -105,7 +168,8 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
         author = "customer"
     elif kind == "outgoing":
         author = {"user": "agent", "agent_bot": "bot", "agentbot": "bot", "captain_assistant": "bot"}.get(
-            sender_type, "system" if not sender else "agent")
+            sender_type, "system" if not sender else "agent"
+        )
         if author == "agent" and sender.get("id") not in (None, ""):
             agent = text_id(sender.get("id"), "sender.id")
     elif kind == "template":
@@ -116,11 +180,20 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
     if inbox := document.get("inbox"):
         if base["queue_id"] is None and isinstance(inbox, dict) and inbox.get("id") not in (None, ""):
             base["queue_id"] = text_id(inbox.get("id"), "inbox.id")
-    return [event({**base, "event_id": f"chatwoot:message:{text_id(document.get('id'), 'id')}",
-                   "type": "contact.message", "occurred_at": _time(document.get("created_at"), "created_at"),
-                   "author": author, "public": not private if isinstance(private, bool) else True,
-                   "agent_id": agent,
-                   "attributes": {"message_type": kind, "sender_type": sender_type or None}})]
+    return [
+        event(
+            {
+                **base,
+                "event_id": f"chatwoot:message:{text_id(document.get('id'), 'id')}",
+                "type": "contact.message",
+                "occurred_at": _time(document.get("created_at"), "created_at"),
+                "author": author,
+                "public": not private if isinstance(private, bool) else True,
+                "agent_id": agent,
+                "attributes": {"message_type": kind, "sender_type": sender_type or None},
+            }
+        )
+    ]
 
 
 def _conversation(delivery: Delivery, convo: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +204,8 @@ def _conversation(delivery: Delivery, convo: dict[str, Any], document: dict[str,
     channel = convo.get("channel")
     key = channel.removeprefix("Channel::").replace("_", "").lower() if isinstance(channel, str) else None
     return {
-        "platform": NAME, "contact_id": text_id(convo_id, "conversation id"),
+        "platform": NAME,
+        "contact_id": text_id(convo_id, "conversation id"),
         "account": delivery.account or (text_id(account_id, "account.id") if account_id not in (None, "") else None),
         "queue_id": text_id(inbox, "inbox_id") if inbox not in (None, "") else None,
         "channel": _CHANNEL.get(key, "other") if key else None,

@@ -26,7 +26,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Unauthorized, Unmappable, any_matches, event, json_body, obj, stable_id, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    event,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "freshchat"
@@ -34,9 +44,22 @@ MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
 _AUTHOR = {"user": "customer", "agent": "agent", "bot": "bot", "system": "system"}
-_CHANNEL = {"web": "chat", "mobile": "chat", "ios": "chat", "android": "chat", "whatsapp": "messaging",
-            "facebook": "social", "instagram": "social", "twitter": "social", "apple_business_chat": "messaging",
-            "line": "messaging", "telegram": "messaging", "email": "email", "sms": "sms", "voice": "voice"}
+_CHANNEL = {
+    "web": "chat",
+    "mobile": "chat",
+    "ios": "chat",
+    "android": "chat",
+    "whatsapp": "messaging",
+    "facebook": "social",
+    "instagram": "social",
+    "twitter": "social",
+    "apple_business_chat": "messaging",
+    "line": "messaging",
+    "telegram": "messaging",
+    "email": "email",
+    "sms": "sms",
+    "voice": "voice",
+}
 
 
 _PEM = "-----BEGIN PUBLIC KEY-----"
@@ -87,56 +110,94 @@ def to_events(delivery: Delivery) -> Adapted:
     if not isinstance(action, str) or not action.strip():
         raise Unmappable("action is missing")
     action = action.strip().lower()
-    if action not in ("message_create", "conversation_assignment", "conversation_resolution",
-                      "conversation_reopen"):
+    if action not in ("message_create", "conversation_assignment", "conversation_resolution", "conversation_reopen"):
         return Adapted([])
     data = obj(document.get("data"), "data")
     actor = document.get("actor") if isinstance(document.get("actor"), dict) else {}
     if action == "message_create":
         return Adapted([_message(delivery, document, obj(data.get("message"), "data.message"), actor)])
-    key = {"conversation_assignment": "assignment", "conversation_resolution": "resolve",
-           "conversation_reopen": "reopen"}[action]
+    key = {
+        "conversation_assignment": "assignment",
+        "conversation_resolution": "resolve",
+        "conversation_reopen": "reopen",
+    }[action]
     section = obj(data.get(key), f"data.{key}")
     convo = section.get("conversation") if isinstance(section.get("conversation"), dict) else {}
     convo_id = text_id(convo.get("conversation_id", section.get("conversation_id")), "conversation_id")
     at = to_rfc3339(document.get("action_time"), field="action_time")
-    base = {"platform": NAME, "occurred_at": at, "contact_id": convo_id,
-            "account": _account(delivery, convo.get("app_id")),
-            "queue_id": _opt_id(section.get("to_group_id") or convo.get("assigned_group_id"), "assigned_group_id")}
+    base = {
+        "platform": NAME,
+        "occurred_at": at,
+        "contact_id": convo_id,
+        "account": _account(delivery, convo.get("app_id")),
+        "queue_id": _opt_id(section.get("to_group_id") or convo.get("assigned_group_id"), "assigned_group_id"),
+    }
     if action == "conversation_assignment":
         agent = section.get("to_agent_id", convo.get("assigned_agent_id"))
         agent_id = _opt_id(agent, "to_agent_id")
-        return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, action, agent_id, base["queue_id"], at),
-                               "type": "contact.assigned", "agent_id": agent_id,
-                               "attributes": {"assignor": section.get("assignor"),
-                                              "assignor_id": section.get("assignor_id")}})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": stable_id(NAME, convo_id, action, agent_id, base["queue_id"], at),
+                        "type": "contact.assigned",
+                        "agent_id": agent_id,
+                        "attributes": {"assignor": section.get("assignor"), "assignor_id": section.get("assignor_id")},
+                    }
+                )
+            ]
+        )
     status = "solved" if action == "conversation_resolution" else "open"
     by = section.get("resolver" if status == "solved" else "reopener")
     by_id = section.get("resolver_id" if status == "solved" else "reopener_id")
-    return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, action, at),
-                           "type": "contact.status_changed", "status": status,
-                           "agent_id": _opt_id(by_id, "resolver_id") if str(by).lower() == "agent" else None,
-                           "attributes": {"raw_status": convo.get("status"), "by": by}})])
+    return Adapted(
+        [
+            event(
+                {
+                    **base,
+                    "event_id": stable_id(NAME, convo_id, action, at),
+                    "type": "contact.status_changed",
+                    "status": status,
+                    "agent_id": _opt_id(by_id, "resolver_id") if str(by).lower() == "agent" else None,
+                    "attributes": {"raw_status": convo.get("status"), "by": by},
+                }
+            )
+        ]
+    )
 
 
 def _message(delivery: Delivery, document: dict[str, Any], message: dict[str, Any], actor: dict[str, Any]) -> Any:
     actor_type = str(message.get("actor_type") or actor.get("actor_type") or "").strip().lower()
     author = _AUTHOR.get(actor_type)
-    private = str(message.get("message_type", "normal")).strip().lower() == "private" or message.get(
-        "botsPrivateNote") is True
+    private = (
+        str(message.get("message_type", "normal")).strip().lower() == "private"
+        or message.get("botsPrivateNote") is True
+    )
     source = message.get("message_source")
-    return event({
-        "event_id": f"freshchat:message:{text_id(message.get('id'), 'data.message.id')}", "type": "contact.message",
-        "platform": NAME, "contact_id": text_id(message.get("conversation_id"), "data.message.conversation_id"),
-        "occurred_at": to_rfc3339(message.get("created_time") or document.get("action_time"), field="created_time"),
-        "account": _account(delivery, message.get("app_id")), "author": author, "public": not private,
-        "agent_id": _opt_id(message.get("actor_id") or actor.get("actor_id"), "actor_id") if author == "agent"
-        else None,
-        "channel": _CHANNEL.get(source.strip().lower(), "other") if isinstance(source, str) and source.strip()
-        else "chat",
-        "attributes": {"channel_id": message.get("channel_id"), "interaction_id": message.get("interaction_id"),
-                       "actor_type": actor_type or None},
-    })
+    return event(
+        {
+            "event_id": f"freshchat:message:{text_id(message.get('id'), 'data.message.id')}",
+            "type": "contact.message",
+            "platform": NAME,
+            "contact_id": text_id(message.get("conversation_id"), "data.message.conversation_id"),
+            "occurred_at": to_rfc3339(message.get("created_time") or document.get("action_time"), field="created_time"),
+            "account": _account(delivery, message.get("app_id")),
+            "author": author,
+            "public": not private,
+            "agent_id": _opt_id(message.get("actor_id") or actor.get("actor_id"), "actor_id")
+            if author == "agent"
+            else None,
+            "channel": _CHANNEL.get(source.strip().lower(), "other")
+            if isinstance(source, str) and source.strip()
+            else "chat",
+            "attributes": {
+                "channel_id": message.get("channel_id"),
+                "interaction_id": message.get("interaction_id"),
+                "actor_type": actor_type or None,
+            },
+        }
+    )
 
 
 def _account(delivery: Delivery, app_id: Any) -> str | None:

@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, shared_secret, optional_id, labels,
+    Adapted,
+    Delivery,
+    Malformed,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    event,
+    json_body,
+    labels,
+    optional_id,
+    shared_secret,
+    stable_id,
+    to_rfc3339,
 )
 
 NAME = "freshdesk"
@@ -28,14 +40,52 @@ MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
 TEMPLATE = "deskpulse.freshdesk.v1"
-_STATUS = {"open": "open", "2": "open", "pending": "pending", "3": "pending", "resolved": "solved", "4": "solved",
-           "closed": "closed", "5": "closed", "waiting on customer": "pending", "waiting on third party": "on_hold"}
-_PRIORITY = {"low": "low", "1": "low", "medium": "normal", "2": "normal", "high": "high", "3": "high",
-             "urgent": "urgent", "4": "urgent"}
-_SOURCE = {"email": "email", "1": "email", "portal": "web", "2": "web", "phone": "voice", "3": "voice",
-           "forum": "web", "4": "web", "twitter": "social", "5": "social", "facebook": "social", "6": "social",
-           "chat": "chat", "7": "chat", "mobihelp": "other", "8": "other", "feedback widget": "web", "9": "web",
-           "outbound email": "email", "10": "email", "whatsapp": "messaging", "ecommerce": "other"}
+_STATUS = {
+    "open": "open",
+    "2": "open",
+    "pending": "pending",
+    "3": "pending",
+    "resolved": "solved",
+    "4": "solved",
+    "closed": "closed",
+    "5": "closed",
+    "waiting on customer": "pending",
+    "waiting on third party": "on_hold",
+}
+_PRIORITY = {
+    "low": "low",
+    "1": "low",
+    "medium": "normal",
+    "2": "normal",
+    "high": "high",
+    "3": "high",
+    "urgent": "urgent",
+    "4": "urgent",
+}
+_SOURCE = {
+    "email": "email",
+    "1": "email",
+    "portal": "web",
+    "2": "web",
+    "phone": "voice",
+    "3": "voice",
+    "forum": "web",
+    "4": "web",
+    "twitter": "social",
+    "5": "social",
+    "facebook": "social",
+    "6": "social",
+    "chat": "chat",
+    "7": "chat",
+    "mobihelp": "other",
+    "8": "other",
+    "feedback widget": "web",
+    "9": "web",
+    "outbound email": "email",
+    "10": "email",
+    "whatsapp": "messaging",
+    "ecommerce": "other",
+}
 _MESSAGES = {"reply.agent": ("agent", True), "reply.customer": ("customer", True), "note.private": ("agent", False)}
 
 
@@ -62,28 +112,67 @@ def to_events(delivery: Delivery) -> Adapted:
     fingerprint = hashlib.sha256(delivery.body).hexdigest()[:16]
     eid = stable_id(NAME, contact, kind, when, fingerprint)
     agent = _text(ticket.get("agent_email"))
-    common = {"platform": NAME, "contact_id": contact, "event_id": eid, "occurred_at": when,
-              "account": delivery.account or _subdomain(ticket.get("url")), "queue_id": _text(ticket.get("group")),
-              "priority": _PRIORITY.get(_key(ticket.get("priority"))), "channel": _SOURCE.get(_key(ticket.get("source")))}
+    common = {
+        "platform": NAME,
+        "contact_id": contact,
+        "event_id": eid,
+        "occurred_at": when,
+        "account": delivery.account or _subdomain(ticket.get("url")),
+        "queue_id": _text(ticket.get("group")),
+        "priority": _PRIORITY.get(_key(ticket.get("priority"))),
+        "channel": _SOURCE.get(_key(ticket.get("source"))),
+    }
     status = _STATUS.get(_key(ticket.get("status")))
     category = labels(tags=ticket.get("tags"), ticket_type=ticket.get("type"))  # optional template fields
     if kind == "ticket.created":
-        events = [event({**common, "type": "contact.created", "status": status or "open", "agent_id": agent,
-                         "attributes": category})]
+        events = [
+            event(
+                {
+                    **common,
+                    "type": "contact.created",
+                    "status": status or "open",
+                    "agent_id": agent,
+                    "attributes": category,
+                }
+            )
+        ]
         if agent:
-            events.append(event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned",
-                                 "agent_id": agent}))
+            events.append(
+                event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned", "agent_id": agent})
+            )
         return Adapted(events)
     if kind in _MESSAGES:
         author, public = _MESSAGES[kind]
-        return Adapted([event({**common, "type": "contact.message", "author": author, "public": public,
-                               "agent_id": agent if author == "agent" else None})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "type": "contact.message",
+                        "author": author,
+                        "public": public,
+                        "agent_id": agent if author == "agent" else None,
+                    }
+                )
+            ]
+        )
     if kind == "status.changed":
         if status is None:
-            raise Unmappable(f"unknown Freshdesk status {str(ticket.get('status'))[:40]!r} (custom statuses are "
-                             "not mapped)")
-        return Adapted([event({**common, "type": "contact.status_changed", "status": status,
-                               "attributes": {"raw_status": ticket.get("status"), **category}})])
+            raise Unmappable(
+                f"unknown Freshdesk status {str(ticket.get('status'))[:40]!r} (custom statuses are not mapped)"
+            )
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "type": "contact.status_changed",
+                        "status": status,
+                        "attributes": {"raw_status": ticket.get("status"), **category},
+                    }
+                )
+            ]
+        )
     if kind in ("agent.changed", "group.changed"):
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": agent})])
     raise Unmappable(f"unknown template event {str(kind)[:40]!r}")

@@ -19,8 +19,23 @@ import json
 from collections.abc import Sequence
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Reply, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event,
-    hmac_digest, json_body, stable_id, to_rfc3339, as_dict, dig, optional_id,
+    Adapted,
+    Delivery,
+    Malformed,
+    Reply,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    as_dict,
+    b64,
+    check_timestamp,
+    dig,
+    event,
+    hmac_digest,
+    json_body,
+    optional_id,
+    stable_id,
+    to_rfc3339,
 )
 
 NAME = "front"
@@ -28,16 +43,43 @@ MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
 APP_WINDOW_S = 300.0  # Front recommends rejecting application webhooks older than 5 minutes
-_APP_NAMES = {"inbound_received": "inbound", "outbound_sent": "outbound", "new_comment_added": "comment",
-              "assignee_changed": "assign",
-              "conversation_moved": "move", "conversation_archived": "archive", "conversation_reopened": "reopen",
-              "conversation_snoozed": "snooze", "conversation_snooze_expired": "reminder",
-              "conversation_deleted": "trash", "conversation_restored": "restore"}
-_STATUS = {"archive": "solved", "reopen": "open", "reminder": "open", "restore": "open", "trash": "closed",
-           "snooze": "pending", "conversation_snoozed": "pending"}
-_CHANNEL = {"email": "email", "custom": "other", "intercom": "chat", "front_chat": "chat", "smooch": "messaging",
-            "whatsapp": "messaging", "sms": "sms", "call": "voice", "tweet": "social", "tweet_dm": "social",
-            "facebook": "social", "instagram": "social", "googleplay": "other"}
+_APP_NAMES = {
+    "inbound_received": "inbound",
+    "outbound_sent": "outbound",
+    "new_comment_added": "comment",
+    "assignee_changed": "assign",
+    "conversation_moved": "move",
+    "conversation_archived": "archive",
+    "conversation_reopened": "reopen",
+    "conversation_snoozed": "snooze",
+    "conversation_snooze_expired": "reminder",
+    "conversation_deleted": "trash",
+    "conversation_restored": "restore",
+}
+_STATUS = {
+    "archive": "solved",
+    "reopen": "open",
+    "reminder": "open",
+    "restore": "open",
+    "trash": "closed",
+    "snooze": "pending",
+    "conversation_snoozed": "pending",
+}
+_CHANNEL = {
+    "email": "email",
+    "custom": "other",
+    "intercom": "chat",
+    "front_chat": "chat",
+    "smooch": "messaging",
+    "whatsapp": "messaging",
+    "sms": "sms",
+    "call": "voice",
+    "tweet": "social",
+    "tweet_dm": "social",
+    "facebook": "social",
+    "instagram": "social",
+    "googleplay": "other",
+}
 _MAPPED = {"inbound", "outbound", "out_reply", "comment", "assign", "unassign", "move", *_STATUS}
 
 
@@ -88,44 +130,105 @@ def to_events(delivery: Delivery) -> Adapted:
     eid = f"front:{optional_id(evt.get('id')) or stable_id(NAME, kind, contact, evt.get('emitted_at'))}"
     target = as_dict(dig(evt, "target", "data"))
     inbox = _first_inbox(evt)
-    common = {"platform": NAME, "contact_id": contact, "account": account, "event_id": eid, "queue_id": inbox,
-              "occurred_at": to_rfc3339(evt.get("emitted_at"), field="emitted_at")}
+    common = {
+        "platform": NAME,
+        "contact_id": contact,
+        "account": account,
+        "event_id": eid,
+        "queue_id": inbox,
+        "occurred_at": to_rfc3339(evt.get("emitted_at"), field="emitted_at"),
+    }
     assignee = optional_id(as_dict(conversation.get("assignee")).get("id"))
     if kind in ("inbound", "outbound", "out_reply", "comment"):
-        channel = _CHANNEL.get(str(target.get("type")), None) if kind != "comment" else None
+        channel = _CHANNEL.get(str(target.get("type"))) if kind != "comment" else None
         common["channel"] = channel
         if kind == "comment":
             author = as_dict(target.get("author"))
-            return Adapted([event({**common, "type": "contact.message", "author": "agent", "public": False,
-                                   "agent_id": optional_id(author.get("id")) or optional_id(dig(evt, "source", "data", "id"))})])
+            return Adapted(
+                [
+                    event(
+                        {
+                            **common,
+                            "type": "contact.message",
+                            "author": "agent",
+                            "public": False,
+                            "agent_id": optional_id(author.get("id")) or optional_id(dig(evt, "source", "data", "id")),
+                        }
+                    )
+                ]
+            )
         if kind == "inbound":
-            created = {**common, "event_id": f"front:{contact}:created", "type": "contact.created",
-                       "status": "open", "attributes": {"subject": conversation.get("subject")},
-                       "occurred_at": to_rfc3339(conversation.get("created_at") or evt.get("emitted_at"),
-                                                 field="conversation.created_at")}
-            return Adapted([event(created), event({**common, "type": "contact.message", "author": "customer",
-                                                   "public": True, "attributes": {"message_id": optional_id(target.get("id"))}})])
+            created = {
+                **common,
+                "event_id": f"front:{contact}:created",
+                "type": "contact.created",
+                "status": "open",
+                "attributes": {"subject": conversation.get("subject")},
+                "occurred_at": to_rfc3339(
+                    conversation.get("created_at") or evt.get("emitted_at"), field="conversation.created_at"
+                ),
+            }
+            return Adapted(
+                [
+                    event(created),
+                    event(
+                        {
+                            **common,
+                            "type": "contact.message",
+                            "author": "customer",
+                            "public": True,
+                            "attributes": {"message_id": optional_id(target.get("id"))},
+                        }
+                    ),
+                ]
+            )
         teammate = optional_id(as_dict(target.get("author")).get("id"))
-        return Adapted([event({**common, "type": "contact.message", "author": "agent" if teammate else "system",
-                               "public": True, "agent_id": teammate,
-                               "attributes": {"message_id": optional_id(target.get("id"))}})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "type": "contact.message",
+                        "author": "agent" if teammate else "system",
+                        "public": True,
+                        "agent_id": teammate,
+                        "attributes": {"message_id": optional_id(target.get("id"))},
+                    }
+                )
+            ]
+        )
     if kind in ("assign", "unassign"):
         agent = optional_id(target.get("id")) if kind == "assign" else None
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": agent})])
     if kind == "move":
-        return Adapted([event({**common, "type": "contact.assigned", "agent_id": assignee,
-                               "queue_id": _first_inbox(evt, "target") or inbox, "attributes": {"changed": "inbox"}})])
-    return Adapted([event({**common, "type": "contact.status_changed", "status": _STATUS[kind],
-                           "attributes": {"raw_type": kind, "raw_status": conversation.get("status")}})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "type": "contact.assigned",
+                        "agent_id": assignee,
+                        "queue_id": _first_inbox(evt, "target") or inbox,
+                        "attributes": {"changed": "inbox"},
+                    }
+                )
+            ]
+        )
+    return Adapted(
+        [
+            event(
+                {
+                    **common,
+                    "type": "contact.status_changed",
+                    "status": _STATUS[kind],
+                    "attributes": {"raw_type": kind, "raw_status": conversation.get("status")},
+                }
+            )
+        ]
+    )
 
 
 # -- private helpers -----------------------------------------------------------------------------------------
-
-
-
-
-
-
 
 
 def _first_inbox(evt: dict, side: str = "source") -> str | None:

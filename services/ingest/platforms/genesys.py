@@ -25,18 +25,43 @@ from typing import Any
 from services.common.events import CanonicalEvent
 from services.ingest.platforms._eventbridge import ci, envelope_items, is_envelope, verify_shared_secret
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unmappable, event, json_body, obj, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Malformed,
+    Unmappable,
+    event,
+    json_body,
+    obj,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "genesys"
 MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
-_CHANNELS = {"voice": "voice", "callback": "voice", "chat": "chat", "email": "email", "message": "messaging",
-             "video": "other", "cobrowse": "other", "screenshare": "other"}
-_PRESENCE = {"available": "available", "on_queue": "available", "idle": "available", "busy": "busy",
-             "meeting": "busy", "away": "away", "break": "away", "meal": "away", "training": "away",
-             "offline": "offline"}
+_CHANNELS = {
+    "voice": "voice",
+    "callback": "voice",
+    "chat": "chat",
+    "email": "email",
+    "message": "messaging",
+    "video": "other",
+    "cobrowse": "other",
+    "screenshare": "other",
+}
+_PRESENCE = {
+    "available": "available",
+    "on_queue": "available",
+    "idle": "available",
+    "busy": "busy",
+    "meeting": "busy",
+    "away": "away",
+    "break": "away",
+    "meal": "away",
+    "training": "away",
+    "offline": "offline",
+}
 _ROUTING = {"idle": "available", "interacting": "busy", "communicating": "busy", "not_responding": "away"}
 
 
@@ -68,8 +93,9 @@ def _map(envelope: dict[str, Any], account: str | None) -> list[CanonicalEvent]:
     return []
 
 
-def _agent(user: str, kind: str, body: dict[str, Any], event_id: str, envelope: dict[str, Any],
-           account: str | None) -> list[CanonicalEvent]:
+def _agent(
+    user: str, kind: str, body: dict[str, Any], event_id: str, envelope: dict[str, Any], account: str | None
+) -> list[CanonicalEvent]:
     if kind == "presence":
         definition = body.get("presenceDefinition")
         raw = ci(definition, "systemPresence")
@@ -87,33 +113,55 @@ def _agent(user: str, kind: str, body: dict[str, Any], event_id: str, envelope: 
         if kind == "routingStatus":
             return []  # OFF_QUEUE and unknown routing states: presence says what the agent is doing
         state = "away"
-    return [event({"event_id": event_id, "type": "agent.state_changed", "platform": NAME, "account": account,
-                   "occurred_at": to_rfc3339(when if when else envelope.get("time"), field=f"{kind} time"),
-                   "agent_id": user, "state": state, "attributes": {"raw_state": raw, "topic": kind}})]
+    return [
+        event(
+            {
+                "event_id": event_id,
+                "type": "agent.state_changed",
+                "platform": NAME,
+                "account": account,
+                "occurred_at": to_rfc3339(when if when else envelope.get("time"), field=f"{kind} time"),
+                "agent_id": user,
+                "state": state,
+                "attributes": {"raw_state": raw, "topic": kind},
+            }
+        )
+    ]
 
 
-def _conversation(conversation: str, kind: str, body: dict[str, Any], event_id: str,
-                  account: str | None) -> list[CanonicalEvent]:
+def _conversation(
+    conversation: str, kind: str, body: dict[str, Any], event_id: str, account: str | None
+) -> list[CanonicalEvent]:
     if kind not in ("acd.start", "acd.end", "customer.end"):
         return []
     contact = text_id(body.get("conversationId") or conversation, "eventBody.conversationId")
     media = str(body.get("mediaType") or "").lower()
     channel = "sms" if media == "message" and str(body.get("messageType")).upper() == "SMS" else _CHANNELS.get(media)
     queue = body.get("queueId") if isinstance(body.get("queueId"), str) and body.get("queueId") else None
-    base = {"platform": NAME, "account": account, "contact_id": contact, "queue_id": queue, "channel": channel,
-            "occurred_at": to_rfc3339(body.get("eventTime"), field="eventBody.eventTime"),
-            "attributes": {"topic": kind}}
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": contact,
+        "queue_id": queue,
+        "channel": channel,
+        "occurred_at": to_rfc3339(body.get("eventTime"), field="eventBody.eventTime"),
+        "attributes": {"topic": kind},
+    }
     if kind == "acd.start":
-        return [event({**base, "event_id": f"{NAME}:{contact}:created", "type": "contact.created", "status": "new"}),
-                event({**base, "event_id": event_id, "type": "contact.queued"})]
+        return [
+            event({**base, "event_id": f"{NAME}:{contact}:created", "type": "contact.created", "status": "new"}),
+            event({**base, "event_id": event_id, "type": "contact.queued"}),
+        ]
     if kind == "customer.end":
         return [event({**base, "event_id": event_id, "type": "contact.status_changed", "status": "closed"})]
     outcome = str(body.get("acdOutcome") or "").upper()
     base["attributes"] = {"topic": kind, "acd_outcome": outcome, "disconnect_type": body.get("disconnectType")}
     if outcome == "ANSWERED":
         agent = text_id(body.get("answeredUserId"), "eventBody.answeredUserId")
-        return [event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned", "agent_id": agent}),
-                event({**base, "event_id": event_id, "type": "contact.connected", "agent_id": agent})]
+        return [
+            event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned", "agent_id": agent}),
+            event({**base, "event_id": event_id, "type": "contact.connected", "agent_id": agent}),
+        ]
     if outcome == "ABANDON":
         return [event({**base, "event_id": event_id, "type": "contact.abandoned"})]
     return []

@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, event, json_body, stable_id, to_rfc3339, as_dict, shared_secret, optional_id,
+    Adapted,
+    Delivery,
+    Malformed,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    as_dict,
+    event,
+    json_body,
+    optional_id,
+    shared_secret,
+    stable_id,
+    to_rfc3339,
 )
 
 NAME = "gorgias"
@@ -28,14 +40,36 @@ MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
 TEMPLATE = "deskpulse.gorgias.v1"
-_PRIORITY = {"low": "low", "normal": "normal", "medium": "normal", "high": "high", "critical": "urgent",
-             "urgent": "urgent"}
-_CHANNEL = {"email": "email", "chat": "chat", "phone": "voice", "sms": "sms", "whatsapp": "messaging",
-            "facebook": "social", "facebook-messenger": "messaging", "facebook-mention": "social",
-            "facebook-recommendations": "social", "instagram-comment": "social", "instagram-ad-comment": "social",
-            "instagram-mention": "social", "instagram-direct-message": "messaging", "twitter": "social",
-            "twitter-direct-message": "messaging", "help-center": "web", "contact_form": "web", "api": "other",
-            "internal-note": "other", "aircall": "voice"}
+_PRIORITY = {
+    "low": "low",
+    "normal": "normal",
+    "medium": "normal",
+    "high": "high",
+    "critical": "urgent",
+    "urgent": "urgent",
+}
+_CHANNEL = {
+    "email": "email",
+    "chat": "chat",
+    "phone": "voice",
+    "sms": "sms",
+    "whatsapp": "messaging",
+    "facebook": "social",
+    "facebook-messenger": "messaging",
+    "facebook-mention": "social",
+    "facebook-recommendations": "social",
+    "instagram-comment": "social",
+    "instagram-ad-comment": "social",
+    "instagram-mention": "social",
+    "instagram-direct-message": "messaging",
+    "twitter": "social",
+    "twitter-direct-message": "messaging",
+    "help-center": "web",
+    "contact_form": "web",
+    "api": "other",
+    "internal-note": "other",
+    "aircall": "voice",
+}
 _NULLS = {"", "none", "null", "0"}
 _NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?", re.ASCII)
 
@@ -60,34 +94,73 @@ def to_events(delivery: Delivery) -> Adapted:
     if contact is None:
         raise Unmappable("ticket.id is missing")
     assignee, team = _text(ticket.get("assignee_user_id")), _text(ticket.get("assignee_team_id"))
-    common = {"platform": NAME, "contact_id": contact, "account": delivery.account, "queue_id": team,
-              "channel": _CHANNEL.get(_key(ticket.get("channel"))), "priority": _PRIORITY.get(_key(ticket.get("priority")))}
+    common = {
+        "platform": NAME,
+        "contact_id": contact,
+        "account": delivery.account,
+        "queue_id": team,
+        "channel": _CHANNEL.get(_key(ticket.get("channel"))),
+        "priority": _PRIORITY.get(_key(ticket.get("priority"))),
+    }
     status = _status(ticket)
     if kind == "ticket-created":
         when = _time(ticket.get("created_datetime"), "ticket.created_datetime")
         eid = f"gorgias:{contact}:created"
-        events = [event({**common, "event_id": eid, "type": "contact.created", "occurred_at": when,
-                         "status": status or "open", "agent_id": assignee})]
+        events = [
+            event(
+                {
+                    **common,
+                    "event_id": eid,
+                    "type": "contact.created",
+                    "occurred_at": when,
+                    "status": status or "open",
+                    "agent_id": assignee,
+                }
+            )
+        ]
         if assignee:
-            events.append(event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned",
-                                 "occurred_at": when, "agent_id": assignee}))
+            events.append(
+                event(
+                    {
+                        **common,
+                        "event_id": f"{eid}:assigned",
+                        "type": "contact.assigned",
+                        "occurred_at": when,
+                        "agent_id": assignee,
+                    }
+                )
+            )
         return Adapted(events)
     if kind == "ticket-message-created":
         mid = _text(message.get("id"))
         when = _time(message.get("created_datetime") or ticket.get("last_message_datetime"), "message.created_datetime")
         via = _key(message.get("via"))
         if _bool(message.get("from_agent")) is True:
-            author = "system" if via in ("rule", "auto-reply", "autoreply") else "bot" if "ai" in via.split("-") else "agent"
+            author = (
+                "system" if via in ("rule", "auto-reply", "autoreply") else "bot" if "ai" in via.split("-") else "agent"
+            )
         else:
             author = "customer"
         public = _bool(message.get("public"))
         if _key(message.get("channel")) == "internal-note":
             public = False
         eid = f"gorgias:{contact}:message:{mid}" if mid else stable_id(NAME, contact, kind, when, author)
-        return Adapted([event({**common, "event_id": eid, "type": "contact.message", "occurred_at": when,
-                               "author": author, "public": public,
-                               "channel": _CHANNEL.get(_key(message.get("channel"))) or common["channel"],
-                               "agent_id": _text(message.get("sender_id")) if author == "agent" else None})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "event_id": eid,
+                        "type": "contact.message",
+                        "occurred_at": when,
+                        "author": author,
+                        "public": public,
+                        "channel": _CHANNEL.get(_key(message.get("channel"))) or common["channel"],
+                        "agent_id": _text(message.get("sender_id")) if author == "agent" else None,
+                    }
+                )
+            ]
+        )
     if kind in ("ticket-updated", "ticket-self-unsnoozed"):
         when = _time(ticket.get("updated_datetime"), "ticket.updated_datetime")
         eid = stable_id(NAME, contact, kind, when, ticket.get("status"), assignee, team)
@@ -95,12 +168,29 @@ def to_events(delivery: Delivery) -> Adapted:
             status = "open"
         if status is None:
             raise Unmappable(f"unknown Gorgias ticket status {str(ticket.get('status'))[:40]!r}")
-        return Adapted([
-            event({**common, "event_id": f"{eid}:status", "type": "contact.status_changed", "occurred_at": when,
-                   "status": status, "attributes": {"raw_status": ticket.get("status"), "trigger": kind}}),
-            event({**common, "event_id": f"{eid}:assigned", "type": "contact.assigned", "occurred_at": when,
-                   "agent_id": assignee}),
-        ])
+        return Adapted(
+            [
+                event(
+                    {
+                        **common,
+                        "event_id": f"{eid}:status",
+                        "type": "contact.status_changed",
+                        "occurred_at": when,
+                        "status": status,
+                        "attributes": {"raw_status": ticket.get("status"), "trigger": kind},
+                    }
+                ),
+                event(
+                    {
+                        **common,
+                        "event_id": f"{eid}:assigned",
+                        "type": "contact.assigned",
+                        "occurred_at": when,
+                        "agent_id": assignee,
+                    }
+                ),
+            ]
+        )
     raise Unmappable(f"unknown template event {str(kind)[:40]!r}")
 
 

@@ -15,13 +15,24 @@ hash of the conversation id, event name, new value and the conversation's update
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Unauthorized, Unmappable, any_matches, b64, event, hmac_digest, json_body, obj, stable_id,
-    text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    b64,
+    event,
+    hmac_digest,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "helpscout"
@@ -32,8 +43,13 @@ _STATUS = {"active": "open", "open": "open", "pending": "pending", "closed": "cl
 _NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$", re.ASCII)
 _CHANNEL = {"email": "email", "chat": "chat", "phone": "voice"}
 # V2 Mailbox API values (great / okay / not_good) and the legacy webhook object's (Great / Okay / Bad).
-_RATING = {"great": ("good", 3), "okay": ("neutral", 2), "not_good": ("bad", 1), "not good": ("bad", 1),
-           "bad": ("bad", 1)}
+_RATING = {
+    "great": ("good", 3),
+    "okay": ("neutral", 2),
+    "not_good": ("bad", 1),
+    "not good": ("bad", 1),
+    "bad": ("bad", 1),
+}
 _REPLY_EVENTS = {
     "convo.customer.reply.created": ({"customer"}, "customer", True),
     "convo.agent.reply.created": ({"reply", "message"}, "agent", True),
@@ -61,23 +77,59 @@ def to_events(delivery: Delivery) -> Adapted:
     base = _common(delivery, document, convo_id)
     if name == "convo.created":
         at = _time(document.get("createdAt"), field="createdAt")
-        return Adapted([event({**base, "event_id": f"helpscout:{convo_id}:created", "type": "contact.created",
-                               "occurred_at": at, "status": _status(document),
-                               "agent_id": _user_id(document.get("assignee"))})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": f"helpscout:{convo_id}:created",
+                        "type": "contact.created",
+                        "occurred_at": at,
+                        "status": _status(document),
+                        "agent_id": _user_id(document.get("assignee")),
+                    }
+                )
+            ]
+        )
     if name == "convo.assigned":
         agent = _user_id(document.get("assignee"))
         at = _updated_at(document)
-        return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, name, agent, at),
-                               "type": "contact.assigned", "occurred_at": at, "agent_id": agent})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": stable_id(NAME, convo_id, name, agent, at),
+                        "type": "contact.assigned",
+                        "occurred_at": at,
+                        "agent_id": agent,
+                    }
+                )
+            ]
+        )
     if name == "convo.status":
         status = _status(document)
         if status is None:
             raise Unmappable(f"unknown conversation status {str(document.get('status'))[:40]!r}")
-        at = _time(document["closedAt"], field="closedAt") if status == "closed" and document.get(
-            "closedAt") else _updated_at(document)
-        return Adapted([event({**base, "event_id": stable_id(NAME, convo_id, name, status, at),
-                               "type": "contact.status_changed", "occurred_at": at, "status": status,
-                               "attributes": {"raw_status": document.get("status")}})])
+        at = (
+            _time(document["closedAt"], field="closedAt")
+            if status == "closed" and document.get("closedAt")
+            else _updated_at(document)
+        )
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": stable_id(NAME, convo_id, name, status, at),
+                        "type": "contact.status_changed",
+                        "occurred_at": at,
+                        "status": status,
+                        "attributes": {"raw_status": document.get("status")},
+                    }
+                )
+            ]
+        )
     return Adapted([_message(document, base, convo_id, name)])
 
 
@@ -85,7 +137,9 @@ def _common(delivery: Delivery, document: dict[str, Any], convo_id: str) -> dict
     mailbox = document.get("mailboxId")
     raw_type = document.get("type")
     return {
-        "platform": NAME, "account": delivery.account, "contact_id": convo_id,
+        "platform": NAME,
+        "account": delivery.account,
+        "contact_id": convo_id,
         "queue_id": text_id(mailbox, "mailboxId") if mailbox not in (None, "") else None,
         "channel": _CHANNEL.get(raw_type.lower(), "other") if isinstance(raw_type, str) else None,
     }
@@ -95,22 +149,37 @@ def _message(document: dict[str, Any], base: dict[str, Any], convo_id: str, name
     thread_types, author, public = _REPLY_EVENTS[name]
     embedded = document.get("_embedded")
     threads = embedded.get("threads") if isinstance(embedded, dict) else None
-    candidates = [t for t in threads if isinstance(t, dict) and t.get("id") not in (None, "")
-                  and _thread_matches(t, thread_types, author)] if isinstance(threads, list) else []
+    candidates = (
+        [
+            t
+            for t in threads
+            if isinstance(t, dict) and t.get("id") not in (None, "") and _thread_matches(t, thread_types, author)
+        ]
+        if isinstance(threads, list)
+        else []
+    )
     if not candidates:
         at = _updated_at(document)
         event_id, agent = stable_id(NAME, convo_id, name, at), None
     else:
-        newest = max(candidates, key=lambda t: (_time(t.get("createdAt"), field="thread.createdAt"),
-                                                str(t.get("id"))))
+        newest = max(candidates, key=lambda t: (_time(t.get("createdAt"), field="thread.createdAt"), str(t.get("id"))))
         at = _time(newest.get("createdAt"), field="thread.createdAt")
         event_id = f"helpscout:thread:{text_id(newest.get('id'), 'thread.id')}"
         creator = newest.get("createdBy")
         agent = _user_id(creator) if author == "agent" else None
         if isinstance(creator, dict) and str(creator.get("type", "")).lower() == "customer":
             author, agent = "customer", None
-    return event({**base, "event_id": event_id, "type": "contact.message", "occurred_at": at,
-                  "author": author, "public": public, "agent_id": agent})
+    return event(
+        {
+            **base,
+            "event_id": event_id,
+            "type": "contact.message",
+            "occurred_at": at,
+            "author": author,
+            "public": public,
+            "agent_id": agent,
+        }
+    )
 
 
 def _thread_matches(thread: dict[str, Any], thread_types: set[str], author: str) -> bool:
@@ -136,15 +205,20 @@ def _rated(delivery: Delivery, document: dict[str, Any]) -> Any:
     mailbox = document.get("mailboxId")
     if mailbox in (None, "") and isinstance(document.get("mailbox"), dict):
         mailbox = document["mailbox"].get("id")
-    return event({
-        "event_id": f"helpscout:rating:{rating_id}:{label}", "type": "contact.rated", "platform": NAME,
-        "occurred_at": _time(document.get("modifiedAt") or document.get("createdAt"), field="createdAt"),
-        "account": delivery.account, "contact_id": text_id(convo, "conversationId"),
-        "queue_id": text_id(mailbox, "mailboxId") if mailbox not in (None, "") else None,
-        "agent_id": _user_id(document.get("user")),
-        "rating": {"label": label, "score": score, "scale_max": 3},
-        "attributes": {"raw_rating": raw, "thread_id": document.get("threadId")},
-    })
+    return event(
+        {
+            "event_id": f"helpscout:rating:{rating_id}:{label}",
+            "type": "contact.rated",
+            "platform": NAME,
+            "occurred_at": _time(document.get("modifiedAt") or document.get("createdAt"), field="createdAt"),
+            "account": delivery.account,
+            "contact_id": text_id(convo, "conversationId"),
+            "queue_id": text_id(mailbox, "mailboxId") if mailbox not in (None, "") else None,
+            "agent_id": _user_id(document.get("user")),
+            "rating": {"label": label, "score": score, "scale_max": 3},
+            "attributes": {"raw_rating": raw, "thread_id": document.get("threadId")},
+        }
+    )
 
 
 def _status(document: dict[str, Any]) -> str | None:

@@ -26,8 +26,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Unauthorized, Unmappable, any_matches, b64, check_timestamp, event, hmac_digest,
-    json_body, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Malformed,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    b64,
+    check_timestamp,
+    event,
+    hmac_digest,
+    json_body,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "hubspot"
@@ -36,8 +47,20 @@ REQUIRES_SECRET = True
 SIGNS_URL = True  # the signature covers the URL: ingest builds delivery.url for this platform
 
 # HubSpot's v3 docs: decode these percent-escapes in the request URI before signing.
-_URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
-               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+_URI_DECODE = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
 _CONVERSATION_STATUS = {"open": "open", "closed": "closed"}
 _DEFAULT_PIPELINE_STAGE = {"1": "new", "2": "pending", "3": "open", "4": "closed"}
 
@@ -54,8 +77,9 @@ def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> No
     if signed_ms != signed_ms:
         raise Unauthorized("X-HubSpot-Request-Timestamp is not a number")
     check_timestamp(signed_ms / 1000, delivery.received_at, tolerance_s)
-    expected = [b64(hmac_digest(secret, _signed(delivery, uri, timestamp)))
-                for uri in _uris(delivery.url) for secret in secrets]
+    expected = [
+        b64(hmac_digest(secret, _signed(delivery, uri, timestamp))) for uri in _uris(delivery.url) for secret in secrets
+    ]
     if not any_matches(expected, signature):
         raise Unauthorized("wrong X-HubSpot-Signature-v3 (check DESKPULSE_PUBLIC_BASE_URL behind a proxy)")
 
@@ -91,11 +115,20 @@ def _element(delivery: Delivery, element: dict[str, Any], where: str) -> dict[st
     prop = str(element.get("propertyName", "")).strip().lower()
     value = element.get("propertyValue")
     value = value.strip() if isinstance(value, str) else value
-    if kind not in ("conversation.creation", "conversation.newmessage", "conversation.propertychange",
-                    "ticket.creation", "ticket.propertychange"):
+    if kind not in (
+        "conversation.creation",
+        "conversation.newmessage",
+        "conversation.propertychange",
+        "ticket.creation",
+        "ticket.propertychange",
+    ):
         return None
-    if kind.endswith("propertychange") and prop not in ("status", "assignedto", "hubspot_owner_id",
-                                                        "hs_pipeline_stage"):
+    if kind.endswith("propertychange") and prop not in (
+        "status",
+        "assignedto",
+        "hubspot_owner_id",
+        "hs_pipeline_stage",
+    ):
         return None
     object_id = text_id(element.get("objectId"), f"{where}.objectId")
     ticket = kind.startswith("ticket.")
@@ -106,9 +139,20 @@ def _element(delivery: Delivery, element: dict[str, Any], where: str) -> dict[st
         "occurred_at": to_rfc3339(element.get("occurredAt"), field=f"{where}.occurredAt"),
         "account": delivery.account or (text_id(portal, "portalId") if portal not in (None, "") else None),
         "contact_id": f"ticket-{object_id}" if ticket else object_id,
-        "attributes": {k: element[k] for k in ("subscriptionType", "changeSource", "sourceId", "messageId",
-                                               "changeFlag", "propertyName", "propertyValue", "attemptNumber")
-                       if k in element},
+        "attributes": {
+            k: element[k]
+            for k in (
+                "subscriptionType",
+                "changeSource",
+                "sourceId",
+                "messageId",
+                "changeFlag",
+                "propertyName",
+                "propertyValue",
+                "attemptNumber",
+            )
+            if k in element
+        },
     }
     if kind in ("conversation.creation", "ticket.creation"):
         return {**base, "type": "contact.created", "status": "new" if ticket else "open"}

@@ -21,7 +21,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Unauthorized, Unmappable, any_matches, event, json_body, obj, stable_id, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    event,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "livechat"
@@ -49,8 +59,14 @@ def to_events(delivery: Delivery) -> Adapted:
     if not isinstance(action, str) or not action.strip():
         raise Unmappable("action is missing")
     action = action.strip().lower()
-    if action not in ("incoming_chat", "incoming_event", "chat_deactivated", "chat_transferred",
-                      "user_added_to_chat", "routing_status_set"):
+    if action not in (
+        "incoming_chat",
+        "incoming_event",
+        "chat_deactivated",
+        "chat_transferred",
+        "user_added_to_chat",
+        "routing_status_set",
+    ):
         return Adapted([])  # properties, tags, access, customers, configuration: nothing for KPIs
     payload = obj(document.get("payload"), "payload")
     org = document.get("organization_id", document.get("license_id"))
@@ -60,34 +76,69 @@ def to_events(delivery: Delivery) -> Adapted:
     if action == "incoming_chat":
         return Adapted(_incoming_chat(payload, account))
     thread_id = text_id(payload.get("thread_id"), "payload.thread_id")
-    base = {"platform": NAME, "account": account, "contact_id": thread_id, "channel": "chat",
-            "attributes": {"chat_id": payload.get("chat_id")}}
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": thread_id,
+        "channel": "chat",
+        "attributes": {"chat_id": payload.get("chat_id")},
+    }
     if action == "incoming_event":
         item = obj(payload.get("event"), "payload.event")
         return Adapted(_messages(base, [item], {}))
     at = _received(delivery)
     if action == "chat_deactivated":
         closer = payload.get("user_id")
-        return Adapted([event({**base, "event_id": f"livechat:{thread_id}:deactivated",
-                               "type": "contact.status_changed", "occurred_at": at, "status": "closed",
-                               "agent_id": text_id(closer, "user_id") if _author(closer, {}) == "agent" else None,
-                               "attributes": {**base["attributes"], "closed_by": closer or "router"}})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": f"livechat:{thread_id}:deactivated",
+                        "type": "contact.status_changed",
+                        "occurred_at": at,
+                        "status": "closed",
+                        "agent_id": text_id(closer, "user_id") if _author(closer, {}) == "agent" else None,
+                        "attributes": {**base["attributes"], "closed_by": closer or "router"},
+                    }
+                )
+            ]
+        )
     if action == "user_added_to_chat":
         user = obj(payload.get("user"), "payload.user")
         user_id = text_id(user.get("id"), "payload.user.id")
         if str(user.get("type", payload.get("user_type", ""))).lower() != "agent":
             return Adapted([])  # a customer joining is not an assignment
-        return Adapted([event({**base, "event_id": f"livechat:{thread_id}:added:{user_id}",
-                               "type": "contact.assigned", "occurred_at": at, "agent_id": user_id,
-                               "attributes": {**base["attributes"], "reason": payload.get("reason")}})])
+        return Adapted(
+            [
+                event(
+                    {
+                        **base,
+                        "event_id": f"livechat:{thread_id}:added:{user_id}",
+                        "type": "contact.assigned",
+                        "occurred_at": at,
+                        "agent_id": user_id,
+                        "attributes": {**base["attributes"], "reason": payload.get("reason")},
+                    }
+                )
+            ]
+        )
     target = payload.get("transferred_to") if isinstance(payload.get("transferred_to"), dict) else {}
     queue = payload.get("queue") if isinstance(payload.get("queue"), dict) else {}
     agents, groups = _ids(target.get("agent_ids")), _ids(target.get("group_ids"))
     when = to_rfc3339(queue["queued_at"], field="queue.queued_at") if queue.get("queued_at") else at
     digest = stable_id(NAME, thread_id, "transferred", json.dumps(payload, sort_keys=True, default=str))
-    common = {**base, "event_id": digest, "occurred_at": when, "queue_id": groups[0] if groups else None,
-              "attributes": {**base["attributes"], "reason": payload.get("reason"),
-                             "requester_id": payload.get("requester_id")}}
+    common = {
+        **base,
+        "event_id": digest,
+        "occurred_at": when,
+        "queue_id": groups[0] if groups else None,
+        "attributes": {
+            **base["attributes"],
+            "reason": payload.get("reason"),
+            "requester_id": payload.get("requester_id"),
+        },
+    }
     if agents:
         return Adapted([event({**common, "type": "contact.assigned", "agent_id": agents[0]})])
     if groups or queue:
@@ -101,18 +152,45 @@ def _incoming_chat(payload: dict[str, Any], account: str | None) -> list[Any]:
     thread_id = text_id(thread.get("id"), "chat.thread.id")
     access = thread.get("access") or chat.get("access")
     groups = _ids(access.get("group_ids") if isinstance(access, dict) else None)
-    base = {"platform": NAME, "account": account, "contact_id": thread_id, "channel": "chat",
-            "queue_id": groups[0] if groups else None, "attributes": {"chat_id": chat.get("id")}}
-    users = {str(u.get("id")): str(u.get("type", "")).lower() for u in chat.get("users") or []
-             if isinstance(u, dict)} if isinstance(chat.get("users"), list) else {}
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": thread_id,
+        "channel": "chat",
+        "queue_id": groups[0] if groups else None,
+        "attributes": {"chat_id": chat.get("id")},
+    }
+    users = (
+        {str(u.get("id")): str(u.get("type", "")).lower() for u in chat.get("users") or [] if isinstance(u, dict)}
+        if isinstance(chat.get("users"), list)
+        else {}
+    )
     created_at = to_rfc3339(thread.get("created_at"), field="chat.thread.created_at")
-    events = [event({**base, "event_id": f"livechat:{thread_id}:created", "type": "contact.created",
-                     "occurred_at": created_at, "status": "new"})]
+    events = [
+        event(
+            {
+                **base,
+                "event_id": f"livechat:{thread_id}:created",
+                "type": "contact.created",
+                "occurred_at": created_at,
+                "status": "new",
+            }
+        )
+    ]
     queue = thread.get("queue")
     if isinstance(queue, dict):
-        events.append(event({**base, "event_id": f"livechat:{thread_id}:queued", "type": "contact.queued",
-                             "occurred_at": to_rfc3339(queue.get("queued_at") or thread.get("created_at"),
-                                                       field="thread.queue.queued_at")}))
+        events.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"livechat:{thread_id}:queued",
+                    "type": "contact.queued",
+                    "occurred_at": to_rfc3339(
+                        queue.get("queued_at") or thread.get("created_at"), field="thread.queue.queued_at"
+                    ),
+                }
+            )
+        )
     items = thread.get("events") if isinstance(thread.get("events"), list) else []
     return events + _messages(base, [i for i in items if isinstance(i, dict)], users)
 
@@ -125,12 +203,19 @@ def _messages(base: dict[str, Any], items: list[dict[str, Any]], users: dict[str
         author_id = item.get("author_id")
         author = _author(author_id, users)
         visibility = item.get("visibility")
-        out.append(event({
-            **base, "event_id": f"livechat:{base['contact_id']}:event:{text_id(item.get('id'), 'event.id')}",
-            "type": "contact.message", "occurred_at": to_rfc3339(item.get("created_at"), field="event.created_at"),
-            "author": author, "public": visibility != "agents" if isinstance(visibility, str) else True,
-            "agent_id": text_id(author_id, "event.author_id") if author == "agent" else None,
-        }))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"livechat:{base['contact_id']}:event:{text_id(item.get('id'), 'event.id')}",
+                    "type": "contact.message",
+                    "occurred_at": to_rfc3339(item.get("created_at"), field="event.created_at"),
+                    "author": author,
+                    "public": visibility != "agents" if isinstance(visibility, str) else True,
+                    "agent_id": text_id(author_id, "event.author_id") if author == "agent" else None,
+                }
+            )
+        )
     return out
 
 
@@ -141,9 +226,18 @@ def _routing(delivery: Delivery, payload: dict[str, Any], account: str | None) -
     if state is None:
         raise Unmappable(f"unknown routing status {str(raw)[:40]!r}")
     at = _received(delivery)
-    return event({"event_id": stable_id(NAME, agent, raw, int(delivery.received_at)), "type": "agent.state_changed",
-                  "platform": NAME, "occurred_at": at, "account": account, "agent_id": agent, "state": state,
-                  "attributes": {"raw_state": raw}})
+    return event(
+        {
+            "event_id": stable_id(NAME, agent, raw, int(delivery.received_at)),
+            "type": "agent.state_changed",
+            "platform": NAME,
+            "occurred_at": at,
+            "account": account,
+            "agent_id": agent,
+            "state": state,
+            "attributes": {"raw_state": raw},
+        }
+    )
 
 
 def _author(author_id: Any, users: dict[str, str]) -> str | None:

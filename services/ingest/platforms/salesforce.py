@@ -26,7 +26,16 @@ from typing import Any
 
 from services.common.events import CanonicalEvent
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Reply, Unauthorized, Unmappable, any_matches, event, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Malformed,
+    Reply,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    event,
+    text_id,
+    to_rfc3339,
     xml_root,
 )
 
@@ -34,19 +43,47 @@ NAME = "salesforce"
 MEDIA_TYPES = frozenset({"text/xml", "application/xml"})
 REQUIRES_SECRET = True
 
-ACK = (b'<?xml version="1.0" encoding="UTF-8"?>'
-       b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-       b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
-       b'</notificationsResponse></soapenv:Body></soapenv:Envelope>')
+ACK = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+    b"</notificationsResponse></soapenv:Body></soapenv:Envelope>"
+)
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-_STATUS = {"new": "new", "working": "open", "in progress": "open", "escalated": "open", "open": "open",
-           "on hold": "on_hold", "waiting on customer": "pending", "pending": "pending", "closed": "closed",
-           "solved": "solved", "resolved": "solved"}
-_PRIORITY = {"low": "low", "medium": "normal", "normal": "normal", "high": "high", "critical": "urgent",
-             "urgent": "urgent"}
-_ORIGIN = {"phone": "voice", "email": "email", "web": "web", "chat": "chat", "messaging": "messaging",
-           "sms": "sms", "text": "sms", "whatsapp": "messaging", "facebook": "social", "twitter": "social",
-           "social": "social"}
+_STATUS = {
+    "new": "new",
+    "working": "open",
+    "in progress": "open",
+    "escalated": "open",
+    "open": "open",
+    "on hold": "on_hold",
+    "waiting on customer": "pending",
+    "pending": "pending",
+    "closed": "closed",
+    "solved": "solved",
+    "resolved": "solved",
+}
+_PRIORITY = {
+    "low": "low",
+    "medium": "normal",
+    "normal": "normal",
+    "high": "high",
+    "critical": "urgent",
+    "urgent": "urgent",
+}
+_ORIGIN = {
+    "phone": "voice",
+    "email": "email",
+    "web": "web",
+    "chat": "chat",
+    "messaging": "messaging",
+    "sms": "sms",
+    "text": "sms",
+    "whatsapp": "messaging",
+    "facebook": "social",
+    "twitter": "social",
+    "social": "social",
+}
 _LIVE_PREFIXES = ("570", "0Mw", "0LQ")
 
 
@@ -104,25 +141,50 @@ def _case(f: dict[str, str], note_id: str, account: str | None) -> list[Canonica
     status = _STATUS.get((raw or "").lower()) or ("closed" if f.get("IsClosed") == "true" else "open")
     owner = f.get("OwnerId") or ""
     created, modified = f.get("CreatedDate"), f.get("LastModifiedDate") or f.get("SystemModstamp")
-    base = {"platform": NAME, "account": account, "contact_id": case, "queue_id": owner if owner[:3] == "00G" else None,
-            "channel": _ORIGIN.get((f.get("Origin") or "").lower(), "other" if f.get("Origin") else None),
-            "priority": _PRIORITY.get((f.get("Priority") or "").lower()),
-            "attributes": {k: v for k, v in {"raw_status": raw, "case_number": f.get("CaseNumber")}.items() if v}}
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": case,
+        "queue_id": owner if owner[:3] == "00G" else None,
+        "channel": _ORIGIN.get((f.get("Origin") or "").lower(), "other" if f.get("Origin") else None),
+        "priority": _PRIORITY.get((f.get("Priority") or "").lower()),
+        "attributes": {k: v for k, v in {"raw_status": raw, "case_number": f.get("CaseNumber")}.items() if v},
+    }
     if not created and not modified:
         raise Unmappable("Case without CreatedDate, LastModifiedDate or SystemModstamp")
     fresh = not modified or modified == created
     out = []
     if created:
-        out.append(event({**base, "event_id": f"{NAME}:{case}:created", "type": "contact.created",
-                          "occurred_at": to_rfc3339(created, field="CreatedDate"),
-                          "status": status if fresh else "new"}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"{NAME}:{case}:created",
+                    "type": "contact.created",
+                    "occurred_at": to_rfc3339(created, field="CreatedDate"),
+                    "status": status if fresh else "new",
+                }
+            )
+        )
     when = to_rfc3339(modified or created, field="LastModifiedDate")
     if owner[:3] == "005":
-        out.append(event({**base, "event_id": f"{note_id}:assigned", "type": "contact.assigned",
-                          "occurred_at": when, "agent_id": owner}))
+        out.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"{note_id}:assigned",
+                    "type": "contact.assigned",
+                    "occurred_at": when,
+                    "agent_id": owner,
+                }
+            )
+        )
     if not fresh:
-        out.append(event({**base, "event_id": note_id, "type": "contact.status_changed", "occurred_at": when,
-                          "status": status}))
+        out.append(
+            event(
+                {**base, "event_id": note_id, "type": "contact.status_changed", "occurred_at": when, "status": status}
+            )
+        )
     return out
 
 
@@ -130,10 +192,15 @@ def _agent_work(f: dict[str, str], note_id: str, account: str | None) -> list[Ca
     if not f.get("AcceptDateTime"):
         return []  # offered (Assigned), declined or canceled: not an assignment
     item = text_id(f.get("WorkItemId"), "AgentWork.WorkItemId")
-    base = {"platform": NAME, "account": account, "contact_id": item, "agent_id": text_id(f.get("UserId"), "UserId"),
-            "queue_id": f.get("OriginalQueueId") or None,
-            "occurred_at": to_rfc3339(f["AcceptDateTime"], field="AcceptDateTime"),
-            "attributes": {k: v for k, v in {"raw_status": f.get("Status"), "agent_work_id": f.get("Id")}.items() if v}}
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": item,
+        "agent_id": text_id(f.get("UserId"), "UserId"),
+        "queue_id": f.get("OriginalQueueId") or None,
+        "occurred_at": to_rfc3339(f["AcceptDateTime"], field="AcceptDateTime"),
+        "attributes": {k: v for k, v in {"raw_status": f.get("Status"), "agent_work_id": f.get("Id")}.items() if v},
+    }
     out = [event({**base, "event_id": f"{note_id}:assigned", "type": "contact.assigned"})]
     if item.startswith(_LIVE_PREFIXES):
         out.append(event({**base, "event_id": note_id, "type": "contact.connected"}))
@@ -144,7 +211,17 @@ def _presence(f: dict[str, str], note_id: str, account: str | None) -> list[Cano
     if f.get("IsCurrentState") == "false" or f.get("StatusEndDate"):
         return []
     raw = f.get("ServicePresenceStatusId") or ("away" if f.get("IsAway") == "true" else "online")
-    return [event({"event_id": note_id, "type": "agent.state_changed", "platform": NAME, "account": account,
-                   "agent_id": text_id(f.get("UserId"), "UserServicePresence.UserId"),
-                   "occurred_at": to_rfc3339(f.get("StatusStartDate"), field="StatusStartDate"),
-                   "state": "away" if f.get("IsAway") == "true" else "available", "attributes": {"raw_state": raw}})]
+    return [
+        event(
+            {
+                "event_id": note_id,
+                "type": "agent.state_changed",
+                "platform": NAME,
+                "account": account,
+                "agent_id": text_id(f.get("UserId"), "UserServicePresence.UserId"),
+                "occurred_at": to_rfc3339(f.get("StatusStartDate"), field="StatusStartDate"),
+                "state": "away" if f.get("IsAway") == "true" else "available",
+                "attributes": {"raw_state": raw},
+            }
+        )
+    ]

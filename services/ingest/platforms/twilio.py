@@ -36,8 +36,22 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from services.common.events import CanonicalEvent
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Malformed, Reply, Unauthorized, Unmappable, any_matches, b64, event, form_body, hmac_digest,
-    json_body, obj, stable_id, text_id, to_rfc3339,
+    Adapted,
+    Delivery,
+    Malformed,
+    Reply,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    b64,
+    event,
+    form_body,
+    hmac_digest,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
+    to_rfc3339,
 )
 
 NAME = "twilio"
@@ -45,10 +59,26 @@ MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"
 REQUIRES_SECRET = True
 SIGNS_URL = True  # the signature covers the URL: ingest builds delivery.url for this platform
 
-_CHANNELS = {"voice": "voice", "chat": "chat", "sms": "sms", "email": "email", "video": "voice",
-             "whatsapp": "messaging", "messenger": "social", "default": "other"}
-_STATES = {"available": "available", "idle": "available", "offline": "offline", "busy": "busy",
-           "on a task": "busy", "wrap-up": "busy", "wrapup": "busy", "wrapping": "busy"}
+_CHANNELS = {
+    "voice": "voice",
+    "chat": "chat",
+    "sms": "sms",
+    "email": "email",
+    "video": "voice",
+    "whatsapp": "messaging",
+    "messenger": "social",
+    "default": "other",
+}
+_STATES = {
+    "available": "available",
+    "idle": "available",
+    "offline": "offline",
+    "busy": "busy",
+    "on a task": "busy",
+    "wrap-up": "busy",
+    "wrapup": "busy",
+    "wrapping": "busy",
+}
 _PREFIX = "com.twilio.taskrouter."
 
 
@@ -144,10 +174,16 @@ def _stream_events(document: Any, account: str | None) -> list[CanonicalEvent]:
         data = cloud.get("data") if isinstance(cloud.get("data"), dict) else {}
         payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
         fields = {_pascal(k): v for k, v in payload.items()}
-        stamp = next((v for v in (fields.get("TimestampMs"), fields.get("Timestamp"), data.get("timestamp"),
-                                  cloud.get("time")) if v not in (None, "")), None)
+        stamp = next(
+            (
+                v
+                for v in (fields.get("TimestampMs"), fields.get("Timestamp"), data.get("timestamp"), cloud.get("time"))
+                if v not in (None, "")
+            ),
+            None,
+        )
         event_id = text_id(cloud.get("id"), f"[{index}].id")
-        events += _map(kind[len(_PREFIX):], fields, event_id, stamp, account)
+        events += _map(kind[len(_PREFIX) :], fields, event_id, stamp, account)
     return events
 
 
@@ -160,22 +196,51 @@ def _map(kind: str, f: dict[str, Any], event_id: str, stamp: Any, account: str |
         name = f.get("WorkerActivityName")
         if not isinstance(name, str) or not name:
             raise Unmappable("worker.activity.update without WorkerActivityName")
-        return [event({"event_id": event_id, "type": "agent.state_changed", "platform": NAME, "account": account,
-                       "occurred_at": to_rfc3339(stamp, field="TimestampMs"),
-                       "agent_id": text_id(f.get("WorkerSid"), "WorkerSid"),
-                       "state": _STATES.get(name.strip().lower(), "away"), "attributes": {"raw_state": name}})]
-    if kind not in ("task.created", "task-queue.entered", "reservation.accepted", "task.canceled",
-                    "task.wrapup", "task.completed"):
+        return [
+            event(
+                {
+                    "event_id": event_id,
+                    "type": "agent.state_changed",
+                    "platform": NAME,
+                    "account": account,
+                    "occurred_at": to_rfc3339(stamp, field="TimestampMs"),
+                    "agent_id": text_id(f.get("WorkerSid"), "WorkerSid"),
+                    "state": _STATES.get(name.strip().lower(), "away"),
+                    "attributes": {"raw_state": name},
+                }
+            )
+        ]
+    if kind not in (
+        "task.created",
+        "task-queue.entered",
+        "reservation.accepted",
+        "task.canceled",
+        "task.wrapup",
+        "task.completed",
+    ):
         return []
-    channel = _CHANNELS.get(str(f.get("TaskChannelUniqueName") or "").lower()) if f.get(
-        "TaskChannelUniqueName") else None
+    channel = (
+        _CHANNELS.get(str(f.get("TaskChannelUniqueName") or "").lower()) if f.get("TaskChannelUniqueName") else None
+    )
     queue = f.get("TaskQueueSid") or None
-    attributes = {k: v for k, v in {"raw_event_type": kind, "task_priority": f.get("TaskPriority"),
-                                    "reason": f.get("TaskCanceledReason") or f.get("TaskCompletedReason")}.items()
-                  if v not in (None, "")}
-    base = {"platform": NAME, "account": account, "contact_id": text_id(f.get("TaskSid"), "TaskSid"),
-            "queue_id": queue if isinstance(queue, str) else None, "channel": channel,
-            "occurred_at": to_rfc3339(stamp, field="TimestampMs"), "attributes": attributes}
+    attributes = {
+        k: v
+        for k, v in {
+            "raw_event_type": kind,
+            "task_priority": f.get("TaskPriority"),
+            "reason": f.get("TaskCanceledReason") or f.get("TaskCompletedReason"),
+        }.items()
+        if v not in (None, "")
+    }
+    base = {
+        "platform": NAME,
+        "account": account,
+        "contact_id": text_id(f.get("TaskSid"), "TaskSid"),
+        "queue_id": queue if isinstance(queue, str) else None,
+        "channel": channel,
+        "occurred_at": to_rfc3339(stamp, field="TimestampMs"),
+        "attributes": attributes,
+    }
     if kind == "task.created":
         out = [event({**base, "event_id": event_id, "type": "contact.created", "status": "new"})]
         if base["queue_id"]:
@@ -185,8 +250,10 @@ def _map(kind: str, f: dict[str, Any], event_id: str, stamp: Any, account: str |
         return [event({**base, "event_id": event_id, "type": "contact.queued"})]
     if kind == "reservation.accepted":
         agent = text_id(f.get("WorkerSid"), "WorkerSid")
-        return [event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned", "agent_id": agent}),
-                event({**base, "event_id": event_id, "type": "contact.connected", "agent_id": agent})]
+        return [
+            event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned", "agent_id": agent}),
+            event({**base, "event_id": event_id, "type": "contact.connected", "agent_id": agent}),
+        ]
     if kind == "task.canceled":
         return [event({**base, "event_id": event_id, "type": "contact.abandoned"})]
     status = "pending" if kind == "task.wrapup" else "closed"

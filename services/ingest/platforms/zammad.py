@@ -23,7 +23,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.platforms.base import (
-    Adapted, Delivery, Unauthorized, Unmappable, any_matches, event, hmac_digest, json_body, obj, stable_id, text_id,
+    Adapted,
+    Delivery,
+    Unauthorized,
+    Unmappable,
+    any_matches,
+    event,
+    hmac_digest,
+    json_body,
+    obj,
+    stable_id,
+    text_id,
     to_rfc3339,
 )
 
@@ -31,14 +41,32 @@ NAME = "zammad"
 MEDIA_TYPES = frozenset({"application/json"})
 REQUIRES_SECRET = True
 
-_STATE = {"new": "new", "open": "open", "pending reminder": "pending", "pending close": "pending",
-          "closed": "closed", "merged": "closed", "removed": "closed"}
+_STATE = {
+    "new": "new",
+    "open": "open",
+    "pending reminder": "pending",
+    "pending close": "pending",
+    "closed": "closed",
+    "merged": "closed",
+    "removed": "closed",
+}
 _PRIORITY = {"1": "low", "2": "normal", "3": "high", "low": "low", "normal": "normal", "high": "high"}
 _AUTHOR = {"customer": "customer", "agent": "agent", "system": "system"}
-_CHANNEL = {"email": "email", "phone": "voice", "web": "web", "chat": "chat", "sms": "sms", "note": "other",
-            "fax": "other", "twitter status": "social", "twitter direct-message": "social",
-            "facebook feed post": "social", "facebook feed comment": "social", "telegram personal-message": "messaging",
-            "whatsapp message": "messaging"}
+_CHANNEL = {
+    "email": "email",
+    "phone": "voice",
+    "web": "web",
+    "chat": "chat",
+    "sms": "sms",
+    "note": "other",
+    "fax": "other",
+    "twitter status": "social",
+    "twitter direct-message": "social",
+    "facebook feed post": "social",
+    "facebook feed comment": "social",
+    "telegram personal-message": "messaging",
+    "whatsapp message": "messaging",
+}
 _NOBODY = "1"  # Zammad's user 1 ("-") is the owner of unassigned tickets
 
 
@@ -58,36 +86,71 @@ def to_events(delivery: Delivery) -> Adapted:
     ticket_id = text_id(ticket.get("id"), "ticket.id")
     status = _status(ticket)
     base = {
-        "platform": NAME, "account": delivery.account, "contact_id": ticket_id,
-        "queue_id": _ref_id(ticket, "group"), "priority": _priority(ticket),
+        "platform": NAME,
+        "account": delivery.account,
+        "contact_id": ticket_id,
+        "queue_id": _ref_id(ticket, "group"),
+        "priority": _priority(ticket),
         "channel": _channel(ticket.get("create_article_type")),
-        "attributes": {k: v for k, v in (("delivery", delivery.headers.get("x-zammad-delivery")),
-                                         ("trigger", delivery.headers.get("x-zammad-trigger")),
-                                         ("raw_state", _name(ticket.get("state")))) if v},
+        "attributes": {
+            k: v
+            for k, v in (
+                ("delivery", delivery.headers.get("x-zammad-delivery")),
+                ("trigger", delivery.headers.get("x-zammad-trigger")),
+                ("raw_state", _name(ticket.get("state"))),
+            )
+            if v
+        },
     }
     events = []
     article_id = text_id(article.get("id"), "article.id") if article.get("id") not in (None, "") else None
     if _is_creation(ticket, article_id):
         owner = _ref_id(ticket, "owner")
-        events.append(event({**base, "event_id": f"zammad:ticket:{ticket_id}:created", "type": "contact.created",
-                             "occurred_at": to_rfc3339(ticket.get("created_at"), field="ticket.created_at"),
-                             "status": status, "agent_id": None if owner == _NOBODY else owner}))
+        events.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"zammad:ticket:{ticket_id}:created",
+                    "type": "contact.created",
+                    "occurred_at": to_rfc3339(ticket.get("created_at"), field="ticket.created_at"),
+                    "status": status,
+                    "agent_id": None if owner == _NOBODY else owner,
+                }
+            )
+        )
     elif status is not None:
         at = to_rfc3339(ticket.get("updated_at"), field="ticket.updated_at")
-        events.append(event({**base, "event_id": stable_id(NAME, ticket_id, "status", status, at),
-                             "type": "contact.status_changed", "occurred_at": at, "status": status}))
+        events.append(
+            event(
+                {
+                    **base,
+                    "event_id": stable_id(NAME, ticket_id, "status", status, at),
+                    "type": "contact.status_changed",
+                    "occurred_at": at,
+                    "status": status,
+                }
+            )
+        )
     if article_id is not None:
         author = _AUTHOR.get(str(_name(article.get("sender")) or "").strip().lower())
         creator = article.get("created_by_id")
         internal = article.get("internal")
-        events.append(event({
-            **base, "event_id": f"zammad:article:{article_id}", "type": "contact.message",
-            "occurred_at": to_rfc3339(article.get("created_at"), field="article.created_at"),
-            "channel": _channel(article.get("type")) or base["channel"], "author": author,
-            "public": not internal if isinstance(internal, bool) else None,
-            "agent_id": text_id(creator, "article.created_by_id") if author == "agent" and creator not in (
-                None, "") else None,
-        }))
+        events.append(
+            event(
+                {
+                    **base,
+                    "event_id": f"zammad:article:{article_id}",
+                    "type": "contact.message",
+                    "occurred_at": to_rfc3339(article.get("created_at"), field="article.created_at"),
+                    "channel": _channel(article.get("type")) or base["channel"],
+                    "author": author,
+                    "public": not internal if isinstance(internal, bool) else None,
+                    "agent_id": text_id(creator, "article.created_by_id")
+                    if author == "agent" and creator not in (None, "")
+                    else None,
+                }
+            )
+        )
     return Adapted(events)
 
 
@@ -98,8 +161,11 @@ def _is_creation(ticket: dict[str, Any], article_id: str | None) -> bool:
     count = ticket.get("article_count")
     if article_id is not None:
         return count == 1
-    return count in (None, 0) and ticket.get("created_at") is not None and (
-        ticket.get("created_at") == ticket.get("updated_at"))
+    return (
+        count in (None, 0)
+        and ticket.get("created_at") is not None
+        and (ticket.get("created_at") == ticket.get("updated_at"))
+    )
 
 
 def _status(ticket: dict[str, Any]) -> str | None:
