@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit unit-future bench bench-quick kafka-fetch clean
+.PHONY: demo test lint unit unit-future bench bench-quick kafka-fetch clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python 3.11 or newer")'
@@ -27,6 +27,13 @@ kafka-fetch: $(STAMP)
 
 test: $(STAMP) kafka-fetch unit-future
 	$(BIN)/pytest
+
+# Format, lint and types of services/ (config in pyproject.toml); `make test` runs it first. `ruff format services`
+# and `ruff check --fix services` repair most of what it reports.
+lint: $(STAMP)
+	$(BIN)/ruff format --check services
+	$(BIN)/ruff check services
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

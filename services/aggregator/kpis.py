@@ -16,6 +16,7 @@ from typing import Protocol
 
 from services.aggregator.contacts import ContactFacts
 from services.domain import sketches
+from services.domain.catalogue import DAY_COUNTERS
 from services.domain.categories import ComplaintRule
 from services.domain.counters import Counters, add
 from services.domain.scopes import LIGHT_KINDS, is_light, light_scope, scope_id
@@ -26,27 +27,6 @@ from services.domain.windows import UTC_DAYS, DayCalendar
 BucketKey = tuple[str, str, int]  # (scope, level "m"/"q"/"d", bucket start ms)
 Clock = tuple[int, int]  # (breach at ms, at risk from ms)
 
-# Counters also kept in day buckets (local days, ~15 of them: per-day and per-week figures and their trend). A
-# per-channel counter of an agent (``replies@email``) is kept there when its base name is.
-DAY_COUNTERS = frozenset(
-    {
-        "created",
-        "resolved",
-        "reopened",
-        "one_touch",
-        "replies",
-        "answered",
-        "handled",
-        "rated",
-        "csat_good",
-        "csat_bad",
-        "complaints",
-        "fr_count",
-        "fr_ms",
-        "nr_count",
-        "nr_ms",
-    }
-)
 # Scopes whose days are the queue's local days; every other scope uses the default days.
 _QUEUE_DAYS = ("queue/",) + LIGHT_KINDS
 
