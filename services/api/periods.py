@@ -1,6 +1,6 @@
 """Per-day and per-week figures from a scope's day buckets, and the trend against the previous period. Pure.
 
-The aggregator keeps the counters of ``kpis.DAY_COUNTERS`` in buckets of local days (today and the 15 days
+The aggregator keeps the counters of ``catalogue.DAY_COUNTERS`` in buckets of local days (today and the 15 days
 before): the queue's days (``days:`` of the SLA config) for queue scopes, the default days for the others, UTC
 midnight without a config (docs/kpis.md, "Per day and per week"). Here:
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
-# Scopes that only keep day buckets of DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
+# Scopes that only keep day buckets of catalogue.DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
 # queue x agent and queue x category figures behind outlier judgements, cheap enough to keep for every pair.
 LIGHT_KINDS = ("queue_agent/", "queue_category/")
 
