@@ -31,6 +31,7 @@ from services.ingest.platforms.base import (
     Delivery,
     Malformed,
     Unmappable,
+    as_dict,
     event,
     json_body,
     obj,
@@ -71,8 +72,8 @@ def _contact_event(envelope: dict[str, Any], account: str | None) -> list[Canoni
         return []
     event_id = text_id(envelope.get("id"), "id")
     contact = text_id(ci(detail, "contactId"), "detail.contactId")
-    queue_info = ci(detail, "queueInfo") if isinstance(ci(detail, "queueInfo"), dict) else {}
-    agent_info = ci(detail, "agentInfo") if isinstance(ci(detail, "agentInfo"), dict) else {}
+    queue_info = as_dict(ci(detail, "queueInfo"))
+    agent_info = as_dict(ci(detail, "agentInfo"))
     queue = id_part(ci(queue_info, "queueArn", "ARN"), "queue")
     agent = id_part(ci(agent_info, "agentArn", "AgentARN"), "agent")
     channel = _CHANNELS.get(str(ci(detail, "channel") or "").lower())
@@ -181,7 +182,7 @@ def _agent_event(record: dict[str, Any], account: str | None) -> list[CanonicalE
     agent = id_part(record.get("AgentARN"), "agent")
     if agent is None:
         raise Unmappable("AgentARN is not an agent ARN")
-    current = record.get("CurrentAgentSnapshot") if isinstance(record.get("CurrentAgentSnapshot"), dict) else {}
+    current = as_dict(record.get("CurrentAgentSnapshot"))
     state, raw = ("offline", "Offline") if kind == "LOGOUT" else _agent_state(current)
     if state is None:
         raise Unmappable("CurrentAgentSnapshot.AgentStatus.Name is missing")

@@ -186,7 +186,7 @@ def to_rfc3339(value: Any, *, field: str = "timestamp") -> str:
         if value != value or value <= 0 or value > 1e14:
             raise Unmappable(f"{field} is out of range: {value!r}")
         seconds = value / 1000 if value > 1e11 else value  # 1e11 s is the year 5138; 1e11 ms is 1973
-        return from_epoch_ms(int(round(seconds * 1000)))
+        return from_epoch_ms(round(seconds * 1000))
     raise Unmappable(f"{field} is not a timestamp: {type(value).__name__}")
 
 
@@ -223,7 +223,7 @@ def shared_secret(delivery: Delivery) -> str | None:
     return decoded.partition(":")[2] or None
 
 
-def as_dict(value: Any) -> dict:
+def as_dict(value: Any) -> dict[str, Any]:
     """``value`` if it is a JSON object, else an empty one (for optional parts of a payload)."""
     return value if isinstance(value, dict) else {}
 

@@ -26,6 +26,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     check_timestamp,
     event,
     hmac_digest,
@@ -161,7 +162,7 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
     )
     if kind == "activity":
         return []  # "Conversation was resolved by ...": the status events carry that
-    sender = document.get("sender") if isinstance(document.get("sender"), dict) else {}
+    sender = as_dict(document.get("sender"))
     sender_type = str(sender.get("type", "")).strip().lower()
     agent = None
     if kind == "incoming":
@@ -177,9 +178,13 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
     else:
         raise Unmappable(f"unknown message_type {str(raw_type)[:40]!r}")
     private = document.get("private")
-    if inbox := document.get("inbox"):
-        if base["queue_id"] is None and isinstance(inbox, dict) and inbox.get("id") not in (None, ""):
-            base["queue_id"] = text_id(inbox.get("id"), "inbox.id")
+    if (
+        (inbox := document.get("inbox"))
+        and base["queue_id"] is None
+        and isinstance(inbox, dict)
+        and inbox.get("id") not in (None, "")
+    ):
+        base["queue_id"] = text_id(inbox.get("id"), "inbox.id")
     return [
         event(
             {

@@ -31,6 +31,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     event,
     json_body,
     obj,
@@ -113,7 +114,7 @@ def to_events(delivery: Delivery) -> Adapted:
     if action not in ("message_create", "conversation_assignment", "conversation_resolution", "conversation_reopen"):
         return Adapted([])
     data = obj(document.get("data"), "data")
-    actor = document.get("actor") if isinstance(document.get("actor"), dict) else {}
+    actor = as_dict(document.get("actor"))
     if action == "message_create":
         return Adapted([_message(delivery, document, obj(data.get("message"), "data.message"), actor)])
     key = {
@@ -122,7 +123,7 @@ def to_events(delivery: Delivery) -> Adapted:
         "conversation_reopen": "reopen",
     }[action]
     section = obj(data.get(key), f"data.{key}")
-    convo = section.get("conversation") if isinstance(section.get("conversation"), dict) else {}
+    convo = as_dict(section.get("conversation"))
     convo_id = text_id(convo.get("conversation_id", section.get("conversation_id")), "conversation_id")
     at = to_rfc3339(document.get("action_time"), field="action_time")
     base = {

@@ -26,6 +26,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     event,
     json_body,
     labels,
@@ -102,7 +103,7 @@ def to_events(delivery: Delivery) -> Adapted:
         raise Unmappable(f"body is not the {TEMPLATE} template (see docs/platforms/freshdesk.md)")
     if doc.get("event") == "test":
         return Adapted([])  # the body the docs suggest for checking a rule's URL and secret
-    ticket = doc.get("ticket") if isinstance(doc.get("ticket"), dict) else {}
+    ticket = as_dict(doc.get("ticket"))
     contact = _text(ticket.get("id"))
     if contact is None:
         raise Unmappable("ticket.id is missing")

@@ -102,7 +102,9 @@ def _agent(
         when = body.get("modifiedDate")
         table = _PRESENCE
     elif kind == "routingStatus":
-        routing = body.get("routingStatus") if isinstance(body.get("routingStatus"), dict) else body
+        routing = body.get("routingStatus")
+        if not isinstance(routing, dict):
+            routing = body
         raw, when, table = routing.get("status"), routing.get("startTime"), _ROUTING
     else:
         return []

@@ -70,7 +70,7 @@ _CHANNEL = {
     "internal-note": "other",
     "aircall": "voice",
 }
-_NULLS = {"", "none", "null", "0"}
+_NULLS = frozenset({"", "none", "null", "0"})
 _NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?", re.ASCII)
 
 

@@ -26,6 +26,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     event,
     json_body,
     obj,
@@ -76,7 +77,7 @@ def to_events(delivery: Delivery) -> Adapted:
     if action == "incoming_chat":
         return Adapted(_incoming_chat(payload, account))
     thread_id = text_id(payload.get("thread_id"), "payload.thread_id")
-    base = {
+    base: dict[str, Any] = {
         "platform": NAME,
         "account": account,
         "contact_id": thread_id,
@@ -123,8 +124,8 @@ def to_events(delivery: Delivery) -> Adapted:
                 )
             ]
         )
-    target = payload.get("transferred_to") if isinstance(payload.get("transferred_to"), dict) else {}
-    queue = payload.get("queue") if isinstance(payload.get("queue"), dict) else {}
+    target = as_dict(payload.get("transferred_to"))
+    queue = as_dict(payload.get("queue"))
     agents, groups = _ids(target.get("agent_ids")), _ids(target.get("group_ids"))
     when = to_rfc3339(queue["queued_at"], field="queue.queued_at") if queue.get("queued_at") else at
     digest = stable_id(NAME, thread_id, "transferred", json.dumps(payload, sort_keys=True, default=str))
@@ -152,7 +153,7 @@ def _incoming_chat(payload: dict[str, Any], account: str | None) -> list[Any]:
     thread_id = text_id(thread.get("id"), "chat.thread.id")
     access = thread.get("access") or chat.get("access")
     groups = _ids(access.get("group_ids") if isinstance(access, dict) else None)
-    base = {
+    base: dict[str, Any] = {
         "platform": NAME,
         "account": account,
         "contact_id": thread_id,
@@ -191,7 +192,9 @@ def _incoming_chat(payload: dict[str, Any], account: str | None) -> list[Any]:
                 }
             )
         )
-    items = thread.get("events") if isinstance(thread.get("events"), list) else []
+    items = thread.get("events")
+    if not isinstance(items, list):
+        items = []
     return events + _messages(base, [i for i in items if isinstance(i, dict)], users)
 
 

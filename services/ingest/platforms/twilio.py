@@ -43,6 +43,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     b64,
     event,
     form_body,
@@ -171,8 +172,8 @@ def _stream_events(document: Any, account: str | None) -> list[CanonicalEvent]:
             raise Malformed(f"[{index}] is not a CloudEvent")
         if not kind.startswith(_PREFIX):
             continue
-        data = cloud.get("data") if isinstance(cloud.get("data"), dict) else {}
-        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+        data = as_dict(cloud.get("data"))
+        payload = as_dict(data.get("payload"))
         fields = {_pascal(k): v for k, v in payload.items()}
         stamp = next(
             (

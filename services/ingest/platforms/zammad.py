@@ -28,6 +28,7 @@ from services.ingest.platforms.base import (
     Unauthorized,
     Unmappable,
     any_matches,
+    as_dict,
     event,
     hmac_digest,
     json_body,
@@ -82,7 +83,7 @@ def to_events(delivery: Delivery) -> Adapted:
     ticket = document.get("ticket")
     if not isinstance(ticket, dict) or not ticket:
         raise Unmappable("no ticket object: a customised payload? deskpulse reads the default {ticket, article}")
-    article = document.get("article") if isinstance(document.get("article"), dict) else {}
+    article = as_dict(document.get("article"))
     ticket_id = text_id(ticket.get("id"), "ticket.id")
     status = _status(ticket)
     base = {
