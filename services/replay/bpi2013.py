@@ -11,12 +11,16 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from defusedxml.ElementTree import iterparse
 
-from services.replay.documents import document, epoch_ms, event_id
+from services.replay.documents import append_row_document, epoch_ms
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 PLATFORM = "vinst"
 _NS = "{http://www.xes-standard.org/}"
@@ -63,7 +67,7 @@ _RAW = {
 Row = dict[str, str]
 
 
-def read_traces(source: str | Path | IO[bytes]) -> Iterator[tuple[str, list[Row]]]:
+def read_traces(source: str | Path | SupportsRead[bytes]) -> Iterator[tuple[str, list[Row]]]:
     """Yield ``(incident number, [event attributes, ...])`` per trace, streaming; event-scope XES globals applied.
 
     ``source`` is a path (``.gz`` is decompressed on the fly) or a binary file object.
@@ -97,6 +101,7 @@ def read_traces(source: str | Path | IO[bytes]) -> Iterator[tuple[str, list[Row]
             yield case, rows
             rows = []
             elem.clear()
+            assert root is not None  # the log element's start came first
             root.clear()  # drop the emptied trace from the log element, so memory stays flat
         elif tag == _NS + "global" and elem.get("scope") == "event":
             defaults = {c.get("key"): c.get("value") for c in elem if c.get("key") != "time:timestamp"}
@@ -141,19 +146,7 @@ def map_incident(case: str, rows: list[Row]) -> list[dict]:
         # a system owner (Siebel) leaves the human assignee in place.
         new_assignee = None if cls == QUEUED else (human or assignee)
 
-        def emit(kind: str, type_: str, **fields) -> None:
-            out.append(
-                document(
-                    event_id=event_id(PLATFORM, case, index, kind),
-                    type=type_,
-                    ms=ms,
-                    platform=PLATFORM,
-                    contact_id=case,
-                    priority=priority,
-                    attributes=attributes,
-                    **fields,
-                )
-            )
+        emit = partial(append_row_document, out, PLATFORM, case, index, ms, attributes, priority)
 
         if index == 0:
             status, queue = new_status or "new", team

@@ -68,3 +68,31 @@ def event_id(platform: str, contact_id: str, index: int, kind: str) -> str:
     by ``event_id``). ``kind`` says which canonical event the row gave (a row can give several).
     """
     return f"{platform}:{contact_id}:{index:04d}:{kind}"
+
+
+def append_row_document(
+    out: list[dict[str, Any]],
+    platform: str,
+    contact_id: str,
+    index: int,
+    ms: int,
+    attributes: dict[str, Any],
+    priority: str | None,
+    kind: str,
+    type_: str,
+    **fields: Any,
+) -> None:
+    """Append the ``kind`` document of source row ``index`` to ``out``; the importers bind the row's part with
+    :func:`functools.partial` (bound per row, so a call never sees a later row's values)."""
+    out.append(
+        document(
+            event_id=event_id(platform, contact_id, index, kind),
+            type=type_,
+            ms=ms,
+            platform=platform,
+            contact_id=contact_id,
+            priority=priority,
+            attributes=attributes,
+            **fields,
+        )
+    )

@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from services.replay.documents import document, epoch_ms, event_id
+from services.replay.documents import append_row_document, epoch_ms
 
 PLATFORM = "helpdesk"
 DEFAULT_TIMEZONE = "Europe/Rome"
@@ -71,7 +72,7 @@ def read_cases(path: str | Path | Iterable[str]) -> Iterator[tuple[str, list[Row
     reader = csv.reader(path)
     header = next(reader)
     # "Variant" appears twice in the header: keep the first occurrence of each name.
-    columns = {}
+    columns: dict[str, int] = {}
     for position, name in enumerate(header):
         columns.setdefault(name, position)
     missing = {"Case ID", "Activity", "Resource", "Complete Timestamp"} - columns.keys()
@@ -118,18 +119,7 @@ def map_case(case: str, rows: list[Row], zone: ZoneInfo) -> list[dict]:
         attributes = {"dataset": "helpdesk", "row": index, "local_time": row["Complete Timestamp"]}
         attributes.update((name, row[key]) for key, name in _RAW.items() if row.get(key))
 
-        def emit(kind: str, type_: str, **fields) -> None:
-            out.append(
-                document(
-                    event_id=event_id(PLATFORM, case, index, kind),
-                    type=type_,
-                    ms=ms,
-                    platform=PLATFORM,
-                    contact_id=case,
-                    attributes=attributes,
-                    **fields,
-                )
-            )
+        emit = partial(append_row_document, out, PLATFORM, case, index, ms, attributes, None)
 
         new_status = ACTIVITY_STATUS.get(activity)
         new_assignee = resource if activity == TAKE_IN_CHARGE and resource else assignee

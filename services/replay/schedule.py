@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from services.common.events import to_epoch_ms
@@ -68,7 +69,7 @@ def make_schedule(times_ms: Sequence[int], *, speed: float, rebase: bool, now_ms
     if speed < 0:
         raise ValueError("speed must be >= 0")
     times = tuple(times_ms)
-    if any(b < a for a, b in zip(times, times[1:])):
+    if any(b < a for a, b in pairwise(times)):
         raise ValueError("event times must be in non-decreasing order")
     schedule = Schedule(times, float(speed), 0)
     if rebase and times:
