@@ -56,9 +56,9 @@ class RedactTokens(logging.Filter):
     _TOKEN = re.compile(r"(access_token|token)=[^&\s]*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(path := record.args[2], str):
             args = list(record.args)
-            args[2] = self._TOKEN.sub(r"\1=[redacted]", args[2])
+            args[2] = self._TOKEN.sub(r"\1=[redacted]", path)
             record.args = tuple(args)
         return True
 

@@ -9,6 +9,7 @@ quarter-hour buckets as ``state_<state>_ms``; the current, open interval is adde
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from services.aggregator.kpis import Contribution
@@ -62,7 +63,7 @@ def contribution(record: AgentRecord, retention: Retention | None = None) -> Con
     steps = record["ev"]
     newest = steps[-1][0]
     cutoffs = {level: retention.cutoff(level, newest) if retention else 0 for level in LEVEL_SIZE}
-    for (start, state, _, _), (end, _, _, _) in zip(steps, steps[1:]):
+    for (start, state, _, _), (end, _, _, _) in pairwise(steps):
         name = f"state_{state}_ms"
         for level, size in LEVEL_SIZE.items():
             t = max(start, cutoffs[level])

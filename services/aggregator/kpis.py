@@ -19,6 +19,7 @@ from services.domain import sketches
 from services.domain.catalogue import DAY_COUNTERS
 from services.domain.categories import ComplaintRule
 from services.domain.counters import Counters, add
+from services.domain.policies import Metric
 from services.domain.scopes import LIGHT_KINDS, is_light, light_scope, scope_id
 from services.domain.service_levels import DEFAULT_SERVICE_LEVEL, ServiceLevel, service_level_contribution
 from services.domain.slaconfig import SlaConfig
@@ -35,8 +36,8 @@ _QUEUE_DAYS = ("queue/",) + LIGHT_KINDS
 
 
 class SlaPolicy(Protocol):
-    def deadline(self, metric: str, start_ms: int) -> int | None: ...
-    def at_risk_at(self, metric: str, start_ms: int) -> int | None: ...
+    def deadline(self, metric: Metric, start_ms: int) -> int | None: ...
+    def at_risk_at(self, metric: Metric, start_ms: int) -> int | None: ...
     def business_ms(self, start_ms: int, end_ms: int) -> int: ...
 
 
@@ -107,7 +108,7 @@ class SlaKpiConfig:
         return self._bounds
 
     def _histogram_bounds_s(self) -> tuple[float, ...]:
-        bounds = set(DEFAULT_BOUNDS_S)
+        bounds: set[float] = set(DEFAULT_BOUNDS_S)
         bounds.add(self._config.default_service_level.threshold_seconds)
         bounds.update(sl.threshold_seconds for sl in self._config.queue_service_levels.values())
         for policy in self._config.policies:
@@ -218,7 +219,7 @@ class Contribution:
         light scopes only the day buckets)."""
         self.facts.append((t_ms, tuple(scopes), tuple(counters.items()), self.day_keys))
 
-    def gauge(self, scopes: list[str], counters: Counters) -> None:
+    def gauge(self, scopes: tuple[str, ...] | list[str], counters: Counters) -> None:
         for scope in scopes:
             add(self.live.setdefault(scope, {}), counters)
 
@@ -236,7 +237,9 @@ class Contribution:
         """The day buckets of the facts (and of ``buckets``), per (scope, "d", day start)."""
         out = {key: dict(c) for key, c in self.buckets.items() if key[1] == "d"}
         for t, scopes, items, day_keys in self.facts:
-            part = daily(dict(items)) if day_keys is not None else None
+            if day_keys is None:
+                continue
+            part = daily(dict(items))
             if not part:
                 continue
             for scope, start in zip(scopes, day_starts(day_keys, scopes, t)):
@@ -346,7 +349,7 @@ def _le_names(prefix: str, bounds_s: tuple[float, ...]) -> tuple[list[float] | N
     return limits, tuple({name: 1 for _, name in pairs[i:]} for i in range(len(pairs) + 1))
 
 
-def _sla(policy: SlaPolicy | None, metric: str, start_ms: int, stop_ms: int) -> Counters:
+def _sla(policy: SlaPolicy | None, metric: Metric, start_ms: int, stop_ms: int) -> Counters:
     """Met or breached, counted when the clock stops."""
     if policy is None:
         return {}
@@ -460,7 +463,7 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
             if f.in_queue:
                 out.oldest[(scope, "queued")] = f.queued_at  # type: ignore[assignment]
         if policy is not None:
-            running = []
+            running: list[tuple[Metric, int]] = []
             if f.first_response_at is None:
                 running.append(("first_response", created))
             if f.unanswered_since is not None:

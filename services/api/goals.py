@@ -6,7 +6,7 @@ when the window has no data (KPIS.md §8: no data is not a miss).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.domain.goals import Goal, attainment
@@ -34,7 +34,8 @@ GOAL_METRICS: dict[str, Callable[[Body], float | None]] = {
 }
 
 
-def unknown_metrics(goals: Mapping[str, Goal]) -> list[str]:
+def unknown_metrics(goals: Iterable[str]) -> list[str]:
+    """The goal names (or a mapping keyed by them) that are not a known goal metric, sorted."""
     return sorted(name for name in goals if name not in GOAL_METRICS)
 
 

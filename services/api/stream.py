@@ -59,15 +59,15 @@ class Subscriber:
         self.closed = True
         self.event.set()
 
-    async def next(self, timeout: float) -> list[tuple[int, str]] | None:
-        """The pending (seq, scope) pairs in sequence order; empty after ``timeout`` without changes;
+    async def next(self, wait_s: float) -> list[tuple[int, str]] | None:
+        """The pending (seq, scope) pairs in sequence order; empty after ``wait_s`` seconds without changes;
         ``None`` once the server is shutting down (the stream should end)."""
         if self.closed:
             return None
         if not self.pending:
             self.event.clear()
             try:
-                async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for: hundreds of clients wait
+                async with asyncio.timeout(wait_s):  # no task per wait, unlike wait_for: hundreds of clients wait
                     await self.event.wait()
             except TimeoutError:
                 return []

@@ -54,10 +54,10 @@ def cmd_example(args: argparse.Namespace) -> int:
     if args.at == "now":
         at, source = wall_ms(), "the wall clock"
     elif args.at == "stream":
-        at = pipeline_time(args.api)
+        stream_at = pipeline_time(args.api)
         at, source = (
-            (at, f"the pipeline's stream time ({args.api})")
-            if at is not None
+            (stream_at, f"the pipeline's stream time ({args.api})")
+            if stream_at is not None
             else (wall_ms(), f"the wall clock: {args.api} gave no stream time")
         )
     else:

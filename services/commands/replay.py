@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.common.events import format_time, to_epoch_ms
 from services.replay import DATASETS, importer, resolve
@@ -31,12 +31,18 @@ __all__ = ["cmd_replay", "register", "run_loop", "send_to_ingest", "send_to_kafk
 Send = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 
 
+class ProgressSink(Protocol):
+    """What ``run_loop`` tells of its progress: ``Progress``, or the demo's counter."""
+
+    def update(self, sent: int, force: bool = False) -> None: ...
+
+
 def _say(message: str) -> None:
     print(f"deskpulse replay: {message}", file=sys.stderr, flush=True)
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 120:
         return f"{seconds} s"
     hours, rest = divmod(seconds, 3600)
@@ -61,7 +67,7 @@ async def run_loop(
     *,
     batch: int,
     stop: asyncio.Event,
-    progress: Progress | None = None,
+    progress: ProgressSink | None = None,
     tag: str | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
@@ -96,6 +102,7 @@ async def _replay(args: argparse.Namespace, events: list[dict], schedule: Schedu
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main = asyncio.current_task()
+    assert main is not None  # a coroutine run by asyncio is always in a task
 
     def _interrupt() -> None:
         if stop.is_set():  # second Ctrl-C: abandon the batch in flight

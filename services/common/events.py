@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SCHEMA_ID = "deskpulse.event.v1"
+SCHEMA_ID: Final = "deskpulse.event.v1"
 
 EventType = Literal[
     "contact.created",

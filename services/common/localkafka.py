@@ -170,7 +170,6 @@ class LocalKafka:
                     )
         props = self._write_config()
         self._format(props)
-        log_handle = open(self.log_file, "ab")
         cmd = [
             "java",
             *self.heap.split(),
@@ -187,24 +186,24 @@ class LocalKafka:
         ]
         # Own session: Ctrl-C in a terminal reaches our supervisor, which stops the broker in order; and the broker
         # dies with its supervisor, however that dies (a closed pipe, SIGKILL): never a broker left on the port.
-        self.process = subprocess.Popen(cmd, stdout=log_handle, stderr=subprocess.STDOUT, **supervised())
-        log_handle.close()
-        (self.data_dir / "broker.pid").write_text(str(self.process.pid))
+        with open(self.log_file, "ab") as log_handle:
+            process = self.process = subprocess.Popen(cmd, stdout=log_handle, stderr=subprocess.STDOUT, **supervised())
+        (self.data_dir / "broker.pid").write_text(str(process.pid))
         deadline = started + timeout_s
         # Connection-refused errors are expected while the JVM starts; keep them out of the log.
         client_log = logging.getLogger("aiokafka")
         previous_level = client_log.level
         client_log.setLevel(logging.CRITICAL)
         try:
-            return self._wait_ready(deadline, started)
+            return self._wait_ready(process, deadline, started)
         finally:
             client_log.setLevel(previous_level)
 
-    def _wait_ready(self, deadline: float, started: float) -> float:
+    def _wait_ready(self, process: subprocess.Popen, deadline: float, started: float) -> float:
         last_error: Exception | None = None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise LocalKafkaError(f"Kafka exited with code {self.process.returncode}; see {self.log_file}")
+            if process.poll() is not None:
+                raise LocalKafkaError(f"Kafka exited with code {process.returncode}; see {self.log_file}")
             try:
                 asyncio.run(metadata_round_trip(self.bootstrap, timeout_s=5.0))
                 return time.monotonic() - started

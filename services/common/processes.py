@@ -57,6 +57,11 @@ class Service:
             )
 
     @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended (``None`` while it runs, or before it is started)."""
+        return None if self.process is None else self.process.returncode
+
+    @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -86,7 +91,7 @@ def wait_http(url: str, timeout_s: float, service: Service | None = None) -> Non
     last = "no answer"
     while time.monotonic() < deadline:
         if service is not None and not service.running:
-            raise RuntimeError(f"{service.name} exited with code {service.process.returncode}; see {service.log_path}")
+            raise RuntimeError(f"{service.name} exited with code {service.returncode}; see {service.log_path}")
         try:
             response = httpx.get(url, timeout=2.0)
             if response.status_code == 200:

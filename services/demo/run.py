@@ -270,14 +270,14 @@ def _print_urls(
 async def _supervise(feed, services: list[Service], ingest_url: str, api_url: str, stop_flag: dict) -> int:
     """Run the feed; watch the services; a status line every 30 s; return when Ctrl-C is pressed."""
     stop = asyncio.Event()
-    feeding = asyncio.create_task(feed.run(ingest_url, stop))
+    feeding: asyncio.Task[str] | None = asyncio.create_task(feed.run(ingest_url, stop))
     last_report = time.monotonic()
     code = 0
     async with httpx.AsyncClient(timeout=5) as client:
         while not stop_flag["now"]:
             dead = next((s for s in services if not s.running), None)
             if dead is not None:
-                _say(f"{dead.name} exited unexpectedly (code {dead.process.returncode}); see {dead.log_path}")
+                _say(f"{dead.name} exited unexpectedly (code {dead.returncode}); see {dead.log_path}")
                 code = 1
                 break
             if feeding is not None and feeding.done():

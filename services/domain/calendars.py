@@ -188,6 +188,7 @@ def wall_to_ms(tz: str | ZoneInfo, day: date, minute: int) -> int:
     naive = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
     before = naive.replace(tzinfo=z, fold=0).utcoffset()
     after = naive.replace(tzinfo=z, fold=1).utcoffset()
+    assert before is not None and after is not None  # a ZoneInfo gives every datetime an offset
     if after <= before:  # an ordinary time, or a repeated one (fold=0 is its first occurrence)
         return (naive - before - _EPOCH) // _MS
     # Gap: the wall time does not exist. The transition lies in (naive - after, naive - before]; find the first

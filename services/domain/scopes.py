@@ -9,6 +9,7 @@ contributions under them, and the API, which parses them back.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypedDict
 from urllib.parse import quote, unquote
 
 # Scopes that only keep day buckets of catalogue.DAY_COUNTERS (no totals, no minute or quarter buckets, no gauges): the
@@ -30,7 +31,13 @@ def scope_id(kind: str, platform: str | None = None, key: str | None = None) -> 
     return f"{kind}/{platform}/{key}"
 
 
-def describe_scope(scope: str) -> dict[str, str | None]:
+class ScopeLabels(TypedDict):
+    kind: str
+    platform: str | None
+    id: str | None
+
+
+def describe_scope(scope: str) -> ScopeLabels:
     """Labels of a scope id: ``{"kind", "platform", "id"}`` (``id`` may itself contain ``/``)."""
     if scope == "all":
         return {"kind": "all", "platform": None, "id": None}

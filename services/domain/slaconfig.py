@@ -253,6 +253,12 @@ def _message(error: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+# SlaConfig's defaults, shared (both are frozen). A config without ``service_levels.default`` keeps short abandons
+# in (0 s), unlike the no-config DEFAULT_SERVICE_LEVEL (5 s): docs/sla.md.
+_CONFIG_SERVICE_LEVEL = ServiceLevel()
+_NO_COMPLAINTS = ComplaintRule()
+
+
 @dataclass(frozen=True)
 class SlaConfig:
     """Validated SLA configuration. Build with ``SlaConfig.load``."""
@@ -262,12 +268,12 @@ class SlaConfig:
     at_risk: float = DEFAULT_AT_RISK
     global_goals: Mapping[str, Goal] = field(default_factory=dict)
     queue_goals: Mapping[str, Mapping[str, Goal]] = field(default_factory=dict)
-    default_service_level: ServiceLevel = ServiceLevel()
+    default_service_level: ServiceLevel = _CONFIG_SERVICE_LEVEL
     queue_service_levels: Mapping[str, ServiceLevel] = field(default_factory=dict)
     default_day: Day | None = None  # None: the service's DESKPULSE_TIMEZONE / DESKPULSE_DAY_RESET
     queue_days: Mapping[str, Day] = field(default_factory=dict)
     categories: CategoryMap | None = None  # None: no categories configured (no category scopes)
-    complaints: ComplaintRule = ComplaintRule()
+    complaints: ComplaintRule = _NO_COMPLAINTS
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> SlaConfig:

@@ -11,7 +11,7 @@ a file to try the CLI with.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from services.ingest.platforms.base import Delivery
 
@@ -20,7 +20,7 @@ from services.ingest.platforms.base import Delivery
 _KEYS = frozenset({"description", "source", "headers", "account", "url", "received_at", "body", "body_text", "expect"})
 
 
-def is_recorded(document: Any) -> bool:
+def is_recorded(document: Any) -> TypeGuard[dict[str, Any]]:
     return (
         isinstance(document, dict)
         and ("body" in document or "body_text" in document)

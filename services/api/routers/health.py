@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -54,7 +54,11 @@ async def healthz() -> dict:
     },
 )
 async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
-    figures = {"caught_up": model.caught_up, "scopes": model.scope_count, "stale_seconds": model.stale_seconds()}
+    figures: dict[str, Any] = {
+        "caught_up": model.caught_up,
+        "scopes": model.scope_count,
+        "stale_seconds": model.stale_seconds(),
+    }
     future = future_events(model)
     if future is not None:
         figures["future_events"] = future

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from services.api.schemas import Error
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["insights"])
 
-_AUTH = {
+_AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"}
 }
 _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")

@@ -26,7 +26,7 @@ PlatformFilter = Annotated[str | None, Query(min_length=1, max_length=200, descr
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
 
-_AUTH = {
+_AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"}
 }
 
