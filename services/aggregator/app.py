@@ -1,27 +1,29 @@
-"""Faust wiring of the aggregator: topic → contact table → partial snapshots. Logic lives in ``engine``."""
+"""Faust wiring of the aggregator: topic → contact table → partial snapshots.
+
+Wiring only: the Faust app, its topic, table, agent and timer, connected to the pieces that hold the logic:
+``engine`` (the figures), ``batches`` (a batch through the engine onto the changelog), ``rebalance`` (the rebuild
+after a rebalance) and ``publisher`` (the partial snapshots onto the KPI topic).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import Counter as Counter_
 
 import faust
-import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter, start_http_server
 
+from services.aggregator.batches import BatchStep, TableChangelog
 from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
-from services.domain.slaconfig import SlaConfig, SlaConfigError
-from services.domain.windows import Retention
+from services.aggregator.publisher import SnapshotPublisher
+from services.aggregator.rebalance import RebuildOnRebalance
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
-from services.common.events import EventValidationError, parse_event
 from services.common.kafka import ensure_topics
-from services.common.settings import Settings
+from services.common.settings import AggregatorSettings
+from services.domain.slaconfig import SlaConfig, SlaConfigError
+from services.domain.windows import Retention
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,14 @@ LATE = Counter(
 SNAPSHOTS = Counter("deskpulse_aggregator_snapshots_published_total", "Partial snapshots published")
 
 
-def kpi_config(settings: Settings):
+def kpi_config(settings: AggregatorSettings):
     """SLA policies and service-level settings from DESKPULSE_SLA_CONFIG, else the defaults."""
     if settings.sla_config is None:
         return DefaultConfig()
     return SlaKpiConfig(SlaConfig.load(settings.sla_config))
 
 
-def build_app(settings: Settings, config=None, clock: Clock = wall_ms) -> faust.App:
+def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms) -> faust.App:
     """The Faust app; ``clock`` is the wall clock that advances stream time while no newer event arrives."""
     datadir = settings.data_dir / "faust" / settings.aggregator_app_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -76,116 +78,35 @@ def build_app(settings: Settings, config=None, clock: Clock = wall_ms) -> faust.
     # is a week or 1 GiB: a restart replayed ~4 records per contact. Segments of 10 minutes, cleaned at 10 % dirty.
     contacts = app.Table("contacts", default=None, key_type=str, partitions=settings.topic_partitions,
                          extra_topic_configs={"segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"})
-    snapshots: dict = {"producer": None, "waiting": False}
-    pacing = {"next": 0.0}  # monotonic time before which no snapshot is published (see publish_snapshots)
     table = WriteBack(contacts)
     engine = Engine(table, config=config or kpi_config(settings),
                     settings=EngineSettings(retention=Retention(grace_ms=int(settings.grace_s * 1000)),
                                             contact_retention_ms=int(settings.contact_retention_s * 1000),
                                             max_ahead_ms=int(settings.max_clock_skew_s * 1000)))
-    built_for = {"generation": -1}
-
-    def ready() -> bool:
-        """True once table recovery has completed and the derived aggregates match the assignment."""
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
-            return False
-        if built_for["generation"] != app.rebalancing_count:
-            active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
-            engine.rebuild(active, clock())
-            built_for["generation"] = app.rebalancing_count
-        return True
-
-    def to_changelog(key: str, record: dict | None, partition: int) -> None:
-        # What Table.__setitem__/__delitem__ do, with the partition given: the record's own, not the one of
-        # the stream's current event (a batch holds events of several partitions).
-        if record is None:
-            contacts.data.pop(key, None)
-            contacts.send_changelog(partition, key, None, value_serializer="raw")
-        else:
-            contacts.data[key] = record
-            contacts.send_changelog(partition, key, record)
+    rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock)
+    batches = BatchStep(engine, table, TableChangelog(contacts), rebuild.ready, clock, events=EVENTS, late=LATE)
+    publisher = SnapshotPublisher(engine, rebuild.ready, bootstrap=settings.kafka_bootstrap,
+                                  topic=settings.kpis_topic, published=SNAPSHOTS, clock=clock)
 
     @app.agent(events)
     async def aggregate(stream):
         # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
         # are acknowledged after their batch is processed, so a crash replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
-            ready()
-            now = clock()
-            outcomes: Counter_[str] = Counter_()
-            for message in batch:
-                try:
-                    event = parse_event(orjson.loads(message.value))
-                except (ValueError, EventValidationError) as exc:
-                    # Ingest validates, so this is a foreign writer: skip it, visibly, rather than stall.
-                    outcomes["invalid"] += 1
-                    log.warning("skipping invalid event at partition %d offset %d: %s",
-                                message.message.partition, message.message.offset, exc)
-                    continue
-                outcomes[engine.handle(message.message.partition, event, now)] += 1
-            table.flush(to_changelog)
-            for outcome, n in outcomes.items():
-                EVENTS.labels(outcome).inc(n)
-                if outcome in ("late", "retired_late"):
-                    LATE.labels(outcome).inc(n)
-
-    async def snapshot_producer() -> AIOKafkaProducer | None:
-        """The snapshot producer, started on first use; None while Kafka cannot be reached (tried again next tick).
-
-        A producer of its own: large snapshots must not queue ahead of the changelog writes in Faust's producer
-        buffer (that stalls the stream).
-        """
-        if snapshots["producer"] is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, linger_ms=10, max_batch_size=1_048_576,
-                max_request_size=8_388_608, acks=1)
-            try:
-                await producer.start()
-            except KafkaError as exc:
-                await producer.stop()
-                if not snapshots["waiting"]:  # once per outage, not once per tick
-                    log.warning("snapshots wait for Kafka: %s", exc)
-                snapshots["waiting"] = True
-                return None
-            if snapshots["waiting"]:
-                log.info("snapshot producer connected to Kafka")
-            snapshots.update(producer=producer, waiting=False)
-        return snapshots["producer"]
+            batches.process(batch)
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():
-        if time.monotonic() < pacing["next"] or not ready():
-            return
-        producer = await snapshot_producer()
-        if producer is None:
-            return
-        # Paced on the publication's own cost: not on the rebuild ready() may just have done (a 90 s rebuild
-        # after a restart held every snapshot back for another 4 × 90 s) nor on waiting for Kafka.
-        started = time.monotonic()
-        batch = engine.drain(clock())
-        # Not awaited one by one: a snapshot replaces the previous one for its key, and a restarted worker
-        # republishes every scope after its rebuild.
-        try:
-            for key, value in batch:
-                await producer.send(settings.kpis_topic, value, key=key)
-        except KafkaError as exc:
-            log.warning("publishing snapshots failed, every scope is published again next time: %s", exc)
-            engine.republish_all()
-            return
-        SNAPSHOTS.inc(len(batch))
-        # The cost is proportional to the scopes that changed, and under a backlog every scope changes in every
-        # interval: publication waits four times as long as it took, so it never takes over a fifth of the time.
-        pacing["next"] = started + 4 * (time.monotonic() - started)
+        await publisher.publish()
 
     @app.on_before_shutdown.connect
     async def stop_snapshot_producer(app, **kwargs):
-        if snapshots["producer"] is not None:
-            await snapshots["producer"].stop()
+        await publisher.stop()
 
     return app
 
 
-def run(settings: Settings, metrics_port: int | None = None) -> None:
+def run(settings: AggregatorSettings, metrics_port: int | None = None) -> None:
     """Run one aggregator worker until SIGINT/SIGTERM (Faust's worker handles both gracefully)."""
     try:
         config = kpi_config(settings)
@@ -194,7 +115,8 @@ def run(settings: Settings, metrics_port: int | None = None) -> None:
         raise SystemExit(2) from None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
+    # ensure_topics reads only CommonSettings keys; its annotation (services/common/kafka.py) still says Settings.
+    loop.run_until_complete(ensure_topics(settings))  # type: ignore[arg-type]
     if metrics_port:
         start_http_server(metrics_port, addr=settings.api_host)
     app = build_app(settings, config)

@@ -1,0 +1,48 @@
+"""Rebuild on rebalance: the engine's per-partition aggregates follow the worker's assignment.
+
+The aggregates are not changelogged (docs/architecture.md): after every rebalance or restart they are rebuilt from
+the restored contact table, once Faust's table recovery has completed. ``RebuildOnRebalance`` holds the rebalance
+generation they were last built for and rebuilds them the first time it is asked in a newer one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.aggregator.engine import Engine
+from services.common.clock import Clock
+
+if TYPE_CHECKING:
+    import faust
+
+
+class RebuildOnRebalance:
+    """The rebalance generation the engine's aggregates were built for; ``ready`` rebuilds them when it is stale.
+
+    ``app`` is the Faust app: ``ready`` reads its ``rebalancing``, ``rebalancing_count``,
+    ``tables.recovery.completed`` and ``assignor.assigned_actives()``, nothing else.
+    """
+
+    def __init__(self, app: faust.App, engine: Engine, events_topic: str, clock: Clock) -> None:
+        self._app = app
+        self._engine = engine
+        self._events_topic = events_topic
+        self._clock = clock
+        self.built_for = -1  # the app's rebalancing_count at the last rebuild; -1: never built
+
+    def ready(self) -> bool:
+        """True once table recovery has completed and the derived aggregates match the assignment.
+
+        Called before every batch and every snapshot publication, on the event loop. The first call in a new
+        rebalance generation rebuilds the aggregates of the partitions of the events topic assigned to this worker
+        (synchronously: seconds for a large table); every later call in the same generation is a few attribute
+        reads. False, without rebuilding, while a rebalance or the table's recovery is under way.
+        """
+        app = self._app
+        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            return False
+        if self.built_for != app.rebalancing_count:
+            active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == self._events_topic}
+            self._engine.rebuild(active, self._clock())
+            self.built_for = app.rebalancing_count
+        return True

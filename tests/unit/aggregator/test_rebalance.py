@@ -1,0 +1,88 @@
+"""Rebuild on rebalance: not ready during a rebalance or recovery; one rebuild per generation, of this worker's
+partitions of the events topic."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import NamedTuple
+
+from services.aggregator.rebalance import RebuildOnRebalance
+from services.common.clock import FixedClock
+from tests.support.events import T0
+
+
+class TP(NamedTuple):  # as faust.types.TP
+    topic: str
+    partition: int
+
+
+class FakeApp:
+    """The attributes of a Faust app the check reads."""
+
+    def __init__(self, assigned: set[tuple[str, int]]) -> None:
+        self.rebalancing = False
+        self.rebalancing_count = 1
+        self.completed = threading.Event()
+        self.tables = SimpleNamespace(recovery=SimpleNamespace(completed=self.completed))
+        self.assigned = assigned
+        self.assignor = SimpleNamespace(
+            assigned_actives=lambda: {TP(t, p) for t, p in self.assigned})
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.rebuilds: list[tuple[set[int], int]] = []
+
+    def rebuild(self, active, wall_ms):
+        self.rebuilds.append((active, wall_ms))
+
+
+def setup(assigned=frozenset({("events", 0), ("events", 2), ("deskpulse-aggregator-contacts-changelog", 1)})):
+    app, engine, clock = FakeApp(set(assigned)), FakeEngine(), FixedClock(T0)
+    return app, engine, clock, RebuildOnRebalance(app, engine, "events", clock)
+
+
+def test_not_ready_until_the_tables_are_recovered():
+    app, engine, _, rebuild = setup()
+    assert rebuild.ready() is False
+    assert engine.rebuilds == []
+    app.completed.set()
+    assert rebuild.ready() is True
+
+
+def test_not_ready_during_a_rebalance():
+    app, engine, _, rebuild = setup()
+    app.completed.set()
+    app.rebalancing = True
+    assert rebuild.ready() is False and engine.rebuilds == []
+
+
+def test_the_first_ready_rebuilds_this_workers_partitions_of_the_events_topic_at_the_wall_clock():
+    app, engine, clock, rebuild = setup()
+    app.completed.set()
+    clock.advance(1234)
+    assert rebuild.ready() is True
+    assert engine.rebuilds == [({0, 2}, T0 + 1234)]
+    assert rebuild.built_for == 1
+
+
+def test_one_rebuild_per_rebalance_generation():
+    app, engine, _, rebuild = setup()
+    app.completed.set()
+    rebuild.ready()
+    rebuild.ready()
+    assert len(engine.rebuilds) == 1
+    app.rebalancing_count = 2
+    app.assigned = {("events", 1)}
+    assert rebuild.ready() is True
+    assert [active for active, _ in engine.rebuilds] == [{0, 2}, {1}]
+    rebuild.ready()
+    assert len(engine.rebuilds) == 2
+
+
+def test_a_worker_assigned_nothing_rebuilds_to_nothing():
+    app, engine, _, rebuild = setup(assigned=frozenset())
+    app.completed.set()
+    assert rebuild.ready() is True
+    assert engine.rebuilds == [(set(), T0)]
