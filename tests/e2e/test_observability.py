@@ -25,14 +25,17 @@ from services.demo import observability
 from services.demo.synthetic import agent_shifts, history
 from tests.support.dashboards import DASHBOARDS, load, queries, substitute, variables
 from tests.support.pipeline import Pipeline
+from tests.support.tools import require_tool
 
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.e2e,
-    pytest.mark.skipif(observability.find_binary("prometheus") is None
-                       or observability.find_binary("prometheus-alertmanager", "alertmanager") is None,
-                       reason="prometheus / alertmanager not installed (deploy/local/install-prerequisites.sh)"),
-]
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+
+
+@pytest.fixture(autouse=True)
+def _prometheus_and_alertmanager():
+    """Every test here runs both: without them it skips, or fails under CI (tests/support/tools.py)."""
+    require_tool("prometheus")
+    require_tool("prometheus-alertmanager", "alertmanager")
+
 
 BREACH_QUEUE = "e2e-breach"
 SLA_CONFIG = f"""\

@@ -8,14 +8,14 @@ comes back. Screenshots: ``test-artifacts/wallboard.png`` (live) and ``test-arti
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import signal
+import threading
 import time
 import uuid
 from pathlib import Path
-
-import threading
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -28,8 +28,9 @@ from services.common.localkafka import free_port
 from services.common.settings import Settings
 from tests.support.partials import encoded
 from tests.support.pipeline import Pipeline
+from tests.support.tools import require_module, require_tool
 
-webdriver = pytest.importorskip("selenium.webdriver")
+webdriver = require_module("selenium.webdriver")  # a test extra: skips without it, or fails to collect under CI
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -90,18 +91,22 @@ def pipeline(kafka_bootstrap, unique_names, tmp_path):
 
 @pytest.fixture
 def browser(tmp_path):
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (deploy/local/install-prerequisites.sh)")
+    # without them the test skips, or fails under CI (tests/support/tools.py)
+    chromium, chromedriver = require_tool(CHROMIUM), require_tool(CHROMEDRIVER)
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=ChromeService(CHROMEDRIVER), options=options)
+    # the DevTools network events, so a test sees every request the page makes (``requests_made``)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=ChromeService(chromedriver), options=options)
     # the TV's viewport exactly, whatever the headless window's decorations
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
     try:
+        driver.get("about:blank")
+        requests_made(driver)  # the start page's requests are not the wallboard's
         yield driver
     finally:
         driver.quit()
@@ -124,6 +129,31 @@ def wait_for(driver, what: str, check, timeout: float = 20):
         driver.save_screenshot(str(ARTIFACTS / "wallboard-failure.png"))
         raise AssertionError(f"wallboard never showed {what}; page text:\n"
                              f"{driver.find_element(By.TAG_NAME, 'body').text}") from None
+
+
+def requests_made(driver) -> list[tuple[str, str]]:
+    """(resource type, URL) of each request the page started since the last call: Document, Stylesheet, Script,
+    EventSource, XHR, Fetch, ... (Chrome's performance log; reading it empties it)."""
+    out = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            out.append((message["params"].get("type", "Other"), message["params"]["request"]["url"]))
+    return out
+
+
+def only_the_stream_and_own_files(requests: list[tuple[str, str]], api_url: str) -> list[tuple[str, str]]:
+    """The requests that went over the network, after checking that the page asked nothing of any other host (a
+    floor TV may have no internet access) and took its figures from the stream only: EventSource requests on
+    ``v1/stream``, no fetch() or XMLHttpRequest polling."""
+    # data:, about:, chrome:// (the browser's own start page) never reach the network
+    fetched = [(kind, url) for kind, url in requests if urlsplit(url).scheme in ("http", "https", "ws", "wss")]
+    assert fetched, "no request seen: is the performance log on?"
+    assert all(url.startswith(f"{api_url}/") for _, url in fetched), fetched
+    assert not [r for r in fetched if r[0] in ("XHR", "Fetch")], fetched
+    streams = [url for kind, url in fetched if kind == "EventSource"]
+    assert streams and all(url.startswith(f"{api_url}/v1/stream?") for url in streams), fetched
+    return fetched
 
 
 def seconds(clock: str) -> int:
@@ -223,6 +253,11 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
         assert text(browser, "#updated-time") != "—"
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors  # no script error, no failed request
+        # what the page asked of the network for all of that: itself, its files and one stream held open (the
+        # figures above came as its "snapshot" and "update" events; the counting up is the page's own timer)
+        fetched = only_the_stream_and_own_files(requests_made(browser), pipeline.api_url)
+        kinds = sorted(kind for kind, _ in fetched)
+        assert kinds.count("Document") == 1 and kinds.count("EventSource") == 1, fetched
         time.sleep(1.2)  # let the change highlight fade before the picture
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "wallboard.png"))
@@ -244,6 +279,9 @@ def test_wallboard_shows_live_figures_from_the_stream(pipeline, browser):
         assert not browser.find_element(By.ID, "stale-banner").is_displayed()
         assert text(browser, f"{tile('billing', 'waiting')} .value") == "3"
         assert browser.execute_script("return window.__loadedOnce === true"), "the page reloaded"
+        # it came back by opening the stream again, still without polling or any other host
+        fetched = only_the_stream_and_own_files(requests_made(browser), pipeline.api_url)
+        assert "Document" not in [kind for kind, _ in fetched], fetched
     print(f"\nwallboard end to end in {time.monotonic() - started:.1f} s; screenshots in {ARTIFACTS}")
 
 
@@ -277,6 +315,13 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         browser.get(f"{page}&token=wallboard-token")
         wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
         assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
+        # the stream subscribes to the page's scopes and window, with the page's token (EventSource has no headers)
+        fetched = only_the_stream_and_own_files(requests_made(browser), f"http://127.0.0.1:{port}")
+        stream = [url for kind, url in fetched if kind == "EventSource"]
+        assert len(stream) == 1, fetched
+        query = parse_qs(urlsplit(stream[0]).query)
+        assert query == {"scope": ["platform/zendesk", "queue/zendesk/billing"], "window": ["15m"],
+                         "access_token": ["wallboard-token"]}, query
         # fewer agents on the floor than the forecast needs: red, with the pool underneath
         assert text(browser, f"{tile('billing', 'staffing')} .value") == "14"
         assert text(browser, f"{tile('billing', 'staffing')} .sub") == "12 on floor"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from services.demo import observability
+from tests.support.tools import require_tool
 
 
 def test_config_scrapes_the_demo_and_loads_the_shipped_rules():
@@ -23,10 +23,9 @@ def test_config_scrapes_the_demo_and_loads_the_shipped_rules():
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
 
 
-@pytest.mark.skipif(observability.find_binary("prometheus") is None
-                    or observability.find_binary("prometheus-alertmanager", "alertmanager") is None,
-                    reason="prometheus / alertmanager not installed")
 def test_start_and_stop(tmp_path):
+    require_tool("prometheus")
+    require_tool("prometheus-alertmanager", "alertmanager")
     obs = observability.start("http://127.0.0.1:9", workdir=tmp_path / "obs", prometheus_port=None,
                               alertmanager_port=None, say=lambda _: None)
     try:

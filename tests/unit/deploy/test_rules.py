@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[3]
 PROM = ROOT / "deploy" / "prometheus"
@@ -17,10 +18,15 @@ ALERTS = PROM / "rules" / "deskpulse.alerts.yml"
 AM = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 
-promtool = shutil.which("promtool")
-amtool = shutil.which("amtool")
-needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool not installed (deploy/local/install-prerequisites.sh)")
-needs_amtool = pytest.mark.skipif(amtool is None, reason="amtool not installed (deploy/local/install-prerequisites.sh)")
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return require_tool("promtool")
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    return require_tool("amtool")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -31,20 +37,17 @@ def alerts() -> list[dict]:
     return [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
 
 
-@needs_promtool
-def test_rules_pass_promtool_check_with_lint():
+def test_rules_pass_promtool_check_with_lint(promtool):
     result = run(promtool, "check", "rules", "--lint=all", "--lint-fatal", *map(str, RULES))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_promtool
-def test_rule_unit_tests_pass():
+def test_rule_unit_tests_pass(promtool):
     result = run(promtool, "test", "rules", str(PROM / "tests" / "deskpulse.alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_promtool
-def test_prometheus_config_is_valid():
+def test_prometheus_config_is_valid(promtool):
     result = run(promtool, "check", "config", str(PROM / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -85,13 +88,11 @@ def test_recording_rules_follow_level_metric_operations():
                     assert "deskpulse" in rule["record"], rule["record"]
 
 
-@needs_amtool
-def test_alertmanager_config_is_valid():
+def test_alertmanager_config_is_valid(amtool):
     result = run(amtool, "check-config", str(AM))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_amtool
 @pytest.mark.parametrize("labels, receiver", [
     (["severity=critical", "team=floor", "queue=billing"], "floor-pager"),
     (["severity=warning", "team=floor", "queue=billing"], "floor-wallboard-chat"),
@@ -99,7 +100,7 @@ def test_alertmanager_config_is_valid():
     (["severity=warning", "team=platform"], "platform-chat"),
     (["severity=info"], "deskpulse-default"),
 ])
-def test_alertmanager_routes_by_team_and_severity(labels, receiver):
+def test_alertmanager_routes_by_team_and_severity(amtool, labels, receiver):
     result = run(amtool, "config", "routes", "test", f"--config.file={AM}", *labels)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == receiver

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import yaml
 from grafana import alerting, generate, queries
 from tests.support.dashboards import DASHBOARDS, load, panels, queries as dashboard_queries, substitute, \
     used_variables, variables
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[3]
 PROVISIONING = ROOT / "grafana" / "provisioning"
@@ -98,8 +98,8 @@ def test_refresh_and_time_range(name):
         assert dash["time"]["from"] == "now/d", "'today' tiles need the now/d → now range"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_every_query_parses_as_promql(tmp_path):
+    promtool = require_tool("promtool")
     rules = []
     for name, dash in BY_NAME.items():
         values = {v["name"]: "x" for v in variables(dash)}
@@ -112,7 +112,7 @@ def test_every_query_parses_as_promql(tmp_path):
             rules.append({"record": f"check:v{len(rules)}:x", "expr": substitute(m.group(1), values)})
     path = tmp_path / "dashboards.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
