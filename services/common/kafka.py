@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from services.common.settings import Settings
+from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def deskpulse_topics(settings: Settings) -> list[TopicSpec]:
+def deskpulse_topics(settings: CommonSettings) -> list[TopicSpec]:
     """The public topics of ARCHITECTURE.md. Faust creates its own changelog topics."""
     return [
         TopicSpec(settings.events_topic, settings.topic_partitions),
@@ -37,7 +37,9 @@ def deskpulse_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0) -> None:
+async def ensure_topics(
+    settings: CommonSettings, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0
+) -> None:
     """Create any missing topic; existing topics are left as they are. Idempotent, safe to race."""
     specs = specs if specs is not None else deskpulse_topics(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000))
