@@ -15,16 +15,28 @@ from services.api.readmodel import ReadModel
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", summary="Prometheus exposition", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-                             "description": "text exposition format 0.0.4"}})
+@router.get(
+    "/metrics",
+    summary="Prometheus exposition",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "text exposition format 0.0.4",
+        }
+    },
+)
 async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depends(get_model)]) -> Response:
     # A consistent copy, taken on the loop; merged and rendered in a thread so the loop keeps serving.
     shared = request.app.state.shared_events
-    health = metrics.Health(ready=model.caught_up, stale_seconds=model.stale_seconds(),
-                            stream_ms=model.stream_ms(), wall_s=model.clock() / 1000,
-                            stream_clients=len(request.app.state.change_feed.subscribers),
-                            stream_snapshots=(shared.builds, shared.served - shared.builds))
+    health = metrics.Health(
+        ready=model.caught_up,
+        stale_seconds=model.stale_seconds(),
+        stream_ms=model.stream_ms(),
+        wall_s=model.clock() / 1000,
+        stream_clients=len(request.app.state.change_feed.subscribers),
+        stream_snapshots=(shared.builds, shared.served - shared.builds),
+    )
     copy = model.copy()
     staffing = request.app.state.figures.staffing
     body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health, staffing))

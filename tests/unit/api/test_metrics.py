@@ -178,3 +178,67 @@ def test_direct_render_equals_prometheus_client_exposition():
     assert samples(direct) == samples(reference)
     assert [f.name for f in text_string_to_metric_families(direct.decode())] == [
         f.name for f in text_string_to_metric_families(reference.decode())]
+
+
+def _scrape_text() -> str:
+    from services.api.metrics import render
+
+    model = model_with_figures()
+    # cumulative counters as the aggregator writes them: one first response within 60 s is within every bound above
+    model.apply(*encoded('queue/zendesk/odd "name"\\with\nnewline', 0, totals={
+        "created": 2, "frle:60": 1, "frle:600": 1, "frle:3600": 1, "fr_count": 1}))
+    model.apply(*encoded("category/billing", 0, totals={"created": 3, "resle:3600": 1, "res_count": 2},
+                         live={"open": 1}))
+    health = Health(ready=True, stale_seconds=1.5, stream_ms=T, wall_s=model.clock() / 1000, stream_clients=2,
+                    stream_snapshots=(3, 4))
+    return render(model.views(), health).decode()
+
+
+def test_exposition_follows_the_catalogue_family_by_family():
+    from services.api.metric_catalogue import FAMILIES
+
+    exposed = [(f.name + ("_total" if f.type == "counter" else ""), f.type, f.documentation)
+               for f in text_string_to_metric_families(_scrape_text())]
+    assert exposed == [(f.name, f.type, f.help) for f in FAMILIES]
+    assert {f.name for f in FAMILIES} == _catalogue()
+    # the labels each family's samples carry are the catalogue's (plus le on histogram buckets)
+    for family, catalogued in zip(text_string_to_metric_families(_scrape_text()), FAMILIES):
+        for sample in family.samples:
+            assert tuple(sample.labels) == catalogued.labels + (("le",) if sample.name.endswith("_bucket") else ())
+
+
+def test_exposition_keeps_the_text_format_rules():
+    """What ``promtool check metrics`` checks of the format, without promtool: one HELP and TYPE per family before
+    its samples, every sample in its family, histogram buckets ascending, cumulative, ending in +Inf = _count."""
+    declared: list[str] = []
+    families: dict[str, str] = {}
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    counts: dict[tuple[str, str], float] = {}
+    for line in _scrape_text().splitlines():
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            assert name not in families and name not in declared
+            declared.append(name)
+        elif line.startswith("# TYPE "):
+            _, _, name, type_ = line.split(" ")
+            assert name == declared[-1] and name not in families
+            families[name] = type_
+        else:
+            current = declared[-1]
+            name, _, rest = line.partition("{") if "{" in line else line.partition(" ")
+            suffixes = ("_bucket", "_count", "_sum") if families[current] == "histogram" else ("",)
+            assert name in {current + suffix for suffix in suffixes}, line
+            if families[current] == "histogram":
+                labels, value = rest.rsplit("} ", 1)
+                if name.endswith("_bucket"):
+                    scope, le = labels.rsplit(',le="', 1)
+                    bound = float(le.rstrip('"').replace("+Inf", "inf"))
+                    series.setdefault((current, scope), []).append((bound, float(value)))
+                elif name.endswith("_count"):
+                    counts[(current, labels)] = float(value)
+    assert series and set(series) == set(counts)
+    for key, buckets in series.items():
+        bounds = [b for b, _ in buckets]
+        assert bounds == sorted(set(bounds)) and bounds[-1] == float("inf"), key
+        values = [v for _, v in buckets]
+        assert values == sorted(values) and values[-1] == counts[key], key

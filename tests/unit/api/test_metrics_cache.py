@@ -7,12 +7,13 @@ some scopes change, come and go, the platform pool changes and the staffing wind
 
 import pytest
 
-from services.domain.scopes import light_scope
 from services.api import metrics
+from services.api.metric_cache import ScrapeCache
 from services.api.metrics import Health, render
 from services.api.readmodel import ReadModel
 from services.api.staffing import StaffingConfig
 from services.common.clock import FixedClock
+from services.domain.scopes import light_scope
 from tests.support.partials import encoded
 
 MINUTE = 60_000
@@ -71,12 +72,7 @@ def cold(recs, order: list[str], health: Health, staffing: StaffingConfig | None
     the views cached on the read model first), an empty scrape cache."""
     fresh = {view.scope: view for view in model_of(recs).views()}
     assert sorted(fresh) == sorted(order)
-    saved = metrics._cache
-    metrics._cache = metrics._RenderCache()
-    try:
-        return render([fresh[scope] for scope in order], health, staffing)
-    finally:
-        metrics._cache = saved
+    return render([fresh[scope] for scope in order], health, staffing, ScrapeCache())
 
 
 def health_at(wall_ms: int) -> Health:
@@ -155,3 +151,90 @@ def test_a_warm_scrape_renders_no_scope_again(monkeypatch):
     model.apply(key, value)
     render(model.views(), health_at(LATER))
     assert built == ["_agent_text"]  # only the changed scope
+
+
+@pytest.fixture
+def computed(monkeypatch):
+    """Counts of the Erlang C forecasts and outlier judgements computed while the test runs (``take`` resets)."""
+    from services.api import outliers
+    from services.domain import erlang
+
+    counts = {"forecasts": 0, "judgements": 0}
+
+    def counting(name, original):
+        def call(*args, **kwargs):
+            counts[name] += 1
+            return original(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(erlang, "forecast", counting("forecasts", erlang.forecast))
+    monkeypatch.setattr(outliers, "judge", counting("judgements", outliers.judge))
+
+    def take() -> dict[str, int]:
+        out = dict(counts)
+        counts.update(forecasts=0, judgements=0)
+        return out
+
+    return take
+
+
+def test_a_scrape_of_unchanged_data_computes_no_forecast_and_no_judgement(computed):
+    model = model_of(records())
+    # stream time is late in a minute at LATER: 30 s before is the same staffing minute and the same local day
+    first = render(model.views(), health_at(LATER - 30_000))
+    assert computed() == {"forecasts": 3, "judgements": 6}  # 3 queues with live contacts; 2 periods each
+    assert render(model.views(), health_at(LATER - 30_000)) == first
+    assert render(model.views(), health_at(LATER)) == first
+    assert computed() == {"forecasts": 0, "judgements": 0}
+
+
+def test_a_change_makes_the_next_scrape_current_computing_only_what_it_touches(computed):
+    recs = records()
+    model = model_of(recs)
+    wall = LATER
+
+    def scrape(expected: dict[str, int]) -> bytes:
+        """A scrape, checked against a cold render of the same records and for what it computed."""
+        views = model.views()
+        body = render(views, health_at(wall))
+        assert computed() == expected
+        assert body == cold(recs, [view.scope for view in views], health_at(wall), None)
+        computed()  # the cold render's
+        return body
+
+    def change(key: bytes, value: bytes | None) -> None:
+        recs.append((key, value))
+        model.apply(key, value)
+
+    first = scrape({"forecasts": 3, "judgements": 6})
+    assert b'deskpulse_outlier_agent{platform="zendesk",queue="billing",agent="a3"' in first
+
+    # one agent of billing improves: billing is judged again (both periods), nothing else
+    change(*encoded(light_scope("queue_agent", "zendesk", "billing", "a3"), 0, stream_ms=NOW, published_ms=WALL,
+                    days={TODAY: {"resolved": 20, "complaints": 1}}))
+    assert b"deskpulse_outlier_agent{" not in scrape({"forecasts": 0, "judgements": 2})
+
+    # a queue's partial: its forecast and its judgements
+    change(*encoded("queue/intercom/chat", 1, stream_ms=NOW, published_ms=WALL, live={"in_queue": 3},
+                    minutes=_minutes(30, {"answered": 9, "handled": 9, "handle_ms": 2_700_000})))
+    body = scrape({"forecasts": 1, "judgements": 2})
+    assert b'deskpulse_contacts_in_queue{platform="intercom",queue="chat"} 3\n' in body
+
+    # a platform's pool: the forecasts of its queues (billing, sales)
+    change(*encoded("platform/zendesk", 0, stream_ms=NOW, published_ms=WALL,
+                    live={"agents_available": 12, "agents_busy": 1}))
+    body = scrape({"forecasts": 2, "judgements": 0})
+    assert b'deskpulse_staffing_agents_available{platform="zendesk",queue="billing"} 13\n' in body
+
+    # an agent's presence: neither (the pool is the platform's figure)
+    change(*encoded("agent/zendesk/a1", 0, stream_ms=NOW, published_ms=WALL,
+                    agent={"state": "away", "since_ms": NOW, "raw_state": None}))
+    assert b'agent="a1",state="away"' in scrape({"forecasts": 0, "judgements": 0})
+
+    # the staffing window moves on a minute: every forecast; a local day on: every judgement too
+    wall = LATER + MINUTE
+    scrape({"forecasts": 3, "judgements": 0})
+    scrape({"forecasts": 0, "judgements": 0})
+    wall = LATER + DAY
+    body = scrape({"forecasts": 0, "judgements": 6})  # no handled contact in a window a day on: nothing to forecast
+    assert b"deskpulse_staffing_agents_needed{" not in body
