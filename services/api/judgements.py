@@ -79,32 +79,6 @@ def judge_views(
     }
 
 
-_scrape_cache: dict[tuple[str, str, int, outliers.Rule], tuple[tuple[ScopeView, ...], dict[str, Any]]] = {}
-
-
-def judge_views_cached(
-    queue: ScopeView,
-    agents: Mapping[str, ScopeView],
-    categories: Mapping[str, ScopeView],
-    calendar: DayCalendar,
-    now_ms: int,
-    period: str,
-    rule: outliers.Rule,
-) -> dict[str, Any]:
-    """``judge_views``, remembered while the queue's day and every view involved stay the same (views are
-    immutable and replaced when their scope changes), so a scrape judges only the queues that changed."""
-    key = (queue.scope, period, calendar.start(now_ms), rule)
-    views = (queue, *agents.values(), *categories.values())
-    hit = _scrape_cache.get(key)
-    if hit is not None and len(hit[0]) == len(views) and all(a is b for a, b in zip(hit[0], views)):
-        return hit[1]
-    judgement = judge_views(queue, agents, categories, calendar, now_ms, period, rule)
-    if len(_scrape_cache) > 20_000:
-        _scrape_cache.clear()
-    _scrape_cache[key] = (views, judgement)
-    return judgement
-
-
 def judge_queue(
     model: ReadModel, sla: SlaConfig | None, queue_scope: str, period: str, rule: outliers.Rule = outliers.Rule()
 ) -> dict[str, Any] | None:

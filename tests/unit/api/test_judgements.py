@@ -10,7 +10,6 @@ from services.api.judgements import (
     group_light,
     judge_queue,
     judge_views,
-    judge_views_cached,
     queue_parts,
     summary,
 )
@@ -134,25 +133,6 @@ def test_summary_keeps_the_verdicts_and_the_outliers_only():
     assert complaints["outliers"][0]["value"] == 0.6 and complaints["outliers"][0]["volume"] == 20
     assert complaints["verdict"] == "agent-level" and complaints["queue_shift"] is False
     assert complaints["categories_worse"] == []
-
-
-def test_a_cached_judgement_is_reused_until_a_view_or_the_day_changes():
-    records = queue_with_agents(queue="cached-queue")
-    model = model_with(records)
-    queue = model.view("queue/zendesk/cached-queue")
-    agents, categories = queue_parts(model, queue.scope)
-    first = judge_views_cached(queue, agents, categories, UTC, NOW, "today", Rule())
-    assert judge_views_cached(queue, agents, categories, UTC, NOW + 60_000, "today", Rule()) is first
-    assert first == judge_views(queue, agents, categories, UTC, NOW, "today", Rule())
-    # the bad agent's record is replaced: a new view, a new judgement
-    model.apply(*encoded(light_scope("queue_agent", "zendesk", "cached-queue", "a5"), stream_ms=NOW,
-                         published_ms=NOW, days={day(0): {"resolved": 20, "complaints": 1}}))
-    agents, categories = queue_parts(model, queue.scope)
-    second = judge_views_cached(queue, agents, categories, UTC, NOW, "today", Rule())
-    assert second is not first and second["metrics"]["complaint_rate"]["outliers"] == []
-    # the next day: judged again
-    tomorrow = judge_views_cached(queue, agents, categories, UTC, NOW + DAY_MS, "today", Rule())
-    assert tomorrow is not second and to_epoch_ms(tomorrow["from"]) == day(-1)
 
 
 def test_group_light_gathers_each_queues_agents_and_categories():

@@ -1,6 +1,5 @@
 """The Prometheus collector over copied views, and a real scrape checked by promtool."""
 
-import shutil
 import subprocess
 
 import pytest
@@ -14,6 +13,7 @@ from services.api.readmodel import ReadModel
 from services.common.clock import FixedClock
 from services.common.settings import Settings
 from tests.support.partials import encoded
+from tests.support.tools import require_tool
 
 T = 1_795_000_100_000
 QUEUE_TOTALS = {
@@ -146,9 +146,8 @@ def test_no_contact_ids_in_labels(registry):
                       "period", "verdict"}
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed "
-                    "(deploy/local/install-prerequisites.sh installs it)")
 def test_real_scrape_passes_promtool_check_metrics():
+    require_tool("promtool")
     model = model_with_figures()
     for i in range(50):  # a realistic spread: many queues and agents, odd characters in ids
         model.apply(*encoded(f"queue/zendesk/team \"{i}\"\\x", 0, totals={"created": i, "fr_count": i, "frle:60": i}))
