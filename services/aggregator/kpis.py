@@ -376,10 +376,33 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
         counted += (light_scope("queue_category", f.platform, f.queue, category),)
     out.day_keys = (config.day(f.queue), config.day(None))
     policy = config.policy(f)
-    created = f.created_at
     channel = f.channel or "unknown"  # the agents' workload per channel: <counter>@<channel>, agent scopes only
-    out.add(counted, created, {"created": 1})
+    out.add(counted, f.created_at, {"created": 1})
+    _replies(f, f.created_at, out, counted, policy, bounds, channel)
+    _resolution(f, f.created_at, out, counted, policy, bounds, channel)
+    if f.queued_at is not None:
+        _queue(f, f.queued_at, out, counted, config.service_level(f.platform, f.queue), bounds, channel)
+    if f.connected_at is not None and f.ended_at is not None:
+        figures = {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)}
+        if f.connected_agent:
+            figures[f"handled@{channel}"] = 1
+        out.add(counted + _agent(f, f.connected_agent), f.ended_at, figures)
+    _feedback(f, f.created_at, out, counted, config.complaints(), category)
+    if f.is_open:
+        _live(f, f.created_at, out, scopes, policy)
+    return out
 
+
+def _replies(
+    f: ContactFacts,
+    created: int,
+    out: Contribution,
+    counted: tuple[str, ...],
+    policy: SlaPolicy | None,
+    bounds: tuple[float, ...],
+    channel: str,
+) -> None:
+    """First response (time, SLA outcome, business time), every public reply, and next-reply times."""
     if f.first_response_at is not None:
         duration = f.first_response_at - created
         figures = _timed("fr", duration, bounds) | _sla(policy, "first_response", created, f.first_response_at)
@@ -391,6 +414,17 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
     for t, wait, agent in f.next_replies:
         out.add(counted + _agent(f, agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
 
+
+def _resolution(
+    f: ContactFacts,
+    created: int,
+    out: Contribution,
+    counted: tuple[str, ...],
+    policy: SlaPolicy | None,
+    bounds: tuple[float, ...],
+    channel: str,
+) -> None:
+    """First resolution (time, SLA outcome, one touch), full resolution, and reopenings."""
     if f.resolved_at is not None:
         figures = _timed("res", f.resolved_at - created, bounds) | _sla(policy, "resolution", created, f.resolved_at)
         figures["resolved"] = 1
@@ -404,33 +438,47 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
     for t in f.reopen_times:
         out.add(counted + _agent(f, f.resolver), t, {"reopened": 1})
 
-    if f.queued_at is not None:
-        sl = config.service_level(f.platform, f.queue)
-        if f.connected_at is not None:
-            wait = max(0, f.connected_at - f.queued_at)
-            met, offered = service_level_contribution(True, wait, sl)
-            figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
-            _add_le(figures, "asa", wait, bounds)  # asale:<bound>
-            if f.connected_agent:
-                figures[f"answered@{channel}"] = 1
-            out.add(counted + _agent(f, f.connected_agent), f.connected_at, figures)
-        elif f.abandoned_at is not None:
-            wait = max(0, f.abandoned_at - f.queued_at)
-            if wait < sl.short_abandon_seconds * 1000:
-                figures = {"short_abandoned": 1}
-            else:
-                met, offered = service_level_contribution(False, wait, sl)
-                figures = {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": offered, "sl_met": met}
-            out.add(counted, f.abandoned_at, figures)
-    if f.connected_at is not None and f.ended_at is not None:
-        figures = {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)}
-        if f.connected_agent:
-            figures[f"handled@{channel}"] = 1
-        out.add(counted + _agent(f, f.connected_agent), f.ended_at, figures)
 
-    # A complaint: a contact in a complaint category (counted at creation, for the agent it is assigned to when
-    # resolved, else now), or else one whose latest rating is bad (at the rating, for the agent rated).
-    rule = config.complaints()
+def _queue(
+    f: ContactFacts,
+    queued: int,
+    out: Contribution,
+    counted: tuple[str, ...],
+    sl: ServiceLevel,
+    bounds: tuple[float, ...],
+    channel: str,
+) -> None:
+    """A live contact's wait in queue: answered (speed of answer, service level) or abandoned."""
+    if f.connected_at is not None:
+        wait = max(0, f.connected_at - queued)
+        met, offered = service_level_contribution(True, wait, sl)
+        figures = {"answered": 1, "asa_ms": wait, "sl_offered": offered, "sl_met": met}
+        _add_le(figures, "asa", wait, bounds)  # asale:<bound>
+        if f.connected_agent:
+            figures[f"answered@{channel}"] = 1
+        out.add(counted + _agent(f, f.connected_agent), f.connected_at, figures)
+    elif f.abandoned_at is not None:
+        wait = max(0, f.abandoned_at - queued)
+        if wait < sl.short_abandon_seconds * 1000:
+            figures = {"short_abandoned": 1}
+        else:
+            met, offered = service_level_contribution(False, wait, sl)
+            figures = {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": offered, "sl_met": met}
+        out.add(counted, f.abandoned_at, figures)
+
+
+def _feedback(
+    f: ContactFacts,
+    created: int,
+    out: Contribution,
+    counted: tuple[str, ...],
+    rule: ComplaintRule,
+    category: str | None,
+) -> None:
+    """Ratings (CSAT, NPS) and complaints.
+
+    A complaint: a contact in a complaint category (counted at creation, for the agent it is assigned to when
+    resolved, else now), or else one whose latest rating is bad (at the rating, for the agent rated)."""
     complaint_category = category is not None and category in rule.categories
     if complaint_category:
         out.add(
@@ -445,37 +493,39 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
             figures["complaints"] = 1
         out.add(counted + _agent(f, f.rating_agent), t, figures)
 
-    if f.is_open:
-        status = f.status or "new"
-        gauges = {
-            "open": 1,
-            "waiting": int(f.is_waiting),
-            "unassigned": int(f.assignee is None),
-            "pending": int(status == "pending"),
-            "on_hold": int(status == "on_hold"),
-            "in_queue": int(f.in_queue),
-        }
-        out.gauge(scopes, {k: v for k, v in gauges.items() if v})
-        out.gauge(_agent_only(f, f.assignee), {"open": 1})
-        for scope in scopes:
-            if f.is_waiting:
-                out.oldest[(scope, "waiting")] = created
-            if f.in_queue:
-                out.oldest[(scope, "queued")] = f.queued_at  # type: ignore[assignment]
-        if policy is not None:
-            running: list[tuple[Metric, int]] = []
-            if f.first_response_at is None:
-                running.append(("first_response", created))
-            if f.unanswered_since is not None:
-                running.append(("next_reply", f.unanswered_since))
-            if f.resolved_at is None:
-                running.append(("resolution", created))
-            clocks = []
-            for metric, start in running:
-                deadline = policy.deadline(metric, start)
-                if deadline is not None:
-                    clocks.append((deadline, policy.at_risk_at(metric, start) or deadline))
-            if clocks:
-                for scope in (*scopes, *_agent_only(f, f.assignee)):
-                    out.clocks[scope] = list(clocks)
-    return out
+
+def _live(f: ContactFacts, created: int, out: Contribution, scopes: tuple[str, ...], policy: SlaPolicy | None) -> None:
+    """An open contact's gauges, oldest times and running SLA clocks (in its scopes and its assignee's)."""
+    status = f.status or "new"
+    gauges = {
+        "open": 1,
+        "waiting": int(f.is_waiting),
+        "unassigned": int(f.assignee is None),
+        "pending": int(status == "pending"),
+        "on_hold": int(status == "on_hold"),
+        "in_queue": int(f.in_queue),
+    }
+    out.gauge(scopes, {k: v for k, v in gauges.items() if v})
+    out.gauge(_agent_only(f, f.assignee), {"open": 1})
+    for scope in scopes:
+        if f.is_waiting:
+            out.oldest[(scope, "waiting")] = created
+        if f.in_queue and f.queued_at is not None:
+            out.oldest[(scope, "queued")] = f.queued_at
+    if policy is None:
+        return
+    running: list[tuple[Metric, int]] = []
+    if f.first_response_at is None:
+        running.append(("first_response", created))
+    if f.unanswered_since is not None:
+        running.append(("next_reply", f.unanswered_since))
+    if f.resolved_at is None:
+        running.append(("resolution", created))
+    clocks = []
+    for metric, start in running:
+        deadline = policy.deadline(metric, start)
+        if deadline is not None:
+            clocks.append((deadline, policy.at_risk_at(metric, start) or deadline))
+    if clocks:
+        for scope in (*scopes, *_agent_only(f, f.assignee)):
+            out.clocks[scope] = list(clocks)
