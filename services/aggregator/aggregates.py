@@ -25,10 +25,9 @@ from services.aggregator.kpis import (
     _QUEUE_DAYS, BucketKey, Clock, Contribution, Fact, daily, day_starts, for_scope, split,
 )
 from services.domain.counters import Counters, add, add_signed, nonzero
-from services.domain.scopes import describe_scope, is_light
+from services.domain.scopes import is_light
+from services.domain.snapshot import record
 from services.domain.windows import LEVEL_SIZE, MINUTE_MS, QUARTER_MS, Retention, bucket_start
-
-SNAPSHOT_SCHEMA = "deskpulse.snapshot.v1"
 
 
 @dataclass(slots=True)
@@ -230,28 +229,18 @@ class PartitionAggregates:
                 for start in [s for s in buckets if s < cutoff]:
                     del buckets[start]
 
-    def snapshot(self, scope: str, stream_ms: int, published_ms: int, extra: dict | None = None) -> dict[str, Any]:
-        """The partial snapshot of ``scope`` on this partition, as published to ``deskpulse.kpis.v1``."""
+    def snapshot(self, scope: str, stream_ms: int, published_ms: int, agent: dict[str, Any] | None = None,
+                 future: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The partial snapshot of ``scope`` on this partition, as published to ``deskpulse.kpis.v1``
+        (``services.domain.snapshot``); ``agent`` for an agent scope, ``future`` for ``all``."""
         state = self.scopes.get(scope) or ScopeState()
-        return {
-            "schema": SNAPSHOT_SCHEMA,
-            "scope": scope,
-            **describe_scope(scope),
-            "partition": self.partition,
-            "stream_ms": stream_ms,
-            "published_ms": published_ms,
-            "totals": dict(state.totals),
-            "minutes": {str(k): v for k, v in sorted(state.buckets["m"].items())},
-            "quarters": {str(k): v for k, v in sorted(state.buckets["q"].items())},
-            "days": {str(k): v for k, v in sorted(state.buckets["d"].items())},
-            "live": {
-                **state.live,
-                "oldest_waiting_created_ms": state.oldest["waiting"].min(),
-                "oldest_queued_ms": state.oldest["queued"].min(),
-                **state.clock_summary(stream_ms),
-            },
-            **(extra or {}),
+        live = {
+            **state.live,
+            "oldest_waiting_created_ms": state.oldest["waiting"].min(),
+            "oldest_queued_ms": state.oldest["queued"].min(),
+            **state.clock_summary(stream_ms),
         }
+        return record(scope, self.partition, stream_ms, published_ms, state.totals, state.buckets, live, agent, future)
 
 
 class _Summed(Contribution):

@@ -31,14 +31,13 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-
 from services.aggregator import agents
 from services.aggregator.aggregates import BulkLoad, PartitionAggregates
 from services.aggregator.contacts import add_event, facts, record_key
 from services.aggregator.kpis import (
     EMPTY, Contribution, DefaultConfig, KpiConfig, contribution, fold_retired, retired_contribution,
 )
+from services.domain.snapshot import encode, encode_key
 from services.domain.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
 from services.common.events import CanonicalEvent
 
@@ -48,12 +47,9 @@ Outcome = Literal["applied", "duplicate", "late", "retired_late", "future"]
 RECENT_CONTRIBUTIONS = 20_000  # contributions kept for the next event of their record (~3 kB each)
 
 
-def snapshot_key(scope: str, partition: int) -> str:
-    """Key of a partial snapshot on the compacted KPI topic: the scope id, then ``#`` and the partition."""
-    return f"{scope}#{partition}"
-
-
 def retired_key(partition: int) -> str:
+    """Key of the table record holding the totals of ``partition``'s retired contacts (a table key, not a
+    snapshot's: the KPI topic's keys are ``services.domain.snapshot.key``)."""
     return f"retired#{partition}"
 
 
@@ -302,7 +298,7 @@ class Engine:
 
     def drain(self, wall_ms: int) -> list[tuple[bytes, bytes]]:
         """Partial snapshots to publish now: scopes that changed, and scopes whose SLA clocks crossed a
-        threshold since. Returns (key, value) bytes for the KPI topic."""
+        threshold since. Returns (key, value) bytes for the KPI topic (``services.domain.snapshot``)."""
         for p, part in self.partitions.items():
             stream_ms = part.clock.now(wall_ms)
             if stream_ms is None:
@@ -318,12 +314,12 @@ class Engine:
             part = self.partitions.get(partition)
             if part is None:
                 continue  # partition revoked since
-            extra = None
+            agent = future = None
             agent_key = part.agent_scopes.get(scope)
             if agent_key is not None and self.table.get(agent_key) is not None:
-                extra = {"agent": agents.current(self.table[agent_key])}
+                agent = agents.current(self.table[agent_key])
             elif scope == "all" and part.future is not None:
-                extra = {"future": {"n": part.future["n"], "last": part.future["last"]}}
-            value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, extra)
-            out.append((snapshot_key(scope, partition).encode(), orjson.dumps(value)))
+                future = {"n": part.future["n"], "last": part.future["last"]}
+            value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, agent, future)
+            out.append((encode_key(scope, partition), encode(value)))
         return out

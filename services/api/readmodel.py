@@ -2,6 +2,7 @@
 
 Built by consuming the compacted ``deskpulse.kpis.v1`` topic from the beginning; rebuilt the same way on
 every start. Merging is pure: counters add up across partitions, the oldest waiting contact is the minimum.
+The records' format (``deskpulse.snapshot.v1``, key and value) is ``services.domain.snapshot``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -20,8 +20,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from services.domain.counters import add, total
+from services.domain.counters import total
 from services.domain.scopes import LIGHT_KINDS
+from services.domain.snapshot import LIVE_MIN, add_buckets, decode, decode_key
 from services.domain.windows import sum_buckets, window_start
 from services.api.slices import Slices
 from services.common.clock import Clock, wall_ms
@@ -54,7 +55,7 @@ class ScopeView:
         """One-minute buckets by start (ms)."""
         out: dict[int, dict[str, int]] = {}
         for partial in self.parts:
-            _bucket_merge(out, partial["minutes"])
+            add_buckets(out, partial["minutes"])
         return out
 
     @cached_property
@@ -62,7 +63,7 @@ class ScopeView:
         """Fifteen-minute buckets by start (ms)."""
         out: dict[int, dict[str, int]] = {}
         for partial in self.parts:
-            _bucket_merge(out, partial["quarters"])
+            add_buckets(out, partial["quarters"])
         return out
 
     @cached_property
@@ -70,7 +71,7 @@ class ScopeView:
         """Local-day buckets by start (ms): the per-day counters (``kpis.DAY_COUNTERS``), ~16 days."""
         out: dict[int, dict[str, int]] = {}
         for partial in self.parts:
-            _bucket_merge(out, partial.get("days", {}))  # absent in partials of older aggregators
+            add_buckets(out, partial.get("days", {}))  # absent in partials of older aggregators
         return out
 
     def at(self, stream_ms: int) -> ScopeView:
@@ -100,14 +101,6 @@ class ScopeView:
         return window_start(window, now_ms)[1]
 
 
-_LIVE_MIN = ("oldest_waiting_created_ms", "oldest_queued_ms", "next_breach_ms")
-
-
-def _bucket_merge(target: dict[int, dict[str, int]], buckets: dict[str, dict[str, int]]) -> None:
-    for start, counters in buckets.items():
-        add(target.setdefault(int(start), {}), counters)
-
-
 def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     """Merge the partial snapshots of one scope (at least one): sums, and minima of "oldest" times."""
     first = partials[0]
@@ -120,7 +113,7 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     agent_published = -1
     for partial in partials:
         for name, value in partial["live"].items():
-            if name in _LIVE_MIN:
+            if name in LIVE_MIN:
                 if value is not None and (live.get(name) is None or value < live[name]):
                     live[name] = value
                 else:
@@ -191,29 +184,29 @@ class ReadModel:
         """Apply one record of the snapshot topic; malformed records are logged and skipped."""
         if key is None:
             return
-        scope, _, partition = key.decode(errors="replace").rpartition("#")
-        if not scope or not partition.isdigit():
+        parsed = decode_key(key)
+        if parsed is None:
             log.warning("ignoring snapshot with unexpected key %r", key[:200])
             return
+        scope, partition = parsed
         if value is None:  # tombstone
             partials = self._partials.get(scope)
-            if partials is not None and partials.pop(int(partition), None) is not None:
+            if partials is not None and partials.pop(partition, None) is not None:
                 if not partials:
                     del self._partials[scope]
                     self._forget(scope)
                 self._changed(scope)
             return
         try:
-            partial = json.loads(value)
-            partial["totals"], partial["live"], partial["stream_ms"], partial["published_ms"]  # noqa: B018
-        except (ValueError, KeyError, TypeError):
+            partial = decode(value)
+        except ValueError:
             log.warning("ignoring undecodable snapshot for %s", scope)
             return
         partials = self._partials.get(scope)
         if partials is None:
             partials = self._partials[scope] = {}
             self._index(scope, partial)
-        partials[int(partition)] = partial
+        partials[partition] = partial
         self._changed(scope)
         self.last_update_monotonic = time.monotonic()
         self.last_update_wall_ms = self.clock()
