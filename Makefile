@@ -25,7 +25,7 @@ demo: $(STAMP)
 kafka-fetch: $(STAMP)
 	$(BIN)/deskpulse kafka fetch
 
-test: $(STAMP) kafka-fetch unit-future
+test: $(STAMP) kafka-fetch lint unit-future
 	$(BIN)/pytest
 
 # Format, lint and types of services/ (config in pyproject.toml); `make test` runs it first. `ruff format services`

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.aggregator.engine import Engine  # noqa: E402
-from services.aggregator.kpis import DefaultConfig, SlaKpiConfig  # noqa: E402
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig  # noqa: E402
 from services.domain.slaconfig import SlaConfig  # noqa: E402
 from services.common.events import parse_event  # noqa: E402
 from services.demo.synthetic import agent_shifts, history  # noqa: E402

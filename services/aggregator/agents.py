@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from services.aggregator.kpis import Contribution
+from services.aggregator.contributions import Contribution
 from services.common.events import CanonicalEvent
 from services.domain.scopes import scope_id
 from services.domain.windows import DAY_MS, LEVEL_SIZE, Retention, bucket_start

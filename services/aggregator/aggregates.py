@@ -17,12 +17,21 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.aggregator.kpis import (
-    _QUEUE_DAYS, BucketKey, Clock, Contribution, Fact, daily, day_starts, for_scope, split,
+from services.aggregator.contributions import (
+    _QUEUE_DAYS,
+    BucketKey,
+    Clock,
+    Contribution,
+    DayKeys,
+    Fact,
+    daily,
+    day_starts,
+    for_scope,
+    split,
 )
 from services.domain.counters import Counters, add, add_signed, nonzero
 from services.domain.scopes import is_light
@@ -106,7 +115,7 @@ class PartitionAggregates:
         self.partition = partition
         self.retention = retention or Retention()
         self.scopes: dict[str, ScopeState] = {}
-        self.cutoffs = {level: 0 for level in (*LEVEL_SIZE, "d")}
+        self.cutoffs = dict.fromkeys((*LEVEL_SIZE, "d"), 0)
 
     def _state(self, scope: str) -> ScopeState:
         state = self.scopes.get(scope)
@@ -154,15 +163,15 @@ class PartitionAggregates:
                 add_signed(live, after or {}, +1)
                 changed.add(scope)
         for scope in old.clocks.keys() | new.clocks.keys():
-            before, after = old.clocks.get(scope, []), new.clocks.get(scope, [])
-            if before != after:
+            clocks_before, clocks_after = old.clocks.get(scope, []), new.clocks.get(scope, [])
+            if clocks_before != clocks_after:
                 state = self._state(scope)
-                _remove_all(state.deadlines, [c[0] for c in before])
-                _remove_all(state.risks, [c[1] for c in before])
-                _insort_all(state.deadlines, [c[0] for c in after])
-                _insort_all(state.risks, [c[1] for c in after])
+                _remove_all(state.deadlines, [c[0] for c in clocks_before])
+                _remove_all(state.risks, [c[1] for c in clocks_before])
+                _insort_all(state.deadlines, [c[0] for c in clocks_after])
+                _insort_all(state.risks, [c[1] for c in clocks_after])
                 changed.add(scope)
-        for (scope, kind) in old.oldest.keys() - new.oldest.keys():
+        for scope, kind in old.oldest.keys() - new.oldest.keys():
             self._state(scope).oldest[kind].set(key, None)
             changed.add(scope)
         for (scope, kind), since in new.oldest.items():
@@ -185,7 +194,7 @@ class PartitionAggregates:
                 if start >= self.cutoffs[level]:  # an expired bucket: the fact only counts in the totals
                     levels.append((level, start, part))
             parts[id(counters)] = (levels, daily(counters) if day_keys is not None else None)
-        days = day_starts(day_keys, scopes, t) if parts[id(full)][1] else None  # type: ignore[arg-type]
+        days = day_starts(day_keys, scopes, t) if day_keys is not None and parts[id(full)][1] else None
         day_cutoff = self.cutoffs["d"]
         for i, scope in enumerate(scopes):
             if is_light(scope) and not (days and parts[id(common)][1] and days[i] >= day_cutoff):
@@ -201,12 +210,12 @@ class PartitionAggregates:
                     add_signed(bucket, part, sign)
                     if not bucket:
                         del buckets[start]
-            if day_part and days[i] >= day_cutoff:  # type: ignore[index]  (days is set when any part is)
+            if day_part and days is not None and days[i] >= day_cutoff:  # days is set when any part is
                 buckets = state.buckets["d"]
-                bucket = buckets.setdefault(days[i], {})  # type: ignore[index]
+                bucket = buckets.setdefault(days[i], {})
                 add_signed(bucket, day_part, sign)
                 if not bucket:
-                    del buckets[days[i]]  # type: ignore[index]
+                    del buckets[days[i]]
             changed.add(scope)
 
     def load(self, contributions: Iterable[tuple[str, Contribution]]) -> None:
@@ -229,8 +238,14 @@ class PartitionAggregates:
                 for start in [s for s in buckets if s < cutoff]:
                     del buckets[start]
 
-    def snapshot(self, scope: str, stream_ms: int, published_ms: int, agent: dict[str, Any] | None = None,
-                 future: dict[str, Any] | None = None) -> dict[str, Any]:
+    def snapshot(
+        self,
+        scope: str,
+        stream_ms: int,
+        published_ms: int,
+        agent: dict[str, Any] | None = None,
+        future: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The partial snapshot of ``scope`` on this partition, as published to ``deskpulse.kpis.v1``
         (``services.domain.snapshot``); ``agent`` for an agent scope, ``future`` for ``all``."""
         state = self.scopes.get(scope) or ScopeState()
@@ -247,8 +262,9 @@ class _Summed(Contribution):
     """A contribution whose facts go straight into a ``BulkLoad``'s sums as ``kpis.contribution`` adds them."""
 
     __slots__ = ("_sink",)
+    _sink: Callable[[tuple[str, ...], int, Counters, DayKeys | None], None]
 
-    def add(self, scopes, t_ms, counters) -> None:  # type: ignore[no-untyped-def]
+    def add(self, scopes: tuple[str, ...] | list[str], t_ms: int, counters: Counters) -> None:
         self._sink(tuple(scopes), t_ms, counters, self.day_keys)
 
 
@@ -284,7 +300,7 @@ class BulkLoad:
         out._sink = self._fact
         return out
 
-    def _fact(self, scopes: tuple[str, ...], t: int, counters: Counters, day_keys) -> None:  # type: ignore[no-untyped-def]
+    def _fact(self, scopes: tuple[str, ...], t: int, counters: Counters, day_keys: DayKeys | None) -> None:
         minute = t - t % MINUTE_MS
         quarter = t - t % QUARTER_MS
         days = None
@@ -292,8 +308,13 @@ class BulkLoad:
             queue_days, default_days = day_keys
             default = default_days.start(t)
             days = (default if queue_days is default_days else queue_days.start(t), default)
-        group = (scopes, day_keys, minute if minute >= self.cut_m else None,
-                 quarter if quarter >= self.cut_q else None, days)
+        group = (
+            scopes,
+            day_keys,
+            minute if minute >= self.cut_m else None,
+            quarter if quarter >= self.cut_q else None,
+            days,
+        )
         sums = self.groups.get(group)
         if sums is None:
             self.groups[group] = dict(counters)
@@ -372,8 +393,11 @@ class BulkLoad:
                         part = full
                     else:
                         if common is None:
-                            common = {k: v for k, v in sums.items()
-                                      if "le:" not in k and "@" not in k and not (plain and "h:" in k)}
+                            common = {
+                                k: v
+                                for k, v in sums.items()
+                                if "le:" not in k and "@" not in k and not (plain and "h:" in k)
+                            }
                         part = common
                     bucket = state.buckets[level].get(start)
                     if bucket is None:

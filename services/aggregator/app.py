@@ -16,7 +16,7 @@ from prometheus_client import Counter, start_http_server
 
 from services.aggregator.batches import BatchStep, TableChangelog
 from services.aggregator.engine import Engine, EngineSettings
-from services.aggregator.kpis import DefaultConfig, SlaKpiConfig
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.publisher import SnapshotPublisher
 from services.aggregator.rebalance import RebuildOnRebalance
 from services.aggregator.writeback import WriteBack

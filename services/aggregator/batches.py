@@ -56,8 +56,17 @@ class BatchStep:
     ``events`` is ``deskpulse_aggregator_events_total{outcome}`` and ``late`` ``deskpulse_late_events_total{kind}``.
     """
 
-    def __init__(self, engine: Engine, table: WriteBack, sink: Callable[[str, dict | None, int], None],
-                 ready: Callable[[], bool], clock: Clock, *, events: Counter, late: Counter) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: WriteBack,
+        sink: Callable[[str, dict | None, int], None],
+        ready: Callable[[], bool],
+        clock: Clock,
+        *,
+        events: Counter,
+        late: Counter,
+    ) -> None:
         self._engine = engine
         self._table = table
         self._sink = sink
@@ -83,8 +92,12 @@ class BatchStep:
             except (ValueError, EventValidationError) as exc:
                 # Ingest validates, so this is a foreign writer: skip it, visibly, rather than stall.
                 outcomes["invalid"] += 1
-                log.warning("skipping invalid event at partition %d offset %d: %s",
-                            message.message.partition, message.message.offset, exc)
+                log.warning(
+                    "skipping invalid event at partition %d offset %d: %s",
+                    message.message.partition,
+                    message.message.offset,
+                    exc,
+                )
                 continue
             outcomes[self._engine.handle(message.message.partition, event, now)] += 1
         self._table.flush(self._sink)

@@ -34,12 +34,12 @@ from typing import Any, Literal
 from services.aggregator import agents
 from services.aggregator.aggregates import BulkLoad, PartitionAggregates
 from services.aggregator.contacts import add_event, facts, record_key
-from services.aggregator.kpis import (
-    EMPTY, Contribution, DefaultConfig, KpiConfig, contribution, fold_retired, retired_contribution,
-)
+from services.aggregator.contributions import EMPTY, Contribution, fold_retired, retired_contribution
+from services.aggregator.kpiconfig import DefaultConfig, KpiConfig
+from services.aggregator.kpis import contribution
+from services.common.events import CanonicalEvent
 from services.domain.snapshot import encode, encode_key
 from services.domain.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
-from services.common.events import CanonicalEvent
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,12 @@ def future_key(partition: int) -> str:
     return f"future#{partition}"
 
 
+DEFAULT_RETENTION = Retention()  # frozen: one for every engine
+
+
 @dataclass(frozen=True)
 class EngineSettings:
-    retention: Retention = Retention()
+    retention: Retention = DEFAULT_RETENTION
     contact_retention_ms: int = 3 * DAY_MS  # closed contacts stay in memory this long (reopens, late events)
     sweep_interval_ms: int = MINUTE_MS
     max_ahead_ms: int | None = 5 * MINUTE_MS  # DESKPULSE_MAX_CLOCK_SKEW_S: how far stream time may lead the wall clock
@@ -78,8 +81,9 @@ class _Partition:
 
 
 class Engine:
-    def __init__(self, table: MutableMapping[str, Any], config: KpiConfig | None = None,
-                 settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self, table: MutableMapping[str, Any], config: KpiConfig | None = None, settings: EngineSettings | None = None
+    ) -> None:
         self.table = table
         self.config = config or DefaultConfig()
         self.settings = settings or EngineSettings()
@@ -92,8 +96,13 @@ class Engine:
 
     # -- contributions of records -------------------------------------------------------------------------
 
-    def _contribution(self, record: dict | None, part: _Partition | None = None, key: str | None = None,
-                      out: Contribution | None = None) -> Contribution:
+    def _contribution(
+        self,
+        record: dict | None,
+        part: _Partition | None = None,
+        key: str | None = None,
+        out: Contribution | None = None,
+    ) -> Contribution:
         """A record's contribution; with ``part``, a closed contact is also queued for retirement. ``out``: an
         empty contribution to fill (``kpis.contribution``)."""
         if record is None:
@@ -101,7 +110,7 @@ class Engine:
         if record.get("kind") == "agent":
             return agents.contribution(record, self.settings.retention)
         f = facts(record)
-        if part is not None and not f.is_open:
+        if part is not None and key is not None and not f.is_open:  # callers pass ``key`` with ``part``
             heapq.heappush(part.closed, (f.last_event_at, key))
         return contribution(f, self.config, out)
 
@@ -160,17 +169,32 @@ class Engine:
 
     def _refuse_future(self, partition: int, part: _Partition, event: CanonicalEvent, wall_ms: int) -> None:
         old = self.table.get(future_key(partition)) or {"p": partition, "kind": "future", "n": 0}
-        record = {**old, "n": old["n"] + 1, "last": {
-            "event_id": event.event_id, "platform": event.platform, "occurred_at": event.occurred_at,
-            "ahead_ms": event.occurred_ms - wall_ms, "refused_at_ms": wall_ms}}
+        record = {
+            **old,
+            "n": old["n"] + 1,
+            "last": {
+                "event_id": event.event_id,
+                "platform": event.platform,
+                "occurred_at": event.occurred_at,
+                "ahead_ms": event.occurred_ms - wall_ms,
+                "refused_at_ms": wall_ms,
+            },
+        }
         self.table[future_key(partition)] = record
         part.future = record
         self._dirty.add(("all", partition))
         if old["n"] == 0 or wall_ms - old["last"]["refused_at_ms"] >= MINUTE_MS:  # once a minute at most
-            log.warning("not applying event %s of %s on partition %d: its time %s is %.0f s ahead of this worker's "
-                        "clock (DESKPULSE_MAX_CLOCK_SKEW_S allows %.0f s); %d such events on this partition so far",
-                        event.event_id, event.platform, partition, event.occurred_at,
-                        (event.occurred_ms - wall_ms) / 1000, (self.settings.max_ahead_ms or 0) / 1000, record["n"])
+            log.warning(
+                "not applying event %s of %s on partition %d: its time %s is %.0f s ahead of this worker's "
+                "clock (DESKPULSE_MAX_CLOCK_SKEW_S allows %.0f s); %d such events on this partition so far",
+                event.event_id,
+                event.platform,
+                partition,
+                event.occurred_at,
+                (event.occurred_ms - wall_ms) / 1000,
+                (self.settings.max_ahead_ms or 0) / 1000,
+                record["n"],
+            )
 
     def _apply(self, part: _Partition, key: str, before: Contribution, after: Contribution, wall_ms: int) -> None:
         stream_ms = part.clock.now(wall_ms) or 0
@@ -221,8 +245,13 @@ class Engine:
         if not victims:
             return 0
         contributions = [(key, self._contribution(record)) for key, record in victims]
-        retired = fold_retired(self.table.get(retired_key(partition)), partition, through_ms,
-                               [contrib for _, contrib in contributions], through_ms - DAY_KEEP_MS)
+        retired = fold_retired(
+            self.table.get(retired_key(partition)),
+            partition,
+            through_ms,
+            [contrib for _, contrib in contributions],
+            through_ms - DAY_KEEP_MS,
+        )
         # The retired record first, then the deletions: see the module docstring.
         self.table[retired_key(partition)] = retired
         for key, contrib in contributions:
@@ -264,9 +293,13 @@ class Engine:
             records = []
             for key, record in groups[p]:
                 steps = record["ev"]
-                if through and record.get("kind") != "agent" and (steps[-1][0] if steps else 0) < through:
-                    if not facts(record).is_open:
-                        continue  # already folded into the retired totals by a sweep that was cut short
+                if (
+                    through
+                    and record.get("kind") != "agent"
+                    and (steps[-1][0] if steps else 0) < through
+                    and not facts(record).is_open
+                ):
+                    continue  # already folded into the retired totals by a sweep that was cut short
                 records.append((key, record))
                 if steps:
                     part.clock.observe(steps[-1][0], wall_ms)
@@ -288,8 +321,7 @@ class Engine:
             if part.future is not None:
                 self._dirty.add(("all", p))
                 self._schedule_clock(part, scope, stream_ms or 0)
-        log.info("rebuilt aggregates of partitions %s from %d records", sorted(active),
-                 sum(map(len, groups.values())))
+        log.info("rebuilt aggregates of partitions %s from %d records", sorted(active), sum(map(len, groups.values())))
 
     def republish_all(self) -> None:
         """Mark every scope of every partition for publication (after a publication that failed part-way)."""
@@ -311,15 +343,15 @@ class Engine:
         dirty, self._dirty = self._dirty, set()
         out = []
         for scope, partition in sorted(dirty):
-            part = self.partitions.get(partition)
-            if part is None:
+            owner = self.partitions.get(partition)
+            if owner is None:
                 continue  # partition revoked since
             agent = future = None
-            agent_key = part.agent_scopes.get(scope)
+            agent_key = owner.agent_scopes.get(scope)
             if agent_key is not None and self.table.get(agent_key) is not None:
                 agent = agents.current(self.table[agent_key])
-            elif scope == "all" and part.future is not None:
-                future = {"n": part.future["n"], "last": part.future["last"]}
-            value = part.aggregates.snapshot(scope, part.clock.now(wall_ms) or wall_ms, wall_ms, agent, future)
+            elif scope == "all" and owner.future is not None:
+                future = {"n": owner.future["n"], "last": owner.future["last"]}
+            value = owner.aggregates.snapshot(scope, owner.clock.now(wall_ms) or wall_ms, wall_ms, agent, future)
             out.append((encode_key(scope, partition), encode(value)))
         return out

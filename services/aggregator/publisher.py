@@ -31,10 +31,18 @@ class SnapshotPublisher:
     ``deskpulse_aggregator_snapshots_published_total``. ``producer_factory`` and ``monotonic`` are for tests.
     """
 
-    def __init__(self, engine: Engine, ready: Callable[[], bool], *, bootstrap: str, topic: str,
-                 published: Counter, clock: Clock,
-                 producer_factory: Callable[[], AIOKafkaProducer] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        ready: Callable[[], bool],
+        *,
+        bootstrap: str,
+        topic: str,
+        published: Counter,
+        clock: Clock,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._ready = ready
         self._bootstrap = bootstrap
@@ -50,8 +58,13 @@ class SnapshotPublisher:
     def _kafka_producer(self) -> AIOKafkaProducer:
         # A producer of its own: large snapshots must not queue ahead of the changelog writes in Faust's producer
         # buffer (that stalls the stream).
-        return AIOKafkaProducer(bootstrap_servers=self._bootstrap, linger_ms=10, max_batch_size=1_048_576,
-                                max_request_size=8_388_608, acks=1)
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            linger_ms=10,
+            max_batch_size=1_048_576,
+            max_request_size=8_388_608,
+            acks=1,
+        )
 
     async def producer(self) -> AIOKafkaProducer | None:
         """The snapshot producer, started on first use; None while Kafka cannot be reached (tried again next tick).

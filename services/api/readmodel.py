@@ -20,14 +20,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from services.domain.counters import total
-from services.domain.scopes import LIGHT_KINDS
-from services.domain.snapshot import LIVE_MIN, add_buckets, decode, decode_key
-from services.domain.windows import sum_buckets, window_start
 from services.api.slices import Slices
 from services.common.clock import Clock, wall_ms
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
+from services.domain.counters import total
+from services.domain.scopes import LIGHT_KINDS
+from services.domain.snapshot import LIVE_MIN, add_buckets, decode, decode_key
+from services.domain.windows import sum_buckets, window_start
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,7 @@ class ScopeView:
 def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
     """Merge the partial snapshots of one scope (at least one): sums, and minima of "oldest" times."""
     first = partials[0]
-    if len(partials) == 1:
-        totals = dict(first["totals"])
-    else:
-        totals = total(p["totals"] for p in partials)
+    totals = dict(first["totals"]) if len(partials) == 1 else total(p["totals"] for p in partials)
     live: dict[str, Any] = {}
     agent = None
     agent_published = -1
@@ -124,12 +121,25 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
             agent, agent_published = partial["agent"], partial["published_ms"]
     stream = max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in partials)
     refused = [p["future"] for p in partials if p.get("future")]
-    future = {"n": sum(f["n"] for f in refused),
-              "last": max((f["last"] for f in refused), key=lambda last: last["refused_at_ms"])} if refused else None
+    future = (
+        {
+            "n": sum(f["n"] for f in refused),
+            "last": max((f["last"] for f in refused), key=lambda last: last["refused_at_ms"]),
+        }
+        if refused
+        else None
+    )
     return ScopeView(
-        scope=first["scope"], kind=first["kind"], platform=first["platform"], id=first["id"],
-        totals=totals, live=live, agent=agent,
-        stream_ms=stream, published_ms=max(p["published_ms"] for p in partials), parts=tuple(partials),
+        scope=first["scope"],
+        kind=first["kind"],
+        platform=first["platform"],
+        id=first["id"],
+        totals=totals,
+        live=live,
+        agent=agent,
+        stream_ms=stream,
+        published_ms=max(p["published_ms"] for p in partials),
+        parts=tuple(partials),
         future=future,
     )
 
@@ -372,8 +382,9 @@ class ReadModel:
         return round(max(0.0, time.monotonic() - self.last_update_monotonic), 3)
 
 
-async def apply_sliced(model: ReadModel, records: Iterable[tuple[bytes | None, bytes | None]],
-                       slice_s: float = 0.005) -> None:
+async def apply_sliced(
+    model: ReadModel, records: Iterable[tuple[bytes | None, bytes | None]], slice_s: float = 0.005
+) -> None:
     """Apply snapshot records on the event loop, letting other work in every ``slice_s``: a batch of thousands of
     records (a busy aggregator, a restart's catch-up) would otherwise hold every request for its whole length."""
     slices = Slices(slice_s)
@@ -424,8 +435,11 @@ class SnapshotConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep serving the last state whatever happened; retry
-                log.warning("snapshot consumer failed (%r); serving the last state and retrying", exc,
-                            exc_info=not isinstance(exc, (KafkaError, OSError, TimeoutError)))
+                log.warning(
+                    "snapshot consumer failed (%r); serving the last state and retrying",
+                    exc,
+                    exc_info=not isinstance(exc, (KafkaError, OSError, TimeoutError)),
+                )
                 await asyncio.sleep(2)
             finally:
                 if consumer is not None:
@@ -447,7 +461,7 @@ class SnapshotConsumer:
             if not assigned:
                 continue
             if pending is None:
-                pending = {tp: end for tp, end in (await consumer.end_offsets(list(assigned))).items()}
+                pending = dict(await consumer.end_offsets(list(assigned)))
             for tp, end in list(pending.items()):
                 if await consumer.position(tp) >= end:
                     del pending[tp]

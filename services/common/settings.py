@@ -21,12 +21,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The keys declared in two classes: one type each, so both declarations carry the same constraints and description.
-MaxClockSkewSeconds = Annotated[float, Field(
-    gt=0,
-    description="How far an event's occurred_at may be ahead of the clock that receives it: beyond it, ingest "
-                "refuses a canonical event (400) and stamps a platform's event with its receipt time, and the "
-                "aggregator does not apply it (outcome 'future')",
-)]
+MaxClockSkewSeconds = Annotated[
+    float,
+    Field(
+        gt=0,
+        description="How far an event's occurred_at may be ahead of the clock that receives it: beyond it, ingest "
+        "refuses a canonical event (400) and stamps a platform's event with its receipt time, and the "
+        "aggregator does not apply it (outcome 'future')",
+    ),
+]
 SlaConfigPath = Annotated[Path | None, Field(description="YAML of SLA policies, calendars, goals (docs/sla.md)")]
 ApiHost = Annotated[str, Field(description="API bind address (also of the aggregator's metrics endpoint)")]
 DataDir = Annotated[Path, Field(description="Local broker data, demo logs and the aggregator's Faust files")]
@@ -73,14 +76,16 @@ class AggregatorSettings(CommonSettings):
     snapshot_interval_s: float = Field(0.5, gt=0, description="How often changed scopes are published")
     aggregator_batch_max: int = Field(2_000, ge=1, description="Most events processed as one batch")
     aggregator_batch_s: float = Field(
-        0.05, gt=0, description="Longest wait to fill a batch before processing what has arrived")
+        0.05, gt=0, description="Longest wait to fill a batch before processing what has arrived"
+    )
 
     # Time
     sla_config: SlaConfigPath = None
     grace_s: float = Field(300.0, ge=0, description="Grace period for late events")
     max_clock_skew_s: MaxClockSkewSeconds = 300.0
     contact_retention_s: float = Field(
-        3 * 86_400.0, ge=2 * 86_400.0,
+        3 * 86_400.0,
+        ge=2 * 86_400.0,
         description="How long a closed contact stays in memory before its totals are retired",
     )
 

@@ -34,8 +34,23 @@ from services.domain.scopes import describe_scope
 SCHEMA_ID = "deskpulse.snapshot.v1"
 
 # The value's fields, in the order they are written; the last two only where they apply.
-FIELDS = ("schema", "scope", "kind", "platform", "id", "partition", "stream_ms", "published_ms",
-          "totals", "minutes", "quarters", "days", "live", "agent", "future")
+FIELDS = (
+    "schema",
+    "scope",
+    "kind",
+    "platform",
+    "id",
+    "partition",
+    "stream_ms",
+    "published_ms",
+    "totals",
+    "minutes",
+    "quarters",
+    "days",
+    "live",
+    "agent",
+    "future",
+)
 # What the read model needs of a record to keep it (``decode``): anything else is read when a view is built.
 DECODE_REQUIRED = ("totals", "live", "stream_ms", "published_ms")
 # Bucket level (``windows.LEVEL_SIZE`` and ``d``) -> the field that holds its buckets.
@@ -43,8 +58,12 @@ BUCKET_FIELDS = {"m": "minutes", "q": "quarters", "d": "days"}
 # The live fields every partial carries, at their values for a scope with nothing open or running; the other
 # live fields are gauges (``open``, ``waiting``, ``agents_<state>``…), present when not zero.
 LIVE_DEFAULTS: dict[str, int | None] = {
-    "oldest_waiting_created_ms": None, "oldest_queued_ms": None,
-    "sla_running": 0, "sla_breaching": 0, "sla_at_risk": 0, "next_breach_ms": None,
+    "oldest_waiting_created_ms": None,
+    "oldest_queued_ms": None,
+    "sla_running": 0,
+    "sla_breaching": 0,
+    "sla_at_risk": 0,
+    "next_breach_ms": None,
 }
 # Live fields merged across partitions by their minimum (``None``: none there); the others add up.
 LIVE_MIN = ("oldest_waiting_created_ms", "oldest_queued_ms", "next_breach_ms")
@@ -71,9 +90,17 @@ def decode_key(raw: bytes) -> tuple[str, int] | None:
         return None
 
 
-def record(scope: str, partition: int, stream_ms: int, published_ms: int, totals: Counters,
-           buckets: Mapping[str, Mapping[int, Counters]], live: dict[str, Any], agent: dict[str, Any] | None = None,
-           future: dict[str, Any] | None = None) -> dict[str, Any]:
+def record(
+    scope: str,
+    partition: int,
+    stream_ms: int,
+    published_ms: int,
+    totals: Counters,
+    buckets: Mapping[str, Mapping[int, Counters]],
+    live: dict[str, Any],
+    agent: dict[str, Any] | None = None,
+    future: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The record of ``scope`` on ``partition``. ``buckets``: level (``m``, ``q``, ``d``) -> start (ms) -> counters;
     ``live``: the gauges and the ``LIVE_DEFAULTS`` fields, as written; ``agent`` and ``future`` only if given."""
     out = {

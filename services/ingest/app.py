@@ -22,16 +22,21 @@ from services.ingest.secrets import SecretStore
 from services.ingest.webhooks import IngestMetrics, WebhookHandler
 
 
-def create_app(settings: IngestSettings, publisher: Publisher | None = None, secrets: SecretStore | None = None,
-               clock: Clock = wall_ms) -> FastAPI:
+def create_app(
+    settings: IngestSettings,
+    publisher: Publisher | None = None,
+    secrets: SecretStore | None = None,
+    clock: Clock = wall_ms,
+) -> FastAPI:
     """The ingest app; ``clock`` gives the receipt time (signed-timestamp windows, events from the future)."""
     publisher = publisher or KafkaPublisher(
         settings.kafka_bootstrap, timeout_s=settings.publish_timeout_s, linger_ms=settings.producer_linger_ms
     )
     secrets = secrets if secrets is not None else SecretStore.load(path=settings.webhook_secrets_file)
     registry = CollectorRegistry()
-    handler = WebhookHandler(settings, publisher, secrets, IngestMetrics(registry),
-                             RecentIds(settings.dedupe_cache_size), clock)
+    handler = WebhookHandler(
+        settings, publisher, secrets, IngestMetrics(registry), RecentIds(settings.dedupe_cache_size), clock
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -41,8 +46,12 @@ def create_app(settings: IngestSettings, publisher: Publisher | None = None, sec
 
     # deskpulse exports Prometheus metrics, not OpenTelemetry: FastAPI's native telemetry would still look up
     # the global OTel providers on every request (~5 % of a webhook's CPU in the profile).
-    app = FastAPI(title="deskpulse ingest", version="0.1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(
+        title="deskpulse ingest",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
 
     @app.post("/webhooks/{platform}", summary="Receive a platform webhook (or canonical events)")
     async def webhook(platform: str, request: Request) -> Response:

@@ -28,8 +28,18 @@ from services.ingest.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("accepted", "duplicate", "ignored", "unauthorized", "malformed", "unmappable", "unavailable",
-            "too_large", "unsupported_media_type", "unknown_platform")
+OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "ignored",
+    "unauthorized",
+    "malformed",
+    "unmappable",
+    "unavailable",
+    "too_large",
+    "unsupported_media_type",
+    "unknown_platform",
+)
 
 
 class IngestMetrics:
@@ -43,11 +53,14 @@ class IngestMetrics:
             registry=registry,
         )
         self.events = Counter(
-            "deskpulse_ingest_events_published_total", "Canonical events acknowledged by Kafka", ["platform"],
+            "deskpulse_ingest_events_published_total",
+            "Canonical events acknowledged by Kafka",
+            ["platform"],
             registry=registry,
         )
         self.publish_seconds = Histogram(
-            "deskpulse_ingest_publish_seconds", "Time from publish to Kafka's acknowledgement of a delivery",
+            "deskpulse_ingest_publish_seconds",
+            "Time from publish to Kafka's acknowledgement of a delivery",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )
@@ -117,18 +130,29 @@ def missing_secret(platform: str, account: str | None) -> str:
     """The 401 detail when no secret is configured for a platform (or one of its accounts): what to set."""
     variable = f"DESKPULSE_WEBHOOK_SECRET_{platform.upper()}"
     if account:
-        return (f"no webhook secret is configured for {platform}/{account}: set {variable} (every account), or "
-                f"add '{account}' under '{platform}' in the file DESKPULSE_WEBHOOK_SECRETS_FILE names")
-    return (f"no webhook secret is configured for {platform}: set {variable}, or add '{platform}: {{default: "
-            f"<secret>}}' to the file DESKPULSE_WEBHOOK_SECRETS_FILE names")
+        return (
+            f"no webhook secret is configured for {platform}/{account}: set {variable} (every account), or "
+            f"add '{account}' under '{platform}' in the file DESKPULSE_WEBHOOK_SECRETS_FILE names"
+        )
+    return (
+        f"no webhook secret is configured for {platform}: set {variable}, or add '{platform}: {{default: "
+        f"<secret>}}' to the file DESKPULSE_WEBHOOK_SECRETS_FILE names"
+    )
 
 
 class WebhookHandler:
     """What answering a webhook needs: the settings, the publisher, the configured secrets, the metrics, the ids
     acknowledged recently and the clock that gives the receipt time."""
 
-    def __init__(self, settings: IngestSettings, publisher: Publisher, secrets: SecretStore, metrics: IngestMetrics,
-                 recent: RecentIds, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        publisher: Publisher,
+        secrets: SecretStore,
+        metrics: IngestMetrics,
+        recent: RecentIds,
+        clock: Clock,
+    ) -> None:
         self.settings = settings
         self.publisher = publisher
         self.secrets = secrets
@@ -225,9 +249,15 @@ class WebhookHandler:
             self.metrics.future.labels(platform, "refused").inc(len(ahead))
             raise _error(400, "malformed", eventtime.refusal(events, ahead[0], received_ms, max_skew_ms))
         self.metrics.future.labels(platform, "restamped").inc(len(ahead))
-        log.warning("%s sent %d event(s) dated more than %.0f s ahead of ingest's clock (first: %s at %s); "
-                    "stamped with the receipt time", platform, len(ahead), max_skew_ms / 1000,
-                    events[ahead[0]].event_id, events[ahead[0]].occurred_at)
+        log.warning(
+            "%s sent %d event(s) dated more than %.0f s ahead of ingest's clock (first: %s at %s); "
+            "stamped with the receipt time",
+            platform,
+            len(ahead),
+            max_skew_ms / 1000,
+            events[ahead[0]].event_id,
+            events[ahead[0]].occurred_at,
+        )
         late = set(ahead)
         return [eventtime.restamp(e, received_ms) if i in late else e for i, e in enumerate(events)]
 

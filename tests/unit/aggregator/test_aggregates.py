@@ -7,7 +7,9 @@ a test needs one exact gauge, oldest time or SLA clock. See test_bulk.py for the
 
 from services.aggregator.aggregates import PartitionAggregates
 from services.aggregator.contacts import add_event, facts
-from services.aggregator.kpis import EMPTY, Contribution, DefaultConfig, SlaKpiConfig, contribution
+from services.aggregator.contributions import EMPTY, Contribution
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
+from services.aggregator.kpis import contribution
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import DAY_MS, HOUR_MS, MINUTE_MS, QUARTER_MS, Retention, bucket_start
 from tests.support.events import T0, ev

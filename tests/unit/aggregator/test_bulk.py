@@ -9,7 +9,9 @@ from hypothesis import given, settings, strategies as st
 from services.aggregator.aggregates import BulkLoad, PartitionAggregates
 from services.aggregator.contacts import facts
 from services.aggregator.engine import Engine, EngineSettings, retired_key
-from services.aggregator.kpis import EMPTY, Contribution, DefaultConfig, SlaKpiConfig, contribution, retired_contribution
+from services.aggregator.contributions import EMPTY, Contribution, retired_contribution
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
+from services.aggregator.kpis import contribution
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import DAY_MS, HOUR_MS, MINUTE_MS, DayCalendar, Retention
 from services.common.events import parse_event

@@ -4,7 +4,7 @@ import random
 from hypothesis import given, settings, strategies as st
 
 from services.aggregator.engine import Engine, retired_key
-from services.aggregator.kpis import DefaultConfig
+from services.aggregator.kpiconfig import DefaultConfig
 from services.domain.windows import DAY_MS, MINUTE_MS, QUARTER_MS, window_start
 from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms, parse_event

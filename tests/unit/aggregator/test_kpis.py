@@ -3,7 +3,9 @@
 import pytest
 
 from services.aggregator.contacts import add_event, facts
-from services.aggregator.kpis import DefaultConfig, SlaKpiConfig, contribution, split
+from services.aggregator.contributions import split
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
+from services.aggregator.kpis import contribution
 from services.domain.service_levels import ServiceLevel
 from services.domain.slaconfig import SlaConfig
 from tests.support.events import T0, ev

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.aggregator.engine import Engine
-from services.aggregator.kpis import SlaKpiConfig
+from services.aggregator.kpiconfig import SlaKpiConfig
 from services.domain.scopes import light_scope
 from services.domain.slaconfig import SlaConfig
 from services.api.app import create_app

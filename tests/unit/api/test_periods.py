@@ -6,7 +6,8 @@ import pytest
 
 from services.aggregator.contacts import add_event, facts
 from services.aggregator.engine import Engine, retired_key
-from services.aggregator.kpis import DefaultConfig, SlaKpiConfig, contribution
+from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
+from services.aggregator.kpis import contribution
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import DAY_MS
 from services.api.readmodel import ReadModel

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from services.aggregator.engine import Engine
-from services.aggregator.kpis import SlaKpiConfig
+from services.aggregator.kpiconfig import SlaKpiConfig
 from services.api import kpis, outliers, periods
 from services.common.events import parse_event
 from services.demo.synthetic import agent_shifts, history

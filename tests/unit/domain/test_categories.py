@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 from services.domain.categories import NO_LABELS, ComplaintRule, step_labels
 from services.aggregator.contacts import add_event, facts
 from services.aggregator.engine import Engine
-from services.aggregator.kpis import SlaKpiConfig, contribution
+from services.aggregator.kpiconfig import SlaKpiConfig
+from services.aggregator.kpis import contribution
 from services.domain.scopes import describe_scope
 from services.domain.slaconfig import SlaConfig, SlaConfigError
 from services.domain.windows import MINUTE_MS, QUARTER_MS, window_start
@@ -116,7 +117,7 @@ def test_a_contact_moves_with_its_category_like_a_queue_transfer():
 
 def test_no_category_scopes_without_config():
     record = add_event(None, ev("contact.created", 0, queue_id="q", status="new", attributes={"tags": ["refund"]}), 0)
-    from services.aggregator.kpis import DefaultConfig
+    from services.aggregator.kpiconfig import DefaultConfig
     assert not any(s.startswith("category/") for s in contribution(facts(record), DefaultConfig()).all_totals())
     assert facts(add_event(None, ev("contact.created", 0), 0)).labels == NO_LABELS
 

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from services.aggregator.engine import Engine, EngineSettings
-from services.aggregator.kpis import SlaKpiConfig
+from services.aggregator.kpiconfig import SlaKpiConfig
 from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms, parse_event
 from services.demo.synthetic import agent_shifts, history
