@@ -106,7 +106,7 @@ async def churn(model, per_second: int, interval: float = 0.5) -> None:
     """Replace one partition partial of ``per_second`` random scopes per second, every ``interval`` seconds."""
     import asyncio
 
-    from services.api.readmodel import apply_sliced
+    from services.api.consumer import apply_sliced
 
     rng = random.Random(7)
     scopes = model.all_scopes()

@@ -10,10 +10,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from services.api.consumer import SnapshotConsumer
 from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
-from services.api.readmodel import ReadModel, SnapshotConsumer
+from services.api.readmodel import ReadModel
 from services.api.routers import health, insights, metrics, scopes, stream
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings

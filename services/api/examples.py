@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from services.api.readmodel import merge
+from services.api.scopeview import merge
 from services.api.staffing import StaffingConfig, scope_staffing
 from services.api.views import scope_body
 from services.domain.scopes import describe_scope

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from services.api import outliers
 from services.api.periods import day_calendar, starts
-from services.api.readmodel import ReadModel, ScopeView
+from services.api.readmodel import ReadModel
+from services.api.scopeview import ScopeView
 from services.common.events import from_epoch_ms
 from services.domain.scopes import parse_light_scope
 from services.domain.slaconfig import SlaConfig

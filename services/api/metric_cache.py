@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
-from services.api.readmodel import ScopeView
+from services.api.scopeview import ScopeView
 from services.domain.scopes import parse_light_scope
 
 Bounds = dict[str, list[tuple[str, str]]]  # histogram le prefix -> sorted (le label, counter name)

@@ -37,7 +37,7 @@ from services.api.judgements import PERIODS, judge_views
 from services.api.metric_cache import NO_PARTS, Bounds, Parts, ScrapeCache, on_view, stream_ms
 from services.api.metric_text import escape, header, labels, num
 from services.api.periods import day_calendar
-from services.api.readmodel import ScopeView
+from services.api.scopeview import ScopeView
 from services.api.staffing import StaffingConfig, pool, scope_staffing, window_bounds
 from services.domain.windows import DayCalendar
 

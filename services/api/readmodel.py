@@ -2,146 +2,26 @@
 
 Built by consuming the compacted ``deskpulse.kpis.v1`` topic from the beginning; rebuilt the same way on
 every start. Merging is pure: counters add up across partitions, the oldest waiting contact is the minimum.
-The records' format (``deskpulse.snapshot.v1``, key and value) is ``services.domain.snapshot``.
+The records' format (``deskpulse.snapshot.v1``, key and value) is ``services.domain.snapshot``; a scope's view
+and its window maths are ``scopeview``; ``consumer`` feeds the model from Kafka. Here: the store of partials,
+the index of scopes by kind and id, and the copy handed to the ``/metrics`` thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import gc
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-
-from services.api.slices import Slices
+from services.api.scopeview import ScopeView, merge
 from services.common.clock import Clock, wall_ms
-from services.common.kafka import ensure_topics
-from services.common.settings import Settings
-from services.domain.counters import total
 from services.domain.scopes import LIGHT_KINDS
-from services.domain.snapshot import LIVE_MIN, add_buckets, decode, decode_key
-from services.domain.windows import sum_buckets, window_start
+from services.domain.snapshot import decode, decode_key
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, eq=False)
-class ScopeView:
-    """One scope's figures over every partition. Immutable once built; the buckets are merged on first use
-    (window ``all``, live figures and ``/metrics`` never need them)."""
-
-    scope: str
-    kind: str
-    platform: str | None
-    id: str | None
-    totals: dict[str, int]  # window "all"
-    live: dict[str, Any]
-    agent: dict[str, Any] | None  # current state, for agent scopes
-    stream_ms: int  # newest stream time among the partials, advanced by wall time since publication
-    published_ms: int
-    parts: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # the partials, for the buckets
-    # ``all`` only: events the aggregator refused for being too far in the future ({"n", "last"}), else None
-    future: dict[str, Any] | None = None
-
-    @cached_property
-    def minutes(self) -> dict[int, dict[str, int]]:
-        """One-minute buckets by start (ms)."""
-        out: dict[int, dict[str, int]] = {}
-        for partial in self.parts:
-            add_buckets(out, partial["minutes"])
-        return out
-
-    @cached_property
-    def quarters(self) -> dict[int, dict[str, int]]:
-        """Fifteen-minute buckets by start (ms)."""
-        out: dict[int, dict[str, int]] = {}
-        for partial in self.parts:
-            add_buckets(out, partial["quarters"])
-        return out
-
-    @cached_property
-    def days(self) -> dict[int, dict[str, int]]:
-        """Local-day buckets by start (ms): the per-day counters (``kpis.DAY_COUNTERS``), ~16 days."""
-        out: dict[int, dict[str, int]] = {}
-        for partial in self.parts:
-            add_buckets(out, partial.get("days", {}))  # absent in partials of older aggregators
-        return out
-
-    def at(self, stream_ms: int) -> ScopeView:
-        """This view at another stream time, sharing the merged buckets."""
-        if stream_ms == self.stream_ms:
-            return self
-        other = replace(self, stream_ms=stream_ms)
-        for name in ("minutes", "quarters", "days"):
-            if name in self.__dict__:
-                other.__dict__[name] = self.__dict__[name]
-        return other
-
-    def counters(self, window: str, now_ms: int, today_start_ms: int | None = None) -> dict[str, int]:
-        """Summed counters of ``window`` at ``now_ms`` (``today`` needs its local start)."""
-        if window == "all":
-            return self.totals
-        if window == "today":
-            return sum_buckets(self.quarters, today_start_ms or 0)
-        level, start = window_start(window, now_ms)
-        return sum_buckets(self.minutes if level == "m" else self.quarters, start)
-
-    def window_from(self, window: str, now_ms: int, today_start_ms: int | None = None) -> int | None:
-        if window == "all":
-            return None
-        if window == "today":
-            return today_start_ms
-        return window_start(window, now_ms)[1]
-
-
-def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
-    """Merge the partial snapshots of one scope (at least one): sums, and minima of "oldest" times."""
-    first = partials[0]
-    totals = dict(first["totals"]) if len(partials) == 1 else total(p["totals"] for p in partials)
-    live: dict[str, Any] = {}
-    agent = None
-    agent_published = -1
-    for partial in partials:
-        for name, value in partial["live"].items():
-            if name in LIVE_MIN:
-                if value is not None and (live.get(name) is None or value < live[name]):
-                    live[name] = value
-                else:
-                    live.setdefault(name, None)
-            else:
-                live[name] = live.get(name, 0) + value
-        if partial.get("agent") and partial["published_ms"] > agent_published:
-            agent, agent_published = partial["agent"], partial["published_ms"]
-    stream = max(p["stream_ms"] + max(0, wall_ms - p["published_ms"]) for p in partials)
-    refused = [p["future"] for p in partials if p.get("future")]
-    future = (
-        {
-            "n": sum(f["n"] for f in refused),
-            "last": max((f["last"] for f in refused), key=lambda last: last["refused_at_ms"]),
-        }
-        if refused
-        else None
-    )
-    return ScopeView(
-        scope=first["scope"],
-        kind=first["kind"],
-        platform=first["platform"],
-        id=first["id"],
-        totals=totals,
-        live=live,
-        agent=agent,
-        stream_ms=stream,
-        published_ms=max(p["published_ms"] for p in partials),
-        parts=tuple(partials),
-        future=future,
-    )
 
 
 @dataclass
@@ -380,91 +260,3 @@ class ReadModel:
         if self.last_update_monotonic is None:
             return None
         return round(max(0.0, time.monotonic() - self.last_update_monotonic), 3)
-
-
-async def apply_sliced(
-    model: ReadModel, records: Iterable[tuple[bytes | None, bytes | None]], slice_s: float = 0.005
-) -> None:
-    """Apply snapshot records on the event loop, letting other work in every ``slice_s``: a batch of thousands of
-    records (a busy aggregator, a restart's catch-up) would otherwise hold every request for its whole length."""
-    slices = Slices(slice_s)
-    for key, value in records:
-        model.apply(key, value)
-        await slices.pause()
-
-
-class SnapshotConsumer:
-    """Feeds a :class:`ReadModel` from the snapshot topic, from the beginning, for as long as it runs.
-
-    ``read_model.caught_up`` turns true once every partition has been read up to the end offsets seen at
-    start. If Kafka goes away the model keeps its last state and the consumer keeps retrying.
-    """
-
-    def __init__(self, settings: Settings, read_model: ReadModel) -> None:
-        self._settings = settings
-        self._model = read_model
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="snapshot-consumer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        topic = self._settings.kpis_topic
-        while True:
-            consumer = None
-            try:
-                await ensure_topics(self._settings)
-                # No group: the consumer assigns itself every partition and starts from the earliest offset.
-                consumer = AIOKafkaConsumer(
-                    topic,
-                    bootstrap_servers=self._settings.kafka_bootstrap,
-                    group_id=None,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                )
-                await consumer.start()
-                await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep serving the last state whatever happened; retry
-                log.warning(
-                    "snapshot consumer failed (%r); serving the last state and retrying",
-                    exc,
-                    exc_info=not isinstance(exc, (KafkaError, OSError, TimeoutError)),
-                )
-                await asyncio.sleep(2)
-            finally:
-                if consumer is not None:
-                    await consumer.stop()
-
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        pending: dict[TopicPartition, int] | None = None
-        settled = time.monotonic()
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            if self._model.caught_up and time.monotonic() - settled > 300:
-                gc.freeze()  # partials that arrived since: keep full collections short (see settle_heap)
-                settled = time.monotonic()
-            for records in batches.values():
-                await apply_sliced(self._model, ((r.key, r.value) for r in records))
-            if self._model.caught_up:
-                continue
-            assigned = consumer.assignment()
-            if not assigned:
-                continue
-            if pending is None:
-                pending = dict(await consumer.end_offsets(list(assigned)))
-            for tp, end in list(pending.items()):
-                if await consumer.position(tp) >= end:
-                    del pending[tp]
-            if not pending:
-                self._model.caught_up = True
-                log.info("read model caught up with %s (%d scopes)", self._settings.kpis_topic, self._model.scope_count)

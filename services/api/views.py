@@ -6,7 +6,7 @@ from typing import Any
 
 from services.api.kpis import agent_time, window_kpis
 from services.api.periods import workload
-from services.api.readmodel import ScopeView
+from services.api.scopeview import ScopeView
 from services.common.events import from_epoch_ms
 
 

@@ -1,4 +1,5 @@
-from services.api.readmodel import ReadModel, merge
+from services.api.readmodel import ReadModel
+from services.api.scopeview import merge
 from services.common.clock import FixedClock
 from tests.support.partials import encoded, partial
 
