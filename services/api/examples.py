@@ -7,6 +7,7 @@ from functools import cache
 from services.api.scopeview import merge
 from services.api.staffing import StaffingConfig, scope_staffing
 from services.api.views import scope_body
+from services.domain import snapshot
 from services.domain.scopes import describe_scope
 
 _NOW = 1_795_000_100_000
@@ -66,19 +67,8 @@ def body(scope: str) -> dict:
         agent = {"state": "busy", "since_ms": _NOW - 95_000, "raw_state": "On call"}
     if kind in ("all", "platform"):
         live.update(_PLATFORM_AGENTS)
-    minutes = {str(k): v for k, v in _MINUTES.items()} if kind in ("queue", "platform") else {}
-    partial = {
-        "scope": scope,
-        **describe_scope(scope),
-        "partition": 0,
-        "stream_ms": _NOW,
-        "published_ms": _NOW,
-        "totals": _TOTALS,
-        "minutes": minutes,
-        "quarters": {},
-        "live": live,
-        "agent": agent,
-    }
+    minutes = _MINUTES if kind in ("queue", "platform") else {}
+    partial = snapshot.record(scope, 0, _NOW, _NOW, _TOTALS, {"m": minutes, "q": {}, "d": {}}, live, agent)
     view = merge([partial], _NOW)
     out = scope_body(view, scope, kind, "all", _NOW)
     out["stale_seconds"] = 0.412
