@@ -67,6 +67,9 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         # A worker that died (SIGKILL, lost node) holds its partitions until the broker's session times out:
         # Faust's 60 s default left a restarted worker idle for ~59 s (bench/recovery.py). 10 s, 3 s heartbeats.
         broker_session_timeout=10.0,
+        # Static membership when the worker has a stable name: a worker restarted under the same name (SIGKILL,
+        # OOM, node restart) takes its partitions back as soon as it rejoins, with no rebalance of the others.
+        consumer_group_instance_id=settings.aggregator_instance_id,
     )
     events = app.topic(
         settings.events_topic,

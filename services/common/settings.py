@@ -78,6 +78,13 @@ class AggregatorSettings(CommonSettings):
     aggregator_batch_s: float = Field(
         0.05, gt=0, description="Longest wait to fill a batch before processing what has arrived"
     )
+    aggregator_instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="Static group membership (Kafka's group.instance.id): a name unique to this worker and kept "
+        "across its restarts (a StatefulSet's pod name), so a restarted worker gets its partitions back at once "
+        "instead of after the session timeout; unset: dynamic membership",
+    )
 
     # Time
     sla_config: SlaConfigPath = None

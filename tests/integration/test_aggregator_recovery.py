@@ -50,8 +50,14 @@ def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     return asyncio.run(describe())
 
 
-def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, unique_names, tmp_path):
-    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs", extra_env={"DESKPULSE_DEDUPE_CACHE_SIZE": "0"})
+# Dynamic membership (the default), and static membership as the Kubernetes manifests run workers: the restarted
+# worker rejoins under its old name and takes its partitions back from its dead self without a rebalance.
+@pytest.mark.parametrize("instance_id", [None, "recovery-worker-0"], ids=["dynamic", "static"])
+def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, unique_names, tmp_path, instance_id):
+    env = {"DESKPULSE_DEDUPE_CACHE_SIZE": "0"}
+    if instance_id is not None:
+        env["DESKPULSE_AGGREGATOR_INSTANCE_ID"] = instance_id  # names are per consumer group: one per test
+    pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs", extra_env=env)
     rng = random.Random(99)
     docs = history(rng, BASE, contacts=600, mean_gap_ms=6_000) + agent_shifts(rng, BASE, BASE + 3_600_000)
     delivered = docs + rng.sample(docs, len(docs) // 5)

@@ -55,11 +55,24 @@ def test_configmaps_referenced_by_workloads_are_generated():
 
 def test_several_ingest_and_api_replicas_and_aggregators_within_partitions():
     def workload(name: str) -> dict:
-        return next(d for d in yaml.safe_load_all((K8S / f"{name}.yaml").read_text()) if d["kind"] == "Deployment")
+        docs = yaml.safe_load_all((K8S / f"{name}.yaml").read_text())
+        return next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet"))
     env = dict(item.split("=", 1) for item in next(
         g for g in _kustomization()["configMapGenerator"] if g["name"] == "deskpulse-env")["literals"])
     assert workload("ingest")["spec"]["replicas"] >= 2 and workload("api")["spec"]["replicas"] >= 2
     assert 2 <= workload("aggregator")["spec"]["replicas"] <= int(env["DESKPULSE_TOPIC_PARTITIONS"])
+
+
+def test_each_aggregator_worker_is_a_static_group_member_named_after_its_pod():
+    """Static membership needs a name unique to each worker and kept across its restarts: a StatefulSet pod's."""
+    aggregator = next(d for d in yaml.safe_load_all((K8S / "aggregator.yaml").read_text()) if d["kind"] == "StatefulSet")
+    assert aggregator["spec"]["serviceName"] == "deskpulse-aggregator-pods"
+    (container,) = aggregator["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert env["DESKPULSE_AGGREGATOR_INSTANCE_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    # compose scales one service to N identical containers: one name for all would fence them, so none is set
+    assert "DESKPULSE_AGGREGATOR_INSTANCE_ID" not in str(compose["services"]["aggregator"])
 
 
 # kubectl is not a CI prerequisite (deploy/local/install-prerequisites.sh does not install it): a plain skip.
@@ -69,7 +82,7 @@ def test_kustomize_builds():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
-    assert kinds.count("Deployment") == 4 and kinds.count("StatefulSet") == 2
+    assert kinds.count("Deployment") == 3 and kinds.count("StatefulSet") == 3
 
 
 def test_kubernetes_prometheus_config_is_valid():
