@@ -3,7 +3,9 @@ serves correct figures again.
 
     .venv/bin/python bench/recovery.py [--quick] [--events 1000000] [--delta 2000]
 
-Real processes on one broker (one aggregator worker, the API; default settings, 4 partitions):
+Real processes on one broker (one aggregator worker, the API; default settings, 4 partitions). The worker runs as
+the Kubernetes manifests run it, a static group member under a stable name (``DESKPULSE_AGGREGATOR_INSTANCE_ID``,
+restarted under the same name); ``--env DESKPULSE_AGGREGATOR_INSTANCE_ID=`` measures dynamic membership:
 
 1. Synthetic contact lifecycles (``services.demo.synthetic.lifecycle``: created, queued, assigned, messages,
    status changes, ratings; ~5 events per contact) arriving over the last 36 h, and the synthetic agents'
@@ -179,7 +181,11 @@ async def _changelog_bytes(bootstrap: str, topic: str, partitions: int, timeout_
 def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
         extra_env: dict[str, str] | None = None) -> list[Figure]:
     n = n or (100_000 if ctx.quick else 1_000_000)
-    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="recovery", extra_env=dict(extra_env or {}))
+    env = {"DESKPULSE_AGGREGATOR_INSTANCE_ID": "bench-aggregator-0", **(extra_env or {})}
+    if not env["DESKPULSE_AGGREGATOR_INSTANCE_ID"]:
+        del env["DESKPULSE_AGGREGATOR_INSTANCE_ID"]  # `--env DESKPULSE_AGGREGATOR_INSTANCE_ID=`: dynamic membership
+    membership = "static" if "DESKPULSE_AGGREGATOR_INSTANCE_ID" in env else "dynamic"
+    stack = Stack(ctx.bootstrap, ctx.workdir, prefix="recovery", extra_env=env)
     expected = Expected()
     held: deque = deque()
     figures: list[Figure] = []
@@ -261,7 +267,8 @@ def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
                            f"; from the restart: " + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items())
                            + f"; the new worker counted {counted_after:,.0f} events (re-read after the last commit, "
                            f"deduplicated, plus the new ones); aggregator VmRSS {mib(before_kill[0])} before the kill, "
-                           f"{mib(after[0])} after recovery; changelog {changelog_n:,} records{what_if}")),
+                           f"{mib(after[0])} after recovery; changelog {changelog_n:,} records; {membership} group "
+                           f"membership{what_if}")),
             Figure(name="recovery changelog size", value=cl_bytes / MiB, unit="MiB", goal="", met=None,
                    detail=f"{changelog_topic}: {changelog_n:,} records at the kill ({cl_seen:,} read back, "
                           f"{cl_keys:,} distinct keys: compaction can shrink it to that), keys + values "
