@@ -75,6 +75,21 @@ def test_each_aggregator_worker_is_a_static_group_member_named_after_its_pod():
     assert "DESKPULSE_AGGREGATOR_INSTANCE_ID" not in str(compose["services"]["aggregator"])
 
 
+def test_compose_takes_the_secrets_from_an_env_file_that_git_ignores():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name in ("ingest", "api"):
+        assert {"path": "./secrets.env", "required": False} in compose["services"][name]["env_file"], name
+    assert "deploy/secrets.env" in (ROOT / ".gitignore").read_text().splitlines()
+    example = (DEPLOY / "secrets.env.example").read_text().splitlines()
+    settings = [line for line in example if line and not line.startswith("#")]
+    assert all(line.endswith("=") for line in settings), "the example holds names, never values"
+    from services.ingest.platforms import PLATFORMS
+
+    named = {line.removesuffix("=") for line in settings}
+    assert {f"DESKPULSE_WEBHOOK_SECRET_{p.upper()}" for p in PLATFORMS} | {"DESKPULSE_API_TOKENS"} <= named
+    assert "secrets.env" not in str(compose["x-deskpulse-env"])  # no secret in the shared environment
+
+
 # kubectl is not a CI prerequisite (deploy/local/install-prerequisites.sh does not install it): a plain skip.
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 def test_kustomize_builds():
