@@ -25,10 +25,6 @@ from services.domain.service_levels import ServiceLevel, service_level_contribut
 # -- scopes -----------------------------------------------------------------------------------------------------
 
 
-def contact_scopes(f: ContactFacts, category: str | None = None) -> list[str]:
-    return list(_contact_scopes(f.platform, f.account, f.queue, category))
-
-
 @lru_cache(maxsize=65_536)
 def _contact_scopes(platform: str, account: str | None, queue: str | None, category: str | None) -> tuple[str, ...]:
     scopes = ["all", scope_id("platform", platform)]

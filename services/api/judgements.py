@@ -8,7 +8,7 @@ days before.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -106,14 +106,3 @@ def summary(judgement: Mapping[str, Any]) -> dict[str, Any]:
     return {k: judgement[k] for k in ("scope", "platform", "id", "period", "verdict", "from", "to")} | {
         "metrics": metrics
     }
-
-
-def group_light(views: Iterable[ScopeView]) -> dict[tuple[str, str], tuple[dict[str, ScopeView], dict[str, ScopeView]]]:
-    """Light views by (platform, queue): (agents, categories), for a scrape over every queue at once."""
-    out: dict[tuple[str, str], tuple[dict[str, ScopeView], dict[str, ScopeView]]] = {}
-    for view in views:
-        if view.kind in ("queue_agent", "queue_category"):
-            kind, platform, queue, key = parse_light_scope(view.scope)
-            agents, categories = out.setdefault((platform, queue), ({}, {}))
-            (agents if kind == "queue_agent" else categories)[key] = view
-    return out

@@ -45,10 +45,6 @@ class Subscriber:
         self.event = asyncio.Event()
         self.closed = False
 
-    def offer(self, seq: int, scope: str) -> None:
-        if self.match(scope):
-            self.take(seq, scope)
-
     def take(self, seq: int, scope: str) -> None:
         """Queue a change already known to match (``ChangeFeed.publish`` matches once per filter)."""
         self.pending.pop(scope, None)  # keep insertion order = sequence order

@@ -7,7 +7,6 @@ buckets of the right light scopes reach it, and what comes back.
 from services.api import judgements
 from services.api.judgements import (
     bounds,
-    group_light,
     judge_queue,
     judge_views,
     queue_parts,
@@ -133,22 +132,6 @@ def test_summary_keeps_the_verdicts_and_the_outliers_only():
     assert complaints["outliers"][0]["value"] == 0.6 and complaints["outliers"][0]["volume"] == 20
     assert complaints["verdict"] == "agent-level" and complaints["queue_shift"] is False
     assert complaints["categories_worse"] == []
-
-
-def test_group_light_gathers_each_queues_agents_and_categories():
-    model = model_with([
-        ("queue/zendesk/a/b", {"totals": {"created": 1}}),
-        (light_scope("queue_agent", "zendesk", "a/b", "x"), {"days": {day(0): {"resolved": 1}}}),
-        (light_scope("queue_agent", "zendesk", "a/b", "y"), {"days": {day(0): {"resolved": 1}}}),
-        (light_scope("queue_category", "zendesk", "a/b", "billing"), {"days": {day(0): {"resolved": 1}}}),
-        (light_scope("queue_agent", "intercom", "c", "x"), {"days": {day(0): {"resolved": 1}}}),
-    ])
-    grouped = group_light(model.views())
-    assert set(grouped) == {("zendesk", "a/b"), ("intercom", "c")}
-    agents, categories = grouped[("zendesk", "a/b")]
-    assert set(agents) == {"x", "y"} and set(categories) == {"billing"}
-    assert agents["x"].scope == light_scope("queue_agent", "zendesk", "a/b", "x")
-    assert grouped[("intercom", "c")][1] == {}
 
 
 def test_periods_are_one_day_and_seven():

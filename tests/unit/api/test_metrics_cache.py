@@ -238,3 +238,25 @@ def test_a_change_makes_the_next_scrape_current_computing_only_what_it_touches(c
     wall = LATER + DAY
     body = scrape({"forecasts": 0, "judgements": 6})  # no handled contact in a window a day on: nothing to forecast
     assert b"deskpulse_staffing_agents_needed{" not in body
+
+
+def test_light_views_are_grouped_by_queue_even_when_ids_hold_a_slash():
+    model = ReadModel(clock=FixedClock(WALL))
+    day = {"days": {NOW - NOW % 86_400_000: {"resolved": 1}}}
+    for scope, kw in [
+        ("queue/zendesk/a/b", {"totals": {"created": 1}}),
+        (light_scope("queue_agent", "zendesk", "a/b", "x"), day),
+        (light_scope("queue_agent", "zendesk", "a/b", "y"), day),
+        (light_scope("queue_category", "zendesk", "a/b", "billing"), day),
+        (light_scope("queue_agent", "intercom", "c", "x"), day),
+    ]:
+        model.apply(*encoded(scope, 0, stream_ms=NOW, published_ms=WALL, **kw))
+    light = [v for v in model.views() if v.kind in ("queue_agent", "queue_category")]
+    cache = ScrapeCache()
+    grouped = cache.light_groups(light)
+    assert set(grouped) == {("zendesk", "a/b"), ("intercom", "c")}
+    parts = grouped[("zendesk", "a/b")]
+    assert set(parts.agents) == {"x", "y"} and set(parts.categories) == {"billing"}
+    assert parts.agents["x"].scope == light_scope("queue_agent", "zendesk", "a/b", "x")
+    assert grouped[("intercom", "c")].categories == {}
+    assert cache.light_groups(list(light))[("zendesk", "a/b")] is parts  # the same views: the same Parts
