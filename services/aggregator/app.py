@@ -1,22 +1,26 @@
 """Faust wiring of the aggregator: topic → contact table → partial snapshots.
 
 Wiring only: the Faust app, its topic, table, agent and timer, connected to the pieces that hold the logic:
-``engine`` (the figures), ``batches`` (a batch through the engine onto the changelog), ``rebalance`` (the rebuild
-after a rebalance) and ``publisher`` (the partial snapshots onto the KPI topic).
+``engine`` (the figures), ``batches`` (a batch through the engine onto the changelog), ``localstate`` (the table's
+records in memory and on local disk), ``rebalance`` (the rebuild after a rebalance) and ``publisher`` (the partial
+snapshots onto the KPI topic).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 from typing import Any
 
 import faust
 from prometheus_client import Counter, start_http_server
 
-from services.aggregator.batches import BatchStep, TableChangelog
+from services.aggregator import localstate
+from services.aggregator.batches import BatchStep
 from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
+from services.aggregator.localstate import LocalState
 from services.aggregator.publisher import SnapshotPublisher
 from services.aggregator.rebalance import RebuildOnRebalance
 from services.aggregator.writeback import WriteBack
@@ -53,15 +57,16 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     """The Faust app; ``clock`` is the wall clock that advances stream time while no newer event arrives."""
     datadir = settings.data_dir / "faust" / settings.aggregator_app_id
     datadir.mkdir(parents=True, exist_ok=True)
+    localstate.register()
     app = faust.App(
         settings.aggregator_app_id,
         broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
-        store="memory://",
-        # Faust keeps a few files of its own (table metadata) under {datadir}/v1: not in the working directory.
+        # The contact table's databases, one per partition, live under {datadir}/v1/tables (localstate.py).
+        store=localstate.STORE_URL,
         datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.aggregator_standby_replicas,
         producer_acks=-1,
         producer_linger=0.005,
         # A worker that died (SIGKILL, lost node) holds its partitions until the broker's session times out:
@@ -86,8 +91,11 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         key_type=str,
         partitions=settings.topic_partitions,
         extra_topic_configs={"segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
+        options=dict(localstate.ROCKSDB_OPTIONS),  # a copy: Faust pops keys off the dict it is given
     )
-    table = WriteBack(contacts)
+    state = LocalState(contacts)
+    contacts.data.on_recovered = state.sync  # the records follow the assignment, before events flow
+    table = WriteBack(state.records)
     engine = Engine(
         table,
         config=config or kpi_config(settings),
@@ -98,7 +106,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         ),
     )
     rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock)
-    batches = BatchStep(engine, table, TableChangelog(contacts), rebuild.ready, clock, events=EVENTS, late=LATE)
+    batches = BatchStep(engine, table, state.write, rebuild.ready, clock, events=EVENTS, late=LATE)
     publisher = SnapshotPublisher(
         engine,
         rebuild.ready,
@@ -114,6 +122,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         # are acknowledged after their batch is processed, so a crash replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             batches.process(batch)
+            state.persist()  # what Kafka acknowledged of the earlier batches' changelog writes, to local disk
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():
@@ -127,6 +136,22 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     return app
 
 
+def lock_data_dir(settings: AggregatorSettings):
+    """Hold the worker's data directory for as long as the returned file is open; exit with a clear message if
+    another worker holds it (RocksDB would otherwise retry its locked databases for 30 s and then crash)."""
+    datadir = settings.data_dir / "faust" / settings.aggregator_app_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    lock = open(datadir / "worker.lock", "w")  # noqa: SIM115 (held until the process exits)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.error(
+            "another aggregator worker uses %s: give each worker on one machine its own DESKPULSE_DATA_DIR", datadir
+        )
+        raise SystemExit(2) from None
+    return lock
+
+
 def run(settings: AggregatorSettings, metrics_port: int | None = None) -> None:
     """Run one aggregator worker until SIGINT/SIGTERM (Faust's worker handles both gracefully)."""
     try:
@@ -134,6 +159,7 @@ def run(settings: AggregatorSettings, metrics_port: int | None = None) -> None:
     except (SlaConfigError, OSError) as exc:
         log.error("cannot use DESKPULSE_SLA_CONFIG=%s: %s", settings.sla_config, exc)
         raise SystemExit(2) from None
+    lock = lock_data_dir(settings)  # noqa: F841 (kept open while the worker runs)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))

@@ -2,7 +2,7 @@
 
 Each batch is parsed and handed to the engine event by event; the engine reads and writes records through the
 ``WriteBack`` buffer, which is flushed once at the end of the batch, so each record a batch touched is written to
-the contact table's changelog once (see ``writeback.py``). Events are acknowledged by Faust after their batch is
+the contact table's changelog once (see ``writeback.py``; the sink is ``LocalState.write``). Events are acknowledged by Faust after their batch is
 processed, so a crash replays the batch; the engine deduplicates, which makes that harmless.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter as Counter_
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from prometheus_client import Counter
@@ -21,32 +21,9 @@ from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock
 from services.common.events import EventValidationError, parse_event
 
-if TYPE_CHECKING:
-    from faust.types import TableT
-
 log = logging.getLogger(__name__)
 
 LATE_OUTCOMES = ("late", "retired_late")  # the outcomes also counted in deskpulse_late_events_total
-
-
-class TableChangelog:
-    """The contact table, written as the write-back buffer's sink: its local data and its changelog.
-
-    What ``Table.__setitem__`` and ``__delitem__`` do, with the partition given: the record's own, not the one of
-    the stream's current event (a batch holds events of several partitions).
-    """
-
-    def __init__(self, table: TableT) -> None:
-        self._table = table
-
-    def __call__(self, key: str, record: dict | None, partition: int) -> None:
-        """Store ``record`` under ``key`` (``None``: delete it) and send it to ``partition`` of the changelog."""
-        if record is None:
-            self._table.data.pop(key, None)
-            self._table.send_changelog(partition, key, None, value_serializer="raw")
-        else:
-            self._table.data[key] = record
-            self._table.send_changelog(partition, key, record)
 
 
 class BatchStep:

@@ -85,6 +85,12 @@ class AggregatorSettings(CommonSettings):
         "across its restarts (a StatefulSet's pod name), so a restarted worker gets its partitions back at once "
         "instead of after the session timeout; unset: dynamic membership",
     )
+    aggregator_standby_replicas: int = Field(
+        0,
+        ge=0,
+        description="Standby copies of each partition's contact table kept current on other workers, for a "
+        "failover without a full changelog restore (Faust's table_standby_replicas; needs as many more workers)",
+    )
 
     # Time
     sla_config: SlaConfigPath = None
@@ -97,7 +103,9 @@ class AggregatorSettings(CommonSettings):
     )
 
     api_host: ApiHost = "127.0.0.1"  # `deskpulse aggregator --metrics-port` binds its metrics endpoint to it
-    data_dir: DataDir = REPO_ROOT / ".deskpulse"  # Faust's files, under faust/<app id>
+    # Faust's files under faust/<app id>: the contact table's databases, one per partition (localstate.py). One
+    # directory per worker: two workers on one machine need two.
+    data_dir: DataDir = REPO_ROOT / ".deskpulse"
 
 
 class ApiSettings(CommonSettings):

@@ -1,14 +1,15 @@
 """Kill the aggregator with SIGKILL mid-stream, restart it: the figures equal a recomputation.
 
-Real processes, real broker. The restarted worker restores its contact table from the changelog, rebuilds its
-aggregates from it and re-reads the events after the last committed offset; deduplication on event ids makes
-that replay harmless.
+Real processes, real broker. The restarted worker finds its contact table on its local disk (RocksDB, written
+behind the changelog: localstate.py), restores the changelog written since, rebuilds its aggregates from the table
+and re-reads the events after the last committed offset; deduplication on event ids makes that replay harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import signal
 import time
 
@@ -85,7 +86,11 @@ def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, un
                     continue
                 body = client.get(f"{pipe.api_url}/v1/{kind}s/{platform}/{key}").json()
                 assert api_figures(body) == expected_body(figures, gauges.get(scope)), scope
-        # what a restart replays: the changelog is compacted, in segments short enough for compaction to run
+        # the restarted worker found its partitions' records on its own disk (only the changelog's tail replayed)
+        restarted = (pipe.log_dir / "aggregator.log").read_text().split("Recovery complete")[-1]
+        loaded = [int(n) for n in re.findall(r"local state: (\d+) records of partitions \[0, 1, 2\]", restarted)]
+        assert loaded and loaded[0] > 0, restarted[-3000:]
+        # what a full restore replays: the changelog is compacted, in segments short enough for compaction to run
         changelog = topic_config(kafka_bootstrap, f"{unique_names['DESKPULSE_AGGREGATOR_APP_ID']}-contacts-changelog")
         assert changelog["cleanup.policy"] == "compact" and changelog["segment.ms"] == "600000"
     finally:

@@ -69,7 +69,9 @@ def test_a_worker_joining_and_leaving_mid_stream_keeps_figures_exact(kafka_boots
         pipe.start()
         with httpx.Client(timeout=10) as client:
             post_all(pipe, client, thirds[0])
-            second = Service("aggregator-2", ["aggregator"], pipe.env, pipe.log_dir / "aggregator-2.log")
+            # A worker of its own: its own data directory (two workers cannot share one).
+            env2 = {**pipe.env, "DESKPULSE_DATA_DIR": str(pipe.log_dir / "data-2")}
+            second = Service("aggregator-2", ["aggregator"], env2, pipe.log_dir / "aggregator-2.log")
             second.start()  # joins the group: partitions move to it
             time.sleep(8)
             post_all(pipe, client, thirds[1])

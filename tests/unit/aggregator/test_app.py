@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.aggregator.app import build_app
+from services.aggregator.app import build_app, lock_data_dir
+from services.aggregator.localstate import ContactStore
 from services.common.settings import AggregatorSettings
 
 
@@ -31,3 +32,29 @@ def test_an_instance_id_kafka_would_refuse_is_refused_at_start(tmp_path, name):
 def test_the_instance_id_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DESKPULSE_AGGREGATOR_INSTANCE_ID", "worker-7")
     assert settings(tmp_path).aggregator_instance_id == "worker-7"
+
+
+def test_standby_replicas_come_from_the_settings(tmp_path):
+    assert build_app(settings(tmp_path)).conf.table_standby_replicas == 0
+    app = build_app(settings(tmp_path, aggregator_standby_replicas=1))
+    assert app.conf.table_standby_replicas == 1
+
+
+def test_the_contact_table_is_kept_in_rocksdb_under_the_data_dir(tmp_path):
+    app = build_app(settings(tmp_path))
+    store = app.tables["contacts"].data
+    assert isinstance(store, ContactStore)
+    assert store.partition_path(3).is_relative_to(tmp_path / "faust" / "deskpulse-aggregator")
+
+
+def test_a_second_worker_on_the_same_data_dir_is_refused_with_a_clear_message(tmp_path, caplog):
+    held = lock_data_dir(settings(tmp_path))
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            lock_data_dir(settings(tmp_path))
+        assert exit_info.value.code == 2
+        assert "give each worker on one machine its own DESKPULSE_DATA_DIR" in caplog.text
+        lock_data_dir(settings(tmp_path / "other")).close()  # another directory is free
+    finally:
+        held.close()
+    lock_data_dir(settings(tmp_path)).close()  # free again once the first worker is gone

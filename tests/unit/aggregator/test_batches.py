@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 
-from services.aggregator.batches import BatchStep, TableChangelog
+from services.aggregator.batches import BatchStep
 from services.aggregator.engine import Engine
 from services.aggregator.writeback import WriteBack
 from services.common.clock import FixedClock
@@ -45,16 +45,27 @@ def step_with(engine_factory, clock=None, ready=None):
     table = WriteBack({})
     engine = engine_factory(table)
     sink_calls = []
-    step = BatchStep(engine, table, lambda key, record, partition: sink_calls.append((key, record, partition)),
-                     ready or (lambda: True), clock or FixedClock(T0), events=events, late=late)
+    step = BatchStep(
+        engine,
+        table,
+        lambda key, record, partition: sink_calls.append((key, record, partition)),
+        ready or (lambda: True),
+        clock or FixedClock(T0),
+        events=events,
+        late=late,
+    )
     return step, engine, registry, sink_calls
 
 
 def test_each_event_goes_to_the_engine_with_its_partition_and_the_clock_read_once():
     clock = FixedClock(T0 + 5)
     step, engine, _, _ = step_with(lambda t: ScriptedEngine(t, {}), clock=clock)
-    step.process([message(doc("contact.created", 0, contact="a", event_id="e1"), partition=2),
-                  message(doc("contact.created", 0, contact="b", event_id="e2"), partition=3)])
+    step.process(
+        [
+            message(doc("contact.created", 0, contact="a", event_id="e1"), partition=2),
+            message(doc("contact.created", 0, contact="b", event_id="e2"), partition=3),
+        ]
+    )
     assert engine.calls == [(2, "e1", T0 + 5), (3, "e2", T0 + 5)]
 
 
@@ -90,9 +101,13 @@ def test_invalid_messages_are_skipped_counted_and_logged_with_their_position(cap
     step, engine, registry, _ = step_with(lambda t: ScriptedEngine(t, {}))
     bad_type = {**doc("contact.created", 0), "type": "contact.exploded"}
     with caplog.at_level(logging.WARNING, logger="services.aggregator.batches"):
-        result = step.process([message(b"{not json", partition=1, offset=7),
-                               message(bad_type, partition=2, offset=8),
-                               message(doc("contact.created", 0, event_id="ok"), partition=3, offset=9)])
+        result = step.process(
+            [
+                message(b"{not json", partition=1, offset=7),
+                message(bad_type, partition=2, offset=8),
+                message(doc("contact.created", 0, event_id="ok"), partition=3, offset=9),
+            ]
+        )
     assert result == {"invalid": 2, "applied": 1}
     assert [c[1] for c in engine.calls] == ["ok"]
     assert registry.get_sample_value("deskpulse_aggregator_events_total", {"outcome": "invalid"}) == 2
@@ -102,11 +117,17 @@ def test_invalid_messages_are_skipped_counted_and_logged_with_their_position(cap
 
 def test_a_record_touched_several_times_in_a_batch_is_written_to_the_changelog_once():
     step, _, _, sink_calls = step_with(lambda t: ScriptedEngine(t, {}))
-    step.process([message(doc("contact.created", 0, contact="a", event_id="e1"), partition=1),
-                  message(doc("contact.assigned", 1, contact="a", event_id="e2", agent_id="x"), partition=1),
-                  message(doc("contact.created", 0, contact="b", event_id="e3"), partition=0)])
-    assert sorted(sink_calls, key=lambda c: c[0]) == [("contact:a", {"p": 1, "last": "e2"}, 1),
-                                                       ("contact:b", {"p": 0, "last": "e3"}, 0)]
+    step.process(
+        [
+            message(doc("contact.created", 0, contact="a", event_id="e1"), partition=1),
+            message(doc("contact.assigned", 1, contact="a", event_id="e2", agent_id="x"), partition=1),
+            message(doc("contact.created", 0, contact="b", event_id="e3"), partition=0),
+        ]
+    )
+    assert sorted(sink_calls, key=lambda c: c[0]) == [
+        ("contact:a", {"p": 1, "last": "e2"}, 1),
+        ("contact:b", {"p": 0, "last": "e3"}, 0),
+    ]
 
 
 def test_with_the_real_engine_the_flushed_records_are_the_engines_table():
@@ -128,30 +149,3 @@ def test_with_the_real_engine_the_flushed_records_are_the_engines_table():
     assert table.pending == 0
     [record] = [r for r in store.values() if r.get("kind") != "agent"]
     assert record["p"] == 0 and len(record["ev"]) == 2
-
-
-class FakeTable:
-    def __init__(self) -> None:
-        self.data: dict = {}
-        self.sent: list = []
-
-    def send_changelog(self, partition, key, value, **kwargs):
-        self.sent.append((partition, key, value, kwargs))
-
-
-def test_the_changelog_sink_writes_the_record_to_its_own_partition():
-    table = FakeTable()
-    TableChangelog(table)("contact:a", {"p": 3}, 3)
-    assert table.data == {"contact:a": {"p": 3}}
-    assert table.sent == [(3, "contact:a", {"p": 3}, {})]
-
-
-def test_the_changelog_sink_deletes_with_a_raw_tombstone():
-    table = FakeTable()
-    table.data["contact:a"] = {"p": 1}
-    sink = TableChangelog(table)
-    sink("contact:a", None, 1)
-    sink("contact:gone", None, 2)  # deleting what is not there still sends the tombstone
-    assert table.data == {}
-    assert table.sent == [(1, "contact:a", None, {"value_serializer": "raw"}),
-                          (2, "contact:gone", None, {"value_serializer": "raw"})]

@@ -26,8 +26,7 @@ class FakeApp:
         self.completed = threading.Event()
         self.tables = SimpleNamespace(recovery=SimpleNamespace(completed=self.completed))
         self.assigned = assigned
-        self.assignor = SimpleNamespace(
-            assigned_actives=lambda: {TP(t, p) for t, p in self.assigned})
+        self.assignor = SimpleNamespace(assigned_actives=lambda: {TP(t, p) for t, p in self.assigned})
 
 
 class FakeEngine:

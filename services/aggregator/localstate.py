@@ -1,0 +1,176 @@
+"""The contact table's records: in memory for the engine, on local disk for restarts, behind the changelog.
+
+The engine reads every record of its partitions on every event, so the records it works on are a plain dict of
+decoded records (``LocalState.records``), as fast as the memory store was. Under them, Faust's RocksDB store keeps
+one database per changelog partition on this node's disk with the changelog offset it holds (Faust's
+``persisted_offset``), so a restarted worker replays only the changelog written since, not the whole of it, and a
+standby replica (``DESKPULSE_AGGREGATOR_STANDBY_REPLICAS``) keeps another node's copy current for a failover.
+
+Three rules keep the disk exact:
+
+- **Behind the changelog, never ahead.** A record goes to disk only once Kafka has acknowledged its changelog
+  message, in one RocksDB write batch with that message's offset. After a crash the disk holds a prefix of the
+  changelog; Faust's recovery reads the rest, and the events whose changelog writes never made it are read again
+  from the events topic (their offsets are committed only after the producer is flushed). A record written to disk
+  before its changelog message could survive a crash that lost the message: the replayed event would then be a
+  duplicate, the changelog would never get it, and the next owner of the partition would miss it.
+- **The record's own partition.** Each write goes to the database of the partition the record lives on (``"p"``),
+  not the one of the stream's current event (a batch holds events of several partitions); Faust's ``Table.__setitem__``
+  would file it under the latter.
+- **Loaded after recovery, before the first event.** ``sync`` runs when Faust's recovery has completed and before
+  Faust resumes the streams (the store's ``on_recovery_completed``): it drops the records of partitions no longer
+  assigned and loads the newly assigned ones from their databases. The records of partitions that stayed assigned
+  are this worker's own latest writes and stay as they are. An event handled before its partition's records were
+  loaded would start its contact afresh and overwrite the contact's history on the changelog.
+
+The changelog and the disk hold the same bytes: key and record as JSON (orjson), which is how the table's codecs
+(Faust's ``json`` serializer, for keys and values) read them back during Faust's recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from faust.stores import rocksdb
+
+if TYPE_CHECKING:
+    from faust.types import TP, TableT
+    from faust.types.tuples import FutureMessage
+
+log = logging.getLogger(__name__)
+
+STORE_URL = "deskpulse-rocksdb://"  # the contact table's store (registered by ``register``)
+
+# Faust's RocksDB defaults are sized for tables read from disk: a 2 GiB block cache and 3 × 64 MiB write buffers,
+# per partition. Here the disk is written in batches and read once, at a restart: small buffers, a small cache
+# (at most ~12 MiB per partition held by this worker).
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 4 << 20}
+
+Acked = tuple[int, bytes, bytes | None, int]  # (partition, key, value or None for a deletion, changelog offset)
+
+
+class ContactStore(rocksdb.Store):
+    """Faust's RocksDB store (one database per partition, each with its persisted changelog offset), plus what
+    ``LocalState`` needs: writing acknowledged changelog messages to their partition's database, reading one
+    partition's records, and being told when Faust's recovery has completed (``on_recovered``)."""
+
+    #: Called with the active partitions once Faust's recovery of them is complete, before any event of the new
+    #: assignment is handed to the agent (Faust awaits ``on_recovery_completed`` before it resumes the streams).
+    on_recovered: Callable[[set[int]], None] | None = None
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        if self.on_recovered is not None:
+            self.on_recovered({tp.partition for tp in active_tps})
+
+    def persist(self, acked: Iterable[Acked]) -> int:
+        """Write each acknowledged (partition, key, value, offset) to its partition's database, one write batch
+        per partition holding the records and the highest offset. Partitions whose database is closed (revoked
+        since) are skipped: their next owner recovers them from the changelog. Returns how many were written."""
+        batches: dict[int, Any] = defaultdict(lambda: rocksdb.rocksdict.WriteBatch(raw_mode=True))
+        offsets: dict[int, int] = {}
+        for partition, key, value, offset in acked:
+            if partition not in self._dbs:
+                continue
+            batch = batches[partition]
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+            offsets[partition] = max(offset, offsets.get(partition, -1))
+        written = 0
+        for partition, batch in batches.items():
+            batch.put(self.offset_key, str(offsets[partition]).encode())
+            written += len(batch) - 1
+            self._dbs[partition].write(batch)
+        return written
+
+    def partition_items(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) in ``partition``'s database, without Faust's offset entry."""
+        db = self._db_for_partition(partition)
+        for key, value in db.items():
+            if key != self.offset_key:
+                yield key, value
+
+
+def register() -> None:
+    """Make ``STORE_URL`` name ``ContactStore`` in Faust's store registry (Faust looks stores up by URL scheme)."""
+    from faust.stores import STORES
+
+    STORES[STORE_URL.split(":", 1)[0]] = f"{__name__}:ContactStore"
+
+
+class LocalState:
+    """The records of this worker's active partitions (``records``, the engine's table) over the table's store.
+
+    ``write`` is the write-back buffer's sink (``writeback.py``): it updates ``records`` and sends the record to its
+    partition of the changelog; ``persist`` writes what Kafka has acknowledged since to local disk; ``sync`` makes
+    ``records`` hold exactly the assigned partitions once Faust's recovery is complete.
+    """
+
+    def __init__(self, table: TableT) -> None:
+        self.records: dict[str, Any] = {}
+        self._table = table
+        self._acked: list[Acked] = []
+        self._loaded: set[int] = set()
+
+    @property
+    def store(self) -> ContactStore:
+        return self._table.data  # type: ignore[return-value]
+
+    def write(self, key: str, record: dict | None, partition: int) -> None:
+        """Store ``record`` under ``key`` (``None``: delete it) and send it to ``partition`` of the changelog."""
+        if record is None:
+            self.records.pop(key, None)
+            value = None
+        else:
+            self.records[key] = record
+            value = orjson.dumps(record)
+        raw_key = orjson.dumps(key)
+        self._table.changelog_topic.send_soon(
+            key=raw_key,
+            value=value,
+            partition=partition,
+            key_serializer="raw",
+            value_serializer="raw",
+            callback=lambda fut: self._on_acked(fut, partition, raw_key, value),
+        )
+
+    def _on_acked(self, fut: FutureMessage, partition: int, key: bytes, value: bytes | None) -> None:
+        self._acked.append((partition, key, value, fut.result().offset))
+
+    def persist(self) -> int:
+        """Write the changelog messages acknowledged since the last call to local disk; returns how many."""
+        if not self._acked:
+            return 0
+        acked, self._acked = self._acked, []
+        return self.store.persist(acked)
+
+    def sync(self, active: set[int]) -> None:
+        """Hold the records of exactly the ``active`` partitions: drop the others', load the newly assigned ones'
+        from their databases (after Faust's recovery has brought them up to the changelog's end)."""
+        started = time.perf_counter()
+        gone = self._loaded - active
+        if gone:
+            for key in [key for key, record in self.records.items() if record.get("p") in gone]:
+                del self.records[key]
+        new = sorted(active - self._loaded)
+        loaded = 0
+        for partition in new:
+            for key, value in self.store.partition_items(partition):
+                self.records[orjson.loads(key)] = orjson.loads(value)
+                loaded += 1
+        self._loaded = set(active)
+        if gone or new:
+            log.info(
+                "local state: %d records of partitions %s loaded from disk, partitions %s dropped, in %.1f s",
+                loaded,
+                new,
+                sorted(gone),
+                time.perf_counter() - started,
+            )
