@@ -94,7 +94,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         options=dict(localstate.ROCKSDB_OPTIONS),  # a copy: Faust pops keys off the dict it is given
     )
     state = LocalState(contacts)
-    contacts.data.on_recovered = state.sync  # the records follow the assignment, before events flow
+    state.store.on_recovered = state.sync  # the records follow the assignment, before events flow
     table = WriteBack(state.records)
     engine = Engine(
         table,

@@ -157,13 +157,13 @@ class LocalState:
         started = time.perf_counter()
         gone = self._loaded - active
         if gone:
-            for key in [key for key, record in self.records.items() if record.get("p") in gone]:
-                del self.records[key]
+            for name in [name for name, record in self.records.items() if record.get("p") in gone]:
+                del self.records[name]
         new = sorted(active - self._loaded)
         loaded = 0
         for partition in new:
-            for key, value in self.store.partition_items(partition):
-                self.records[orjson.loads(key)] = orjson.loads(value)
+            for raw_key, value in self.store.partition_items(partition):
+                self.records[orjson.loads(raw_key)] = orjson.loads(value)
                 loaded += 1
         self._loaded = set(active)
         if gone or new:
