@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit unit-future bench bench-quick kafka-fetch clean
+.PHONY: demo test lint unit unit-future bench bench-quick soak kafka-fetch clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python 3.11 or newer")'
@@ -54,6 +54,10 @@ bench: $(STAMP) kafka-fetch
 # Smaller sizes, a smoke run of the same harness (writes bench/results.partial.json).
 bench-quick: $(STAMP) kafka-fetch
 	$(BIN)/python bench/run.py --quick
+
+# Ten minutes of chaos under load (every process SIGKILLed at random, the broker restarted once); `make test` runs one.
+soak: $(STAMP) kafka-fetch
+	DESKPULSE_SOAK_S=$${DESKPULSE_SOAK_S:-600} $(BIN)/pytest -q -s tests/reliability/test_chaos.py
 
 clean:
 	rm -rf $(VENV) .deskpulse .pytest_cache .hypothesis
