@@ -74,7 +74,7 @@ def test_sigkills_of_every_process_and_a_broker_restart_under_load_keep_every_fi
     pause_s = SOAK_S / len(batches)  # steady load spread over the soak
     chaos_until = len(batches) * 2 // 3  # then a third without faults, whose memory growth is reported
     broker_restarted_at = len(batches) // 3
-    kills = {name: 0 for name in SERVICES}
+    kills = dict.fromkeys(SERVICES, 0)
     memory: dict[str, float] = {}
     order: list[str] = []
     next_fault = time.monotonic() + rng.uniform(5, 10)
