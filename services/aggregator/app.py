@@ -93,7 +93,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         extra_topic_configs={"segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
         options=dict(localstate.ROCKSDB_OPTIONS),  # a copy: Faust pops keys off the dict it is given
     )
-    state = LocalState(contacts)
+    state = LocalState(contacts, bootstrap=settings.kafka_bootstrap)
     state.store.on_recovered = state.sync  # the records follow the assignment, before events flow
     table = WriteBack(state.records)
     engine = Engine(
@@ -119,10 +119,11 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     @app.agent(events)
     async def aggregate(stream):
         # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
-        # are acknowledged after their batch is processed, so a crash replays the batch (idempotent).
+        # are acknowledged after their batch is processed and its changelog writes are acknowledged, so a crash
+        # replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             batches.process(batch)
-            state.persist()  # what Kafka acknowledged of the earlier batches' changelog writes, to local disk
+            await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():
@@ -130,8 +131,9 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
 
     # Faust's annotation of connect() rejects every coroutine function (mypy reads its receiver union as one type).
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def stop_snapshot_producer(app: faust.App, **kwargs: Any) -> None:
+    async def stop_producers(app: faust.App, **kwargs: Any) -> None:
         await publisher.stop()
+        await state.stop()
 
     return app
 

@@ -11,7 +11,8 @@ Three rules keep the disk exact:
 - **Behind the changelog, never ahead.** A record goes to disk only once Kafka has acknowledged its changelog
   message, in one RocksDB write batch with that message's offset. After a crash the disk holds a prefix of the
   changelog; Faust's recovery reads the rest, and the events whose changelog writes never made it are read again
-  from the events topic (their offsets are committed only after the producer is flushed). A record written to disk
+  from the events topic (the agent waits for a batch's changelog acknowledgements before Faust acknowledges the
+  batch's events, so their offsets are committed only after). A record written to disk
   before its changelog message could survive a crash that lost the message: the replayed event would then be a
   duplicate, the changelog would never get it, and the next owner of the partition would miss it.
 - **The record's own partition.** Each write goes to the database of the partition the record lives on (``"p"``),
@@ -23,12 +24,17 @@ Three rules keep the disk exact:
   are this worker's own latest writes and stay as they are. An event handled before its partition's records were
   loaded would start its contact afresh and overwrite the contact's history on the changelog.
 
+Changelog writes are batched: each batch of events queues the records it touched (once each, ``writeback.py``) and
+``flush`` sends them as one producer batch per partition, on a producer of the table's own, not one message at a
+time through Faust's producer buffer.
+
 The changelog and the disk hold the same bytes: key and record as JSON (orjson), which is how the table's codecs
 (Faust's ``json`` serializer, for keys and values) read them back during Faust's recovery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -36,11 +42,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faust.stores import rocksdb
 
 if TYPE_CHECKING:
     from faust.types import TP, TableT
-    from faust.types.tuples import FutureMessage
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,8 @@ STORE_URL = "deskpulse-rocksdb://"  # the contact table's store (registered by `
 ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 4 << 20}
 
 Acked = tuple[int, bytes, bytes | None, int]  # (partition, key, value or None for a deletion, changelog offset)
+Write = tuple[bytes, bytes | None]  # (key, value or None for a deletion), encoded
+Sent = tuple[int, list[Write], "asyncio.Future[Any]"]  # (partition, a batch's writes, its acknowledgement)
 
 
 class ContactStore(rocksdb.Store):
@@ -108,41 +117,96 @@ def register() -> None:
 class LocalState:
     """The records of this worker's active partitions (``records``, the engine's table) over the table's store.
 
-    ``write`` is the write-back buffer's sink (``writeback.py``): it updates ``records`` and sends the record to its
-    partition of the changelog; ``persist`` writes what Kafka has acknowledged since to local disk; ``sync`` makes
-    ``records`` hold exactly the assigned partitions once Faust's recovery is complete.
+    ``write`` is the write-back buffer's sink (``writeback.py``): it updates ``records`` and queues the record for
+    its partition of the changelog; ``flush`` sends what was queued, one producer batch per partition, waits for
+    Kafka's acknowledgements and writes them to local disk (``persist``); ``sync`` makes ``records`` hold exactly
+    the assigned partitions once Faust's recovery is complete.
+
+    ``producer_factory`` builds the changelog's producer (started on first use; tests pass a stand-in);
+    ``retry_s`` is the wait between attempts while Kafka cannot be reached.
     """
 
-    def __init__(self, table: TableT) -> None:
+    def __init__(
+        self,
+        table: TableT,
+        *,
+        bootstrap: str = "",
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        retry_s: float = 1.0,
+    ) -> None:
         self.records: dict[str, Any] = {}
         self._table = table
+        self._bootstrap = bootstrap
+        self._producer_factory = producer_factory or self._kafka_producer
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: dict[int, list[Write]] = defaultdict(list)
         self._acked: list[Acked] = []
         self._loaded: set[int] = set()
+        self._waiting = False  # the last flush failed: the outage was logged once
+        self._retry_s = retry_s
 
     @property
     def store(self) -> ContactStore:
         return self._table.data  # type: ignore[return-value]
 
+    def _kafka_producer(self) -> AIOKafkaProducer:
+        # acks=all: a record is on the changelog for good before its events are acknowledged. Batches of up to
+        # 1 MiB: a batch of events writes a few hundred kB per partition.
+        return AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=0, max_batch_size=1 << 20)
+
     def write(self, key: str, record: dict | None, partition: int) -> None:
-        """Store ``record`` under ``key`` (``None``: delete it) and send it to ``partition`` of the changelog."""
+        """Store ``record`` under ``key`` (``None``: delete it) and queue it for ``partition`` of the changelog."""
         if record is None:
             self.records.pop(key, None)
             value = None
         else:
             self.records[key] = record
             value = orjson.dumps(record)
-        raw_key = orjson.dumps(key)
-        self._table.changelog_topic.send_soon(
-            key=raw_key,
-            value=value,
-            partition=partition,
-            key_serializer="raw",
-            value_serializer="raw",
-            callback=lambda fut: self._on_acked(fut, partition, raw_key, value),
-        )
+        self._pending[partition].append((orjson.dumps(key), value))
 
-    def _on_acked(self, fut: FutureMessage, partition: int, key: bytes, value: bytes | None) -> None:
-        self._acked.append((partition, key, value, fut.result().offset))
+    async def flush(self) -> int:
+        """Send the writes queued since the last flush to the changelog, one producer batch per partition (more if
+        one fills), wait until Kafka has acknowledged every one, then write them to local disk. Returns how many.
+
+        The agent calls it after each batch of events, before Faust acknowledges those events: the events topic's
+        offsets are committed only once their changelog writes are durable. While Kafka cannot be reached it
+        retries every second (the events stay unacknowledged, so nothing is committed), logging the outage once;
+        a retry may write a record twice, which changes nothing (the same key and value, compacted).
+        """
+        if not self._pending:
+            return 0
+        pending, self._pending = self._pending, defaultdict(list)
+        topic = self._table.changelog_topic.get_topic_name()
+        while True:
+            try:
+                if self._producer is None:
+                    producer = self._producer_factory()
+                    await producer.start()
+                    self._producer = producer
+                sent: list[Sent] = []
+                for partition, writes in pending.items():
+                    sent += await _send_batches(self._producer, topic, partition, writes)
+                acknowledged = await asyncio.gather(*(future for _, _, future in sent))
+            except KafkaError as exc:
+                if not self._waiting:
+                    log.warning("changelog writes wait for Kafka (their events stay unacknowledged): %s", exc)
+                    self._waiting = True
+                await asyncio.sleep(self._retry_s)
+                continue
+            break
+        if self._waiting:
+            log.info("changelog writes resumed")
+            self._waiting = False
+        for (partition, writes, _), metadata in zip(sent, acknowledged, strict=True):
+            self._acked.extend((partition, key, value, metadata.offset + i) for i, (key, value) in enumerate(writes))
+        self.persist()
+        return sum(len(writes) for writes in pending.values())
+
+    async def stop(self) -> None:
+        """Stop the changelog producer if one was started (at worker shutdown)."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     def persist(self) -> int:
         """Write the changelog messages acknowledged since the last call to local disk; returns how many."""
@@ -174,3 +238,17 @@ class LocalState:
                 sorted(gone),
                 time.perf_counter() - started,
             )
+
+
+async def _send_batches(producer: AIOKafkaProducer, topic: str, partition: int, writes: list[Write]) -> list[Sent]:
+    """Hand ``writes`` to the producer in as few batches as they fit, in order; returns each batch's writes with
+    the future of its acknowledgement (whose offset is that of the batch's first record)."""
+    sent: list[Sent] = []
+    batch, first = producer.create_batch(), 0
+    for i, (key, value) in enumerate(writes):
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start the next
+            sent.append((partition, writes[first:i], await producer.send_batch(batch, topic, partition=partition)))
+            batch, first = producer.create_batch(), i
+            batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any one record
+    sent.append((partition, writes[first:], await producer.send_batch(batch, topic, partition=partition)))
+    return sent

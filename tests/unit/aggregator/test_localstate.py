@@ -1,16 +1,20 @@
 """The contact table's local state: records in memory, on disk only behind the changelog, per partition.
 
-The store is Faust's real RocksDB store on a temporary directory; the changelog topic is a recorder (the restart
-through a real broker is tests/integration/test_aggregator_recovery.py).
+The store is Faust's real RocksDB store on a temporary directory; the changelog's producer is a stand-in that
+records batches and acknowledges them when told (the restart through a real broker is
+tests/integration/test_aggregator_recovery.py, faults and all tests/reliability/test_chaos.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from types import SimpleNamespace
 
 import faust
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from faust.serializers import codecs
 from faust.types import TP
 
@@ -20,18 +24,54 @@ from services.aggregator.localstate import ContactStore, LocalState
 CHANGELOG = "test-contacts-changelog"
 
 
-class Changelog:
-    """Records what is sent; ``ack`` plays Kafka's acknowledgement of the n-th message at an offset."""
+class Batch:
+    """aiokafka's batch builder as the producer hands it out: ``append`` returns None once ``capacity`` is reached."""
 
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.records = capacity, []
 
-    def send_soon(self, **kwargs) -> None:
-        self.sent.append(kwargs)
+    def append(self, *, key, value, timestamp):
+        if len(self.records) >= self.capacity and self.records:
+            return None
+        self.records.append((key, value))
+        return object()
 
-    def ack(self, index: int, offset: int) -> None:
-        message = self.sent[index]
-        message["callback"](SimpleNamespace(result=lambda: SimpleNamespace(offset=offset)))
+
+class Producer:
+    """Records the batches sent per partition; Kafka's acknowledgement (with the batch's first offset) comes when
+    the test calls ``ack`` (or at once, with ``auto_ack``). ``fail`` makes the next sends raise as Kafka away would."""
+
+    def __init__(self, capacity: int = 1000, auto_ack: bool = True) -> None:
+        self.capacity, self.auto_ack = capacity, auto_ack
+        self.sent: list[tuple[str, int, list, asyncio.Future]] = []
+        self.offsets: dict[int, int] = {}
+        self.fail = 0
+        self.started = self.stopped = False
+
+    async def start(self):
+        self.started = True
+
+    async def stop(self):
+        self.stopped = True
+
+    def create_batch(self) -> Batch:
+        return Batch(self.capacity)
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future:
+        if self.fail:
+            self.fail -= 1
+            raise KafkaConnectionError("broker away")
+        future = asyncio.get_running_loop().create_future()
+        self.sent.append((topic, partition, batch.records, future))
+        if self.auto_ack:
+            self.ack(len(self.sent) - 1)
+        return future
+
+    def ack(self, index: int) -> None:
+        _, partition, records, future = self.sent[index]
+        offset = self.offsets.get(partition, 0)
+        self.offsets[partition] = offset + len(records)
+        future.set_result(SimpleNamespace(offset=offset))
 
 
 def contact_store(datadir) -> ContactStore:
@@ -60,97 +100,113 @@ def disk(tmp_path):
     close(store)
 
 
-def state_over(store: ContactStore) -> tuple[LocalState, Changelog]:
-    changelog = Changelog()
-    return LocalState(SimpleNamespace(data=store, changelog_topic=changelog)), changelog
+def state_over(store, producer: Producer | None = None) -> tuple[LocalState, Producer]:
+    producer = producer or Producer()
+    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG))
+    return LocalState(table, producer_factory=lambda: producer), producer
 
 
 def on_disk(store: ContactStore, partition: int) -> dict:
     return {orjson.loads(key): orjson.loads(value) for key, value in store.partition_items(partition)}
 
 
-def test_a_write_goes_to_memory_and_to_its_own_changelog_partition_in_the_tables_own_encoding(tmp_path):
-    state, changelog = state_over(SimpleNamespace())
+async def test_writes_go_to_memory_at_once_and_to_their_own_changelog_partition_at_the_flush(tmp_path):
+    state, producer = state_over(SimpleNamespace(persist=lambda acked: 0))
     state.write("zendesk/7", {"p": 3, "ev": []}, 3)
-    assert state.records == {"zendesk/7": {"p": 3, "ev": []}}
-    [message] = changelog.sent
-    assert message["partition"] == 3
-    assert message["key_serializer"] == message["value_serializer"] == "raw"  # encoded once, here
+    state.write("zendesk/8", {"p": 1, "ev": []}, 1)
+    state.write("zendesk/7", {"p": 3, "ev": [1]}, 3)
+    assert state.records == {"zendesk/7": {"p": 3, "ev": [1]}, "zendesk/8": {"p": 1, "ev": []}}
+    assert producer.sent == []
+    assert await state.flush() == 3
+    assert [(topic, partition, len(records)) for topic, partition, records, _ in producer.sent] == [
+        (CHANGELOG, 3, 2), (CHANGELOG, 1, 1)]  # one batch per partition, in the order written
     # Faust's recovery decodes the changelog with the table's codecs: what is sent must read back through them.
     table = contact_store(tmp_path).table
-    assert codecs.loads(table.key_serializer, message["key"]) == "zendesk/7"
-    assert codecs.loads(table.value_serializer, message["value"]) == {"p": 3, "ev": []}
+    key, value = producer.sent[0][2][1]
+    assert codecs.loads(table.key_serializer, key) == "zendesk/7"
+    assert codecs.loads(table.value_serializer, value) == {"p": 3, "ev": [1]}
+    assert await state.flush() == 0 and len(producer.sent) == 2  # nothing new: nothing sent
 
 
-def test_nothing_reaches_the_disk_before_kafka_acknowledges_it(disk):
-    state, changelog = state_over(disk)
+async def test_a_partitions_writes_beyond_one_batch_go_in_several_with_consecutive_offsets(disk):
+    state, producer = state_over(disk, Producer(capacity=2))
+    for i in range(5):
+        state.write(f"k{i}", {"p": 0, "i": i}, 0)
+    await state.flush()
+    assert [len(records) for _, _, records, _ in producer.sent] == [2, 2, 1]
+    assert set(on_disk(disk, 0)) == {f"k{i}" for i in range(5)}
+    assert disk.persisted_offset(TP(CHANGELOG, 0)) == 4  # the offset of the fifth record
+
+
+async def test_nothing_reaches_the_disk_before_kafka_acknowledges_it(disk):
+    state, producer = state_over(disk, Producer(auto_ack=False))
     state.write("a", {"p": 0, "v": 1}, 0)
     state.write("b", {"p": 1, "v": 2}, 1)
-    assert state.persist() == 0
+    flushing = asyncio.create_task(state.flush())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(producer.sent) == 2 and not flushing.done()  # the agent waits: its events stay unacknowledged
+    producer.ack(0)
+    await asyncio.sleep(0)
     assert on_disk(disk, 0) == {} and disk.persisted_offset(TP(CHANGELOG, 0)) is None
-    changelog.ack(0, offset=41)
-    assert state.persist() == 1
-    assert on_disk(disk, 0) == {"a": {"p": 0, "v": 1}} and on_disk(disk, 1) == {}
-    assert disk.persisted_offset(TP(CHANGELOG, 0)) == 41
-    assert disk.persisted_offset(TP(CHANGELOG, 1)) is None  # not acknowledged: recovery reads it from Kafka
+    producer.ack(1)
+    assert await flushing == 2
+    assert on_disk(disk, 0) == {"a": {"p": 0, "v": 1}} and on_disk(disk, 1) == {"b": {"p": 1, "v": 2}}
+    assert disk.persisted_offset(TP(CHANGELOG, 0)) == 0 and disk.persisted_offset(TP(CHANGELOG, 1)) == 0
 
 
-def test_each_record_goes_to_its_own_partitions_database_with_that_partitions_offset(disk):
-    state, changelog = state_over(disk)
-    for i, (key, partition) in enumerate([("a", 0), ("b", 1), ("c", 0)]):
-        state.write(key, {"p": partition, "i": i}, partition)
-    for index, offset in ((0, 10), (1, 5), (2, 11)):
-        changelog.ack(index, offset)
-    assert state.persist() == 3
-    assert set(on_disk(disk, 0)) == {"a", "c"} and set(on_disk(disk, 1)) == {"b"}
-    assert disk.persisted_offset(TP(CHANGELOG, 0)) == 11 and disk.persisted_offset(TP(CHANGELOG, 1)) == 5
-
-
-def test_a_deletion_is_a_tombstone_on_the_changelog_and_on_disk(disk):
-    state, changelog = state_over(disk)
+async def test_while_kafka_is_away_the_flush_waits_and_retries_then_writes_everything(disk, caplog):
+    caplog.set_level(logging.INFO, "services.aggregator.localstate")
+    producer = Producer()
+    state = LocalState(SimpleNamespace(data=disk, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG)),
+                       producer_factory=lambda: producer, retry_s=0.01)
     state.write("a", {"p": 0}, 0)
-    changelog.ack(0, 1)
-    state.persist()
+    producer.fail = 3
+    assert await state.flush() == 1
+    assert producer.fail == 0 and len(producer.sent) == 1  # three refused attempts, then the one that went
+    assert on_disk(disk, 0) == {"a": {"p": 0}}
+    assert caplog.text.count("changelog writes wait for Kafka") == 1 and "changelog writes resumed" in caplog.text
+
+
+async def test_a_deletion_is_a_tombstone_on_the_changelog_and_on_disk(disk):
+    state, producer = state_over(disk)
+    state.write("a", {"p": 0}, 0)
+    await state.flush()
     state.write("a", None, 0)
-    assert state.records == {} and changelog.sent[1]["value"] is None
-    changelog.ack(1, 2)
-    state.persist()
-    assert on_disk(disk, 0) == {} and disk.persisted_offset(TP(CHANGELOG, 0)) == 2
+    assert state.records == {}
+    await state.flush()
+    assert producer.sent[1][2] == [(b'"a"', None)]
+    assert on_disk(disk, 0) == {} and disk.persisted_offset(TP(CHANGELOG, 0)) == 1
 
 
 def test_acknowledgements_for_a_partition_revoked_since_are_not_written(disk):
-    state, changelog = state_over(disk)
-    state.write("a", {"p": 1}, 1)
-    changelog.ack(0, 3)
     disk._dbs.pop(1).close()  # revoked: Faust closes the partition's database
-    assert state.persist() == 0
+    assert disk.persist([(1, b'"a"', b"{}", 3)]) == 0
     assert disk.persisted_offset(TP(CHANGELOG, 1)) is None  # reopened: still empty
 
 
-def test_sync_loads_new_partitions_from_disk_drops_revoked_ones_and_keeps_its_own_newer_records(disk):
-    writer, changelog = state_over(disk)
-    for i, (key, partition) in enumerate([("a", 0), ("b", 1)]):
-        writer.write(key, {"p": partition, "v": "on disk"}, partition)
-        changelog.ack(i, i)
-    writer.persist()
+async def test_sync_loads_new_partitions_from_disk_drops_revoked_ones_and_keeps_its_own_newer_records(disk):
+    writer, _ = state_over(disk)
+    writer.write("a", {"p": 0, "v": "on disk"}, 0)
+    writer.write("b", {"p": 1, "v": "on disk"}, 1)
+    await writer.flush()
 
     state, _ = state_over(disk)
     state.sync({0, 1})
     assert state.records == {"a": {"p": 0, "v": "on disk"}, "b": {"p": 1, "v": "on disk"}}
-    state.write("a", {"p": 0, "v": "newer, not acknowledged yet"}, 0)
+    state.write("a", {"p": 0, "v": "newer, not flushed yet"}, 0)
     state.sync({0})  # partition 1 revoked, 0 kept: its records in memory are this worker's latest
-    assert state.records == {"a": {"p": 0, "v": "newer, not acknowledged yet"}}
+    assert state.records == {"a": {"p": 0, "v": "newer, not flushed yet"}}
     state.sync({0, 1})  # partition 1 back (after Faust's recovery brought its database up to date)
     assert state.records["b"] == {"p": 1, "v": "on disk"}
 
 
-def test_a_restarted_worker_finds_what_was_acknowledged_and_the_offset_to_resume_from(tmp_path):
+async def test_a_restarted_worker_finds_what_was_acknowledged_and_the_offset_to_resume_from(tmp_path):
     first = opened(contact_store(tmp_path), 0)
-    state, changelog = state_over(first)
+    state, _ = state_over(first)
     state.write("a", {"p": 0, "v": 1}, 0)
-    state.write("b", {"p": 0, "v": 2}, 0)
-    changelog.ack(0, 7)  # "b" was never acknowledged: the crash lost it, the events topic replays its event
-    state.persist()
+    await state.flush()
+    state.write("b", {"p": 0, "v": 2}, 0)  # never flushed: the crash lost it, the events topic replays its event
     close(first)
 
     second = opened(contact_store(tmp_path), 0)
@@ -158,7 +214,7 @@ def test_a_restarted_worker_finds_what_was_acknowledged_and_the_offset_to_resume
         restarted, _ = state_over(second)
         restarted.sync({0})
         assert restarted.records == {"a": {"p": 0, "v": 1}}
-        assert second.persisted_offset(TP(CHANGELOG, 0)) == 7  # Faust's recovery reads the changelog after it
+        assert second.persisted_offset(TP(CHANGELOG, 0)) == 0  # Faust's recovery reads the changelog after it
     finally:
         close(second)
 
@@ -166,10 +222,9 @@ def test_a_restarted_worker_finds_what_was_acknowledged_and_the_offset_to_resume
 async def test_the_records_are_synced_when_faust_reports_its_recovery_complete(disk):
     """Faust awaits the store's on_recovery_completed before it resumes the streams: the records are there before
     the first event of the new assignment (an event handled before would start its contact afresh)."""
-    writer, changelog = state_over(disk)
+    writer, _ = state_over(disk)
     writer.write("a", {"p": 1, "v": "on disk"}, 1)
-    changelog.ack(0, 0)
-    writer.persist()
+    await writer.flush()
     state, _ = state_over(disk)
     disk.on_recovered = state.sync
     await disk.on_recovery_completed({TP(CHANGELOG, 0), TP(CHANGELOG, 1)}, set())
