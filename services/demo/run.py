@@ -242,9 +242,14 @@ def make_feed(
 # -- the stack -------------------------------------------------------------------------------------------------
 
 
-def demo_services(bootstrap: str, metrics_port: int, logs: Path) -> list[Service]:
-    """The processes the demo supervises, in start order. Further services (e.g. Prometheus) go here."""
+def demo_services(bootstrap: str, metrics_port: int, logs: Path, data_dir: Path | None = None) -> list[Service]:
+    """The processes the demo supervises, in start order. Further services (e.g. Prometheus) go here.
+
+    ``data_dir``: the aggregator's local state, when it must not be the default one (a fresh cluster per demo).
+    """
     env = {"DESKPULSE_KAFKA_BOOTSTRAP": bootstrap}
+    if data_dir is not None:
+        env["DESKPULSE_DATA_DIR"] = str(data_dir)
     return [
         Service("aggregator", ["aggregator", "--metrics-port", str(metrics_port)], env, logs / "aggregator.log"),
         Service("ingest", ["ingest"], env, logs / "ingest.log"),
@@ -344,16 +349,20 @@ def run_demo(
     observability = None
     logs = settings.data_dir / "demo"
     services: list[Service] = []
+    aggregator_data = None
     try:
         if bootstrap is None:
             data_dir = settings.data_dir / "demo-kafka"
             shutil.rmtree(data_dir, ignore_errors=True)  # a fresh cluster per demo
+            # ... and a fresh aggregator state: its disk copy of the contact table belongs to the old cluster.
+            aggregator_data = settings.data_dir / "demo-aggregator"
+            shutil.rmtree(aggregator_data, ignore_errors=True)
             broker = from_settings(settings, data_dir=data_dir)
             _say(f"starting Kafka {settings.kafka_version} (the first start downloads it with Maven)…")
             seconds = broker.start()
             bootstrap = broker.bootstrap
             _say(f"Kafka ready at {bootstrap} in {seconds:.1f} s")
-        services = demo_services(bootstrap, metrics_port, logs)
+        services = demo_services(bootstrap, metrics_port, logs, aggregator_data)
         for service in services:
             service.start()
         by_name = {s.name: s for s in services}

@@ -21,3 +21,12 @@ def test_lines_to_a_closed_pipe_are_dropped_not_raised(monkeypatch):
         os.dup2(saved, 1)
         os.close(saved)
         os.close(write_end)
+
+
+def test_the_aggregator_of_a_fresh_demo_cluster_keeps_its_state_in_the_directory_it_is_given(tmp_path):
+    """A fresh cluster per demo needs a fresh aggregator state: a disk copy of the old cluster's changelog would be
+    ahead of the new one (Faust refuses to start on it)."""
+    fresh = {s.name: s.env for s in run.demo_services("127.0.0.1:1", 9, tmp_path, tmp_path / "state")}
+    assert fresh["aggregator"]["DESKPULSE_DATA_DIR"] == str(tmp_path / "state")
+    default = {s.name: s.env for s in run.demo_services("127.0.0.1:1", 9, tmp_path)}
+    assert "DESKPULSE_DATA_DIR" not in default["aggregator"]  # the user's own Kafka: the configured directory
