@@ -94,7 +94,6 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         options=dict(localstate.ROCKSDB_OPTIONS),  # a copy: Faust pops keys off the dict it is given
     )
     state = LocalState(contacts, bootstrap=settings.kafka_bootstrap)
-    state.store.on_recovered = state.sync  # the records follow the assignment, before events flow
     table = WriteBack(state.records)
     engine = Engine(
         table,
@@ -106,6 +105,14 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         ),
     )
     rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock)
+
+    def recovered(active: set[int]) -> None:
+        # Faust's recovery is complete and the streams have not resumed: records, then aggregates, follow the
+        # assignment before any event of it is handled.
+        state.sync(active)
+        rebuild.on_recovered(active)
+
+    state.store.on_recovered = recovered
     batches = BatchStep(engine, table, state.write, rebuild.ready, clock, events=EVENTS, late=LATE)
     publisher = SnapshotPublisher(
         engine,
