@@ -85,3 +85,14 @@ def test_a_worker_assigned_nothing_rebuilds_to_nothing():
     app.completed.set()
     assert rebuild.ready() is True
     assert engine.rebuilds == [(set(), T0)]
+
+
+def test_a_rebuild_when_faust_reports_recovery_complete_serves_the_whole_generation():
+    app, engine, _, rebuild = setup()
+    rebuild.on_recovered({0, 2})  # in Faust's recovery hook: the streams have not resumed yet
+    assert engine.rebuilds == [({0, 2}, T0)]
+    app.completed.set()
+    assert rebuild.ready() is True and rebuild.ready() is True
+    assert len(engine.rebuilds) == 1  # ready() does not rebuild again in the same generation
+    app.rebalancing_count += 1  # a rebalance that did not reach the hook: ready() rebuilds
+    assert rebuild.ready() is True and len(engine.rebuilds) == 2
