@@ -104,15 +104,10 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
             max_ahead_ms=int(settings.max_clock_skew_s * 1000),
         ),
     )
-    rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock)
-
-    def recovered(active: set[int]) -> None:
-        # Faust's recovery is complete and the streams have not resumed: records, then aggregates, follow the
-        # assignment before any event of it is handled.
-        state.sync(active)
-        rebuild.on_recovered(active)
-
-    state.store.on_recovered = recovered
+    rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock, load=state.sync)
+    # Faust's recovery is complete and the streams have not resumed: records, then aggregates, follow the
+    # assignment before any event of it is handled.
+    state.store.on_recovered = rebuild.on_recovered
     batches = BatchStep(engine, table, state.write, rebuild.ready, clock, events=EVENTS, late=LATE)
     publisher = SnapshotPublisher(
         engine,

@@ -3,6 +3,7 @@ partitions of the events topic."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -87,12 +88,16 @@ def test_a_worker_assigned_nothing_rebuilds_to_nothing():
     assert engine.rebuilds == [(set(), T0)]
 
 
-def test_a_rebuild_when_faust_reports_recovery_complete_serves_the_whole_generation():
-    app, engine, _, rebuild = setup()
+def test_when_faust_reports_recovery_complete_the_records_are_loaded_then_the_aggregates_rebuilt_once():
+    app, engine, clock = FakeApp({("events", 0), ("events", 2)}), FakeEngine(), FixedClock(T0)
+    steps = []
+    rebuild = RebuildOnRebalance(app, engine, "events", clock, load=lambda active: steps.append(("load", active)))
+    engine.rebuild = lambda active, wall_ms: steps.append(("rebuild", active))
     rebuild.on_recovered({0, 2})  # in Faust's recovery hook: the streams have not resumed yet
-    assert engine.rebuilds == [({0, 2}, T0)]
+    assert steps == [("load", {0, 2}), ("rebuild", {0, 2})]
+    assert gc.isenabled()  # paused for the load and the rebuild only
     app.completed.set()
     assert rebuild.ready() is True and rebuild.ready() is True
-    assert len(engine.rebuilds) == 1  # ready() does not rebuild again in the same generation
-    app.rebalancing_count += 1  # a rebalance that did not reach the hook: ready() rebuilds
-    assert rebuild.ready() is True and len(engine.rebuilds) == 2
+    assert len(steps) == 2  # ready() does not rebuild again in the same generation
+    app.rebalancing_count += 1  # a rebalance that did not reach the hook: ready() rebuilds (no load)
+    assert rebuild.ready() is True and steps[2:] == [("rebuild", {0, 2})]
