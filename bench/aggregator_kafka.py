@@ -51,9 +51,8 @@ def make_events(n: int) -> list[dict]:
 
 
 async def produce(bootstrap: str, topic: str, docs: list[dict]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20, max_batch_size=256 * 1024
-    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+                                max_batch_size=256 * 1024)
     await producer.start()
     started = time.perf_counter()
     try:
@@ -68,13 +67,8 @@ async def produce(bootstrap: str, topic: str, docs: list[dict]) -> float:
 
 
 async def baseline(bootstrap: str, topic: str, n: int) -> float:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     seen = 0
     started = time.perf_counter()
@@ -100,20 +94,17 @@ def counted(url: str) -> float:
     return total
 
 
-def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: Path | None = None, say=print) -> dict:
+def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: Path | None = None,
+            say=print) -> dict:
     """Writes ``events`` events to a fresh topic, then times the baseline consumer and one aggregator worker on
     that backlog. Returns the figures as a dict (events/s, ratio, start-up, peak RSS)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="deskpulse-bench-"))
     names = topic_names("bench-agg")
     service = None
     try:
-        settings = Settings(
-            kafka_bootstrap=bootstrap,
-            events_topic=names["DESKPULSE_EVENTS_TOPIC"],
-            kpis_topic=names["DESKPULSE_KPIS_TOPIC"],
-            dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
-            topic_partitions=partitions,
-        )
+        settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
+                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
+                            topic_partitions=partitions)
         asyncio.run(ensure_topics(settings))
         docs = make_events(events)
         produce_s = asyncio.run(produce(bootstrap, settings.events_topic, docs))
@@ -123,13 +114,8 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
         say(f"baseline (aiokafka consumer + JSON + canonical model): {base_rate:,.0f} events/s")
 
         port = free_port()
-        env = {
-            **names,
-            "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap,
-            "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
-            "DESKPULSE_LOG_LEVEL": "WARNING",
-            "DESKPULSE_DATA_DIR": str(workdir / "data"),
-        }
+        env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
+               "DESKPULSE_LOG_LEVEL": "WARNING", "DESKPULSE_DATA_DIR": str(workdir / "data")}
         service = Service("aggregator", ["aggregator", "--metrics-port", str(port)], env, workdir / "aggregator.log")
         launched = time.perf_counter()
         service.start()
@@ -148,21 +134,12 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
             time.sleep(0.2)
         done = time.perf_counter()
         steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
-        say(
-            f"deskpulse aggregator (1 worker, {partitions} partitions): {steady:,.0f} events/s once consuming "
+        say(f"deskpulse aggregator (1 worker, {partitions} partitions): {steady:,.0f} events/s once consuming "
             f"({len(docs) / (done - launched):,.0f} events/s including start-up {first[0] - launched:.1f} s); "
-            f"ratio to baseline {steady / base_rate:.2f}"
-        )
-        return {
-            "events": len(docs),
-            "partitions": partitions,
-            "baseline_rate": base_rate,
-            "rate": steady,
-            "rate_with_startup": len(docs) / (done - launched),
-            "startup_s": first[0] - launched,
-            "ratio": steady / base_rate,
-            "peak_rss_bytes": peak,
-        }
+            f"ratio to baseline {steady / base_rate:.2f}")
+        return {"events": len(docs), "partitions": partitions, "baseline_rate": base_rate, "rate": steady,
+                "rate_with_startup": len(docs) / (done - launched), "startup_s": first[0] - launched,
+                "ratio": steady / base_rate, "peak_rss_bytes": peak}
     finally:
         if service is not None:
             service.stop()
@@ -171,24 +148,16 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
 def run(ctx: BenchContext) -> list[Figure]:
     events = 15_000 if ctx.quick else 60_000
     m = measure(ctx.bootstrap, events=events, workdir=ctx.workdir, say=lambda text: progress(f"aggregator: {text}"))
-    return [
-        Figure(
-            name="aggregator throughput",
-            value=m["rate"],
-            unit="events/s",
-            baseline=m["baseline_rate"],
-            goal="≥ 10,000/s and ≥ 0.5 × baseline",
-            met=m["rate"] >= 10_000 and m["ratio"] >= 0.5,
-            detail=(
-                f"one aggregator worker process (Faust, contact table with changelog, snapshots to the KPI topic) "
+    return [Figure(
+        name="aggregator throughput", value=m["rate"], unit="events/s", baseline=m["baseline_rate"],
+        goal="≥ 10,000/s and ≥ 0.5 × baseline", met=m["rate"] >= 10_000 and m["ratio"] >= 0.5,
+        detail=(f"one aggregator worker process (Faust, contact table with changelog, snapshots to the KPI topic) "
                 f"started on a backlog of {m['events']:,} synthetic events in {m['partitions']} partitions; events/s "
                 f"from its first counted event until its metrics count every event (start-up "
                 f"{m['startup_s']:.1f} s not included; {m['rate_with_startup']:,.0f}/s with it); peak RSS "
                 f"{m['peak_rss_bytes'] / 2**20:,.0f} MiB; baseline = a plain aiokafka consumer loop decoding the same "
-                f"events (json + canonical model)"
-            ),
-        )
-    ]
+                f"events (json + canonical model)"),
+    )]
 
 
 def main() -> None:
@@ -200,9 +169,7 @@ def main() -> None:
     bootstrap = os.environ.get("DESKPULSE_KAFKA_BOOTSTRAP")
     if not bootstrap:
         settings = Settings()
-        broker = LocalKafka(
-            settings.kafka_version, settings.cache_dir, Path(tempfile.mkdtemp()), free_port(), free_port()
-        )
+        broker = LocalKafka(settings.kafka_version, settings.cache_dir, Path(tempfile.mkdtemp()), free_port(), free_port())
         broker.start()
         bootstrap = broker.bootstrap
     try:

@@ -51,9 +51,7 @@ from tests.support import recompute  # noqa: E402
 
 GOAL_S = 30.0
 SPAN_MS = 36 * 3_600_000
-EVENTS_PER_CONTACT = (
-    4.5  # synthetic lifecycles average ~4.85 events (after dropping future ones): n is reached before now
-)
+EVENTS_PER_CONTACT = 4.5  # synthetic lifecycles average ~4.85 events (after dropping future ones): n is reached before now
 
 
 class Expected:
@@ -78,9 +76,8 @@ class Expected:
             for name, value in counters.items():
                 target[name] = target.get(name, 0) + value
         for scope, gauges in recompute.live(self.chunk).items():
-            target = self.gauges.setdefault(
-                scope, dict.fromkeys(("open", "waiting", "unassigned", "pending", "on_hold", "in_queue"), 0)
-            )
+            target = self.gauges.setdefault(scope, dict.fromkeys(("open", "waiting", "unassigned", "pending",
+                                                                  "on_hold", "in_queue"), 0))
             for name, value in gauges.items():
                 if name.endswith("_ms"):
                     if value is not None and (target.get(name) is None or value < target[name]):
@@ -108,9 +105,8 @@ def events(n: int, now_ms: int, expected: Expected, seed: int = 11) -> Iterator[
         if t > now_ms:
             break
         platform = rng.choice(list(QUEUES))
-        docs = [
-            d for d in lifecycle(rng, counter, int(t), platform, f"r{c:07d}") if to_epoch_ms(d["occurred_at"]) <= now_ms
-        ]
+        docs = [d for d in lifecycle(rng, counter, int(t), platform, f"r{c:07d}")
+                if to_epoch_ms(d["occurred_at"]) <= now_ms]
         c += 1
         expected.add(docs)
         generated += len(docs)
@@ -134,13 +130,8 @@ def split(docs: Iterator[dict], delta: int, held: deque) -> Iterator[dict]:
 
 def scope_path(scope: str) -> str | None:
     kind, _, rest = scope.partition("/")
-    return {
-        "all": "/v1/summary",
-        "platform": f"/v1/platforms/{rest}",
-        "queue": f"/v1/queues/{rest}",
-        "agent": f"/v1/agents/{rest}",
-        "account": f"/v1/accounts/{rest}",
-    }.get(kind)
+    return {"all": "/v1/summary", "platform": f"/v1/platforms/{rest}", "queue": f"/v1/queues/{rest}",
+            "agent": f"/v1/agents/{rest}", "account": f"/v1/accounts/{rest}"}.get(kind)
 
 
 def wrong_scopes(client: httpx.Client, api_url: str, expected: Expected) -> list[str]:
@@ -163,9 +154,8 @@ async def _changelog_bytes(bootstrap: str, topic: str, partitions: int, timeout_
     Read to the offsets, not to a count: compaction leaves fewer records than offsets."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=8 * MiB
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * MiB)
     await consumer.start()
     seen = size = 0
     keys: set[bytes] = set()
@@ -188,9 +178,8 @@ async def _changelog_bytes(bootstrap: str, topic: str, partitions: int, timeout_
     return seen, size, len(keys)
 
 
-def run(
-    ctx: BenchContext, n: int | None = None, delta: int = 2_000, extra_env: dict[str, str] | None = None
-) -> list[Figure]:
+def run(ctx: BenchContext, n: int | None = None, delta: int = 2_000,
+        extra_env: dict[str, str] | None = None) -> list[Figure]:
     n = n or (100_000 if ctx.quick else 1_000_000)
     env = {"DESKPULSE_AGGREGATOR_INSTANCE_ID": "bench-aggregator-0", **(extra_env or {})}
     if not env["DESKPULSE_AGGREGATOR_INSTANCE_ID"]:
@@ -205,20 +194,15 @@ def run(
         stack.start("aggregator", "api")
         now_ms = int(time.time() * 1000)
         started = time.monotonic()
-        loaded, size, produce_s = produce(
-            ctx.bootstrap, stack.events_topic, split(events(n, now_ms, expected), delta, held)
-        )
+        loaded, size, produce_s = produce(ctx.bootstrap, stack.events_topic, split(events(n, now_ms, expected),
+                                                                                   delta, held))
         contacts = expected.counters.get("all", {}).get("created", 0)
-        progress(
-            f"recovery: {loaded:,} events ({size / MiB:,.0f} MiB, {contacts:,} contacts) written in "
-            f"{produce_s:.0f} s (with the recomputation); {len(held):,} held back; waiting for the aggregator"
-        )
+        progress(f"recovery: {loaded:,} events ({size / MiB:,.0f} MiB, {contacts:,} contacts) written in "
+                 f"{produce_s:.0f} s (with the recomputation); {len(held):,} held back; waiting for the aggregator")
         waited, steady = wait_counted(stack, loaded, timeout_s=max(3600.0, loaded / 50))
         load_s = time.monotonic() - started
-        progress(
-            f"recovery: aggregator counted {loaded:,} events {load_s:.0f} s after the load began "
-            f"({loaded / load_s:,.0f} events/s)"
-        )
+        progress(f"recovery: aggregator counted {loaded:,} events {load_s:.0f} s after the load began "
+                 f"({loaded / load_s:,.0f} events/s)")
         time.sleep(2.0)  # a few snapshot intervals: the state before the kill is published
         aggregator = stack.services["aggregator"]
         before_kill = stack.memory()["aggregator"]
@@ -243,21 +227,15 @@ def run(
             while time.monotonic() - restart < give_up_s:
                 now = time.monotonic()
                 text = log_path.read_text(errors="replace")[log_offset:] if log_path.exists() else ""
-                for mark, needle in (
-                    ("joined group", "Joined group"),
-                    ("recovery complete", "Recovery complete"),
-                    ("local state loaded", "local state:"),
-                    ("aggregates rebuilt", "rebuilt aggregates"),
-                ):
+                for mark, needle in (("joined group", "Joined group"), ("recovery complete", "Recovery complete"),
+                                     ("local state loaded", "local state:"),
+                                     ("aggregates rebuilt", "rebuilt aggregates")):
                     if mark not in marks and needle in text:
                         marks[mark] = now - restart
                 if "metrics up" not in marks and _metrics_up(stack.aggregator_metrics_url):
                     marks["metrics up"] = now - restart
-                if (
-                    "metrics up" in marks
-                    and "counted the new events" not in marks
-                    and sum(aggregator_counts(stack.aggregator_metrics_url).values()) >= extra
-                ):
+                if "metrics up" in marks and "counted the new events" not in marks \
+                        and sum(aggregator_counts(stack.aggregator_metrics_url).values()) >= extra:
                     marks["counted the new events"] = now - restart
                 if not stack.services["aggregator"].running:
                     raise RuntimeError(f"restarted aggregator exited:\n{stack.log_tail('aggregator')}")
@@ -273,59 +251,35 @@ def run(
             progress(f"recovery: aggregator profile from restart to correct ({profile.path}): {profile.summary()}")
         after = stack.memory().get("aggregator", (0, 0))
         correct_s = marks.get("correct", float("nan"))
-        progress(
-            f"recovery: restart → correct figures {correct_s:.1f} s; marks "
-            + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items())
-        )
+        progress(f"recovery: restart → correct figures {correct_s:.1f} s; marks "
+                 + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items()))
         counted_after = sum(aggregator_counts(stack.aggregator_metrics_url).values())
         cl_seen, cl_bytes, cl_keys = asyncio.run(_changelog_bytes(ctx.bootstrap, changelog_topic, stack.partitions))
         scopes = len([s for s in set(expected.counters) | set(expected.gauges) if scope_path(s)])
         what_if = f" [what-if: services ran with {extra_env}]" if extra_env else ""
-        state = (
-            f"{loaded:,} events of state ({contacts:,} contacts, synthetic lifecycles over 36 h, plus agent "
-            f"presence), {extra:,} more written while the worker was down"
-        )
+        state = (f"{loaded:,} events of state ({contacts:,} contacts, synthetic lifecycles over 36 h, plus agent "
+                 f"presence), {extra:,} more written while the worker was down")
         figures += [
-            Figure(
-                name="recovery restart → correct figures",
-                value=correct_s,
-                unit="s",
-                goal=f"≤ {GOAL_S:.0f} s",
-                met=correct_s <= GOAL_S if "correct" in marks else False,
-                detail=(
-                    f"{state}; SIGKILL after the worker counted every event, restart, then every 0.5 s all "
-                    f"{scopes} scopes compared with tests/support/recompute.py ({wrong_at_kill} differed "
-                    f"at the restart{'' if 'correct' in marks else f'; still wrong after {give_up_s:.0f} s: {wrong[:5]}'})"
-                    f"; from the restart: "
-                    + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items())
-                    + f"; the new worker counted {counted_after:,.0f} events (re-read after the last commit, "
-                    f"deduplicated, plus the new ones); aggregator VmRSS {mib(before_kill[0])} before the kill, "
-                    f"{mib(after[0])} after recovery; changelog {changelog_n:,} records; {membership} group "
-                    f"membership{what_if}"
-                ),
-            ),
-            Figure(
-                name="recovery changelog size",
-                value=cl_bytes / MiB,
-                unit="MiB",
-                goal="",
-                met=None,
-                detail=f"{changelog_topic}: {changelog_n:,} records at the kill ({cl_seen:,} read back, "
-                f"{cl_keys:,} distinct keys: compaction can shrink it to that), keys + values "
-                f"{cl_bytes / MiB:,.0f} MiB ({cl_bytes / max(cl_seen, 1):,.0f} B per record)",
-            ),
-            Figure(
-                name="recovery load time",
-                value=load_s,
-                unit="s",
-                goal="",
-                met=None,
-                detail=f"{loaded:,} events ({size / MiB:,.0f} MiB JSON) written straight to the events topic in "
-                f"{produce_s:.0f} s (generation and recomputation included); the aggregator counted all "
-                f"{load_s:.0f} s after the load began ({loaded / load_s:,.0f} events/s; "
-                f"{loaded / steady if steady else float('nan'):,.0f} events/s from its first count); "
-                f"counts {dict((k, int(v)) for k, v in counts_before.items())}",
-            ),
+            Figure(name="recovery restart → correct figures", value=correct_s, unit="s", goal=f"≤ {GOAL_S:.0f} s",
+                   met=correct_s <= GOAL_S if "correct" in marks else False,
+                   detail=(f"{state}; SIGKILL after the worker counted every event, restart, then every 0.5 s all "
+                           f"{scopes} scopes compared with tests/support/recompute.py ({wrong_at_kill} differed "
+                           f"at the restart{'' if 'correct' in marks else f'; still wrong after {give_up_s:.0f} s: {wrong[:5]}'})"
+                           f"; from the restart: " + ", ".join(f"{k} {v:.1f} s" for k, v in marks.items())
+                           + f"; the new worker counted {counted_after:,.0f} events (re-read after the last commit, "
+                           f"deduplicated, plus the new ones); aggregator VmRSS {mib(before_kill[0])} before the kill, "
+                           f"{mib(after[0])} after recovery; changelog {changelog_n:,} records; {membership} group "
+                           f"membership{what_if}")),
+            Figure(name="recovery changelog size", value=cl_bytes / MiB, unit="MiB", goal="", met=None,
+                   detail=f"{changelog_topic}: {changelog_n:,} records at the kill ({cl_seen:,} read back, "
+                          f"{cl_keys:,} distinct keys: compaction can shrink it to that), keys + values "
+                          f"{cl_bytes / MiB:,.0f} MiB ({cl_bytes / max(cl_seen, 1):,.0f} B per record)"),
+            Figure(name="recovery load time", value=load_s, unit="s", goal="", met=None,
+                   detail=f"{loaded:,} events ({size / MiB:,.0f} MiB JSON) written straight to the events topic in "
+                          f"{produce_s:.0f} s (generation and recomputation included); the aggregator counted all "
+                          f"{load_s:.0f} s after the load began ({loaded / load_s:,.0f} events/s; "
+                          f"{loaded / steady if steady else float('nan'):,.0f} events/s from its first count); "
+                          f"counts {dict((k, int(v)) for k, v in counts_before.items())}"),
         ]
     finally:
         stack.stop()
@@ -344,13 +298,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--delta", type=int, default=2_000)
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra environment for the services (what-if runs, e.g. BROKER_SESSION_TIMEOUT=10)",
-    )
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the services (what-if runs, e.g. BROKER_SESSION_TIMEOUT=10)")
     args = parser.parse_args()
     with context_for_cli(args.quick) as ctx:
         print_figures(run(ctx, args.events, args.delta, dict(e.split("=", 1) for e in args.env)))

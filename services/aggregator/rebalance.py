@@ -1,7 +1,8 @@
 """Rebuild on rebalance: the engine's per-partition aggregates follow the worker's assignment.
 
 The aggregates are not changelogged (docs/architecture.md): after every rebalance or restart they are rebuilt from
-the restored contact table, once Faust's table recovery has completed. ``RebuildOnRebalance`` holds the rebalance
+the restored contact table, once Faust's table recovery has completed (in its recovery hook, before the streams
+resume: ``on_recovered``). ``RebuildOnRebalance`` holds the rebalance
 generation they were last built for and rebuilds them the first time it is asked in a newer one.
 """
 
@@ -83,7 +84,8 @@ class RebuildOnRebalance:
         Called before every batch and every snapshot publication, on the event loop. The first call in a new
         rebalance generation that ``on_recovered`` did not build for rebuilds the aggregates of the partitions of the
         events topic assigned to this worker (synchronously: seconds for a large table); every later call in the
-        same generation is a few attribute reads. False, without rebuilding, while a rebalance or the table's recovery is under way.
+        same generation is a few attribute reads. False, without rebuilding, while a rebalance or the table's
+        recovery is under way.
         """
         app = self._app
         if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]

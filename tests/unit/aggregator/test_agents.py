@@ -23,13 +23,8 @@ def figures(engine, now_ms):
     model = ReadModel()
     for key, value in engine.drain(now_ms):
         model.apply(key, value)
-    return {
-        (v.scope, w): v.counters(w, now_ms)
-        for v in model.views()
-        if v.scope.startswith("agent/")
-        for w in WINDOWS
-        if w != "all"
-    }
+    return {(v.scope, w): v.counters(w, now_ms) for v in model.views() if v.scope.startswith("agent/")
+            for w in WINDOWS if w != "all"}
 
 
 def test_leaving_out_expired_buckets_changes_no_window(monkeypatch):

@@ -45,13 +45,9 @@ def state(aggregates: PartitionAggregates, now_ms: int = T0) -> dict:
     """What every scope holds that is not empty: totals, buckets, gauges, oldest times, SLA clocks."""
     out = {}
     for scope, s in aggregates.scopes.items():
-        held = {
-            "totals": s.totals,
-            "buckets": {k: v for k, v in s.buckets.items() if v},
-            "live": s.live,
-            "oldest": {k: o.min() for k, o in s.oldest.items() if o.min() is not None},
-            "clocks": {k: v for k, v in s.clock_summary(now_ms).items() if v},
-        }
+        held = {"totals": s.totals, "buckets": {k: v for k, v in s.buckets.items() if v}, "live": s.live,
+                "oldest": {k: o.min() for k, o in s.oldest.items() if o.min() is not None},
+                "clocks": {k: v for k, v in s.clock_summary(now_ms).items() if v}}
         held = {k: v for k, v in held.items() if v}
         if held:
             out[scope] = held
@@ -66,10 +62,8 @@ def test_a_contact_counts_in_its_scopes_totals_buckets_and_gauges():
     queue = aggregates.scopes[QUEUE]
     assert without_bins(queue.totals) == {"created": 1, "fr_count": 1, "fr_ms": 60_000, "replies": 1}
     minute = bucket_start(T0, MINUTE_MS)
-    assert queue.buckets["m"] == {
-        minute: {"created": 1},
-        minute + MINUTE_MS: {"fr_count": 1, "fr_ms": 60_000, "replies": 1},
-    }
+    assert queue.buckets["m"] == {minute: {"created": 1}, minute + MINUTE_MS: {"fr_count": 1, "fr_ms": 60_000,
+                                                                               "replies": 1}}
     assert sum(b.get("created", 0) for b in queue.buckets["q"].values()) == 1
     assert queue.live == {"open": 1, "unassigned": 1, "in_queue": 1}
     assert queue.oldest["queued"].min() == T0
@@ -173,12 +167,8 @@ def test_sla_clocks_running_breaching_at_risk_and_the_next_breach():
     aggregates.apply("c3", EMPTY, clocks((T0 + HOUR_MS, T0 + 50 * MINUTE_MS)))
     queue = aggregates.scopes[QUEUE]
     at = T0 + 9 * MINUTE_MS  # c2 breached, c1 at risk, c3 fine
-    assert queue.clock_summary(at) == {
-        "sla_running": 3,
-        "sla_breaching": 1,
-        "sla_at_risk": 1,
-        "next_breach_ms": T0 + 10 * MINUTE_MS,
-    }
+    assert queue.clock_summary(at) == {"sla_running": 3, "sla_breaching": 1, "sla_at_risk": 1,
+                                       "next_breach_ms": T0 + 10 * MINUTE_MS}
     assert queue.next_clock_change(at) == T0 + 10 * MINUTE_MS
     aggregates.apply("c2", clocks((T0 + 2 * MINUTE_MS, T0 + MINUTE_MS)), EMPTY)  # answered: its clock stops
     assert queue.clock_summary(at)["sla_running"] == 2 and queue.clock_summary(at)["sla_breaching"] == 0

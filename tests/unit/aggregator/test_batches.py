@@ -45,27 +45,16 @@ def step_with(engine_factory, clock=None, ready=None):
     table = WriteBack({})
     engine = engine_factory(table)
     sink_calls = []
-    step = BatchStep(
-        engine,
-        table,
-        lambda key, record, partition: sink_calls.append((key, record, partition)),
-        ready or (lambda: True),
-        clock or FixedClock(T0),
-        events=events,
-        late=late,
-    )
+    step = BatchStep(engine, table, lambda key, record, partition: sink_calls.append((key, record, partition)),
+                     ready or (lambda: True), clock or FixedClock(T0), events=events, late=late)
     return step, engine, registry, sink_calls
 
 
 def test_each_event_goes_to_the_engine_with_its_partition_and_the_clock_read_once():
     clock = FixedClock(T0 + 5)
     step, engine, _, _ = step_with(lambda t: ScriptedEngine(t, {}), clock=clock)
-    step.process(
-        [
-            message(doc("contact.created", 0, contact="a", event_id="e1"), partition=2),
-            message(doc("contact.created", 0, contact="b", event_id="e2"), partition=3),
-        ]
-    )
+    step.process([message(doc("contact.created", 0, contact="a", event_id="e1"), partition=2),
+                  message(doc("contact.created", 0, contact="b", event_id="e2"), partition=3)])
     assert engine.calls == [(2, "e1", T0 + 5), (3, "e2", T0 + 5)]
 
 
@@ -101,13 +90,9 @@ def test_invalid_messages_are_skipped_counted_and_logged_with_their_position(cap
     step, engine, registry, _ = step_with(lambda t: ScriptedEngine(t, {}))
     bad_type = {**doc("contact.created", 0), "type": "contact.exploded"}
     with caplog.at_level(logging.WARNING, logger="services.aggregator.batches"):
-        result = step.process(
-            [
-                message(b"{not json", partition=1, offset=7),
-                message(bad_type, partition=2, offset=8),
-                message(doc("contact.created", 0, event_id="ok"), partition=3, offset=9),
-            ]
-        )
+        result = step.process([message(b"{not json", partition=1, offset=7),
+                               message(bad_type, partition=2, offset=8),
+                               message(doc("contact.created", 0, event_id="ok"), partition=3, offset=9)])
     assert result == {"invalid": 2, "applied": 1}
     assert [c[1] for c in engine.calls] == ["ok"]
     assert registry.get_sample_value("deskpulse_aggregator_events_total", {"outcome": "invalid"}) == 2
@@ -117,17 +102,11 @@ def test_invalid_messages_are_skipped_counted_and_logged_with_their_position(cap
 
 def test_a_record_touched_several_times_in_a_batch_is_written_to_the_changelog_once():
     step, _, _, sink_calls = step_with(lambda t: ScriptedEngine(t, {}))
-    step.process(
-        [
-            message(doc("contact.created", 0, contact="a", event_id="e1"), partition=1),
-            message(doc("contact.assigned", 1, contact="a", event_id="e2", agent_id="x"), partition=1),
-            message(doc("contact.created", 0, contact="b", event_id="e3"), partition=0),
-        ]
-    )
-    assert sorted(sink_calls, key=lambda c: c[0]) == [
-        ("contact:a", {"p": 1, "last": "e2"}, 1),
-        ("contact:b", {"p": 0, "last": "e3"}, 0),
-    ]
+    step.process([message(doc("contact.created", 0, contact="a", event_id="e1"), partition=1),
+                  message(doc("contact.assigned", 1, contact="a", event_id="e2", agent_id="x"), partition=1),
+                  message(doc("contact.created", 0, contact="b", event_id="e3"), partition=0)])
+    assert sorted(sink_calls, key=lambda c: c[0]) == [("contact:a", {"p": 1, "last": "e2"}, 1),
+                                                       ("contact:b", {"p": 0, "last": "e3"}, 0)]
 
 
 def test_with_the_real_engine_the_flushed_records_are_the_engines_table():

@@ -21,40 +21,21 @@ from tests.support.events import T0
 # Categories (a queue x category light scope, complaints), clocks (policies), days in two zones with a reset
 # that is not on a quarter hour.
 SLA = {
-    "categories": [
-        {"name": "billing", "match": [{"tag": ["billing", "refund"]}]},
-        {"name": "complaint", "match": [{"tag": "complaint"}]},
-    ],
+    "categories": [{"name": "billing", "match": [{"tag": ["billing", "refund"]}]},
+                   {"name": "complaint", "match": [{"tag": "complaint"}]}],
     "complaints": {"categories": ["complaint"]},
-    "days": {
-        "default": {"timezone": "Europe/Brussels", "reset": "06:07"},
-        "queues": {"billing": {"timezone": "America/New_York"}},
-    },
-    "policies": [
-        {"name": "urgent", "match": {"priority": "urgent"}, "targets": {"first_response": "10m"}},
-        {"name": "rest", "targets": {"first_response": "1h", "next_reply": "2h", "resolution": "1d"}},
-    ],
+    "days": {"default": {"timezone": "Europe/Brussels", "reset": "06:07"},
+             "queues": {"billing": {"timezone": "America/New_York"}}},
+    "policies": [{"name": "urgent", "match": {"priority": "urgent"}, "targets": {"first_response": "10m"}},
+                 {"name": "rest", "targets": {"first_response": "1h", "next_reply": "2h", "resolution": "1d"}}],
 }
 
 
 def state_of(aggregates: PartitionAggregates) -> dict:
     """Everything a scope holds, comparable (oldest times as their contacts, clocks as sorted lists)."""
-    return {
-        scope: (
-            s.light,
-            s.agent,
-            s.totals,
-            s.buckets,
-            s.live,
-            s.oldest["waiting"].since,
-            s.oldest["waiting"].min(),
-            s.oldest["queued"].since,
-            s.oldest["queued"].min(),
-            s.deadlines,
-            s.risks,
-        )
-        for scope, s in aggregates.scopes.items()
-    }
+    return {scope: (s.light, s.agent, s.totals, s.buckets, s.live, s.oldest["waiting"].since,
+                    s.oldest["waiting"].min(), s.oldest["queued"].since, s.oldest["queued"].min(), s.deadlines,
+                    s.risks) for scope, s in aggregates.scopes.items()}
 
 
 def incremental(partition, contributions, stream_ms) -> PartitionAggregates:
@@ -88,22 +69,14 @@ def engine_with_retired_contacts(seed, contacts, gap_ms, config, partitions):
 
 
 def contributions_of(engine, partition):
-    out = [
-        (key, engine._contribution(record))
-        for key, record in engine.table.items()
-        if record.get("p") == partition and not key.startswith("retired#")
-    ]
+    out = [(key, engine._contribution(record)) for key, record in engine.table.items()
+           if record.get("p") == partition and not key.startswith("retired#")]
     return out + [("retired", retired_contribution(engine.table.get(retired_key(partition))))]
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    contacts=st.integers(1, 60),
-    gap_ms=st.sampled_from([5_000, 60_000, 600_000]),
-    sla=st.booleans(),
-    later_ms=st.sampled_from([0, 5 * MINUTE_MS, 2 * HOUR_MS, DAY_MS + HOUR_MS, 20 * DAY_MS]),
-)
+@given(seed=st.integers(0, 10_000), contacts=st.integers(1, 60), gap_ms=st.sampled_from([5_000, 60_000, 600_000]),
+       sla=st.booleans(), later_ms=st.sampled_from([0, 5 * MINUTE_MS, 2 * HOUR_MS, DAY_MS + HOUR_MS, 20 * DAY_MS]))
 def test_bulk_load_of_contact_contributions_equals_applying_each(seed, contacts, gap_ms, sla, later_ms):
     config = SlaKpiConfig(SlaConfig.load(SLA)) if sla else DefaultConfig()
     engine, last = engine_with_retired_contacts(seed, contacts, gap_ms, config, partitions=2)
@@ -129,31 +102,10 @@ def test_bulk_load_of_contact_contributions_equals_applying_each(seed, contacts,
 
 # -- arbitrary contributions: counters that cancel, zeros, light scopes without day counters, expired buckets --
 
-SCOPES = [
-    "all",
-    "platform/z",
-    "queue/z/q1",
-    "queue/z/q2",
-    "account/z/a",
-    "category/billing",
-    "agent/z/a1",
-    "agent/z/a2",
-    "queue_agent/z/q1/a1",
-    "queue_category/z/q1/billing",
-]
-NAMES = [
-    "created",
-    "resolved",
-    "fr_ms",
-    "frh:12",
-    "frle:60",
-    "replies@email",
-    "resolved@chat",
-    "asa_ms",
-    "asale:20",
-    "state_busy_ms",
-    "sl_met",
-]
+SCOPES = ["all", "platform/z", "queue/z/q1", "queue/z/q2", "account/z/a", "category/billing", "agent/z/a1",
+          "agent/z/a2", "queue_agent/z/q1/a1", "queue_category/z/q1/billing"]
+NAMES = ["created", "resolved", "fr_ms", "frh:12", "frle:60", "replies@email", "resolved@chat", "asa_ms",
+         "asale:20", "state_busy_ms", "sl_met"]
 DAYS = [DayCalendar(), DayCalendar("Europe/Brussels", "06:07"), DayCalendar("America/New_York")]
 T = T0 + 3 * DAY_MS  # stream time of the generated contributions
 
@@ -169,20 +121,14 @@ def contributions(draw):
     for t, scopes, items, keys in draw(st.lists(st.tuples(times, scope_lists, counters, day_keys), max_size=6)):
         out.facts.append((t, scopes, tuple(items.items()), keys))
     out.totals = draw(st.dictionaries(st.sampled_from(SCOPES), counters, max_size=2))
-    out.buckets = draw(
-        st.dictionaries(
-            st.tuples(st.sampled_from(SCOPES), st.sampled_from("mqd"), times.map(lambda t: t - t % (15 * MINUTE_MS))),
-            counters,
-            max_size=3,
-        )
-    )
+    out.buckets = draw(st.dictionaries(
+        st.tuples(st.sampled_from(SCOPES), st.sampled_from("mqd"), times.map(lambda t: t - t % (15 * MINUTE_MS))),
+        counters, max_size=3))
     out.live = draw(st.dictionaries(st.sampled_from(SCOPES), counters, max_size=2))
-    out.oldest = draw(
-        st.dictionaries(st.tuples(st.sampled_from(SCOPES), st.sampled_from(["waiting", "queued"])), times, max_size=2)
-    )
-    out.clocks = draw(
-        st.dictionaries(st.sampled_from(SCOPES), st.lists(st.tuples(times, times), max_size=2), max_size=2)
-    )
+    out.oldest = draw(st.dictionaries(st.tuples(st.sampled_from(SCOPES), st.sampled_from(["waiting", "queued"])),
+                                      times, max_size=2))
+    out.clocks = draw(st.dictionaries(st.sampled_from(SCOPES), st.lists(st.tuples(times, times), max_size=2),
+                                      max_size=2))
     return out
 
 

@@ -79,12 +79,8 @@ CASES = {
         dict(created_at=None, is_open=False, is_waiting=False),
     ),
     "resolution is credited to the assignee at that time": (
-        [
-            created(),
-            ev("contact.assigned", 1, agent_id="a1"),
-            status(2, "solved"),
-            ev("contact.assigned", 3, agent_id="a2"),
-        ],
+        [created(), ev("contact.assigned", 1, agent_id="a1"), status(2, "solved"),
+         ev("contact.assigned", 3, agent_id="a2")],
         dict(resolver="a1", assignee="a2"),
     ),
     "unassigning clears the assignee": (

@@ -12,16 +12,8 @@ from services.demo.synthetic import agent_shifts, history
 from tests.support.events import T0
 from tests.support import recompute
 
-LIVE_KEYS = (
-    "open",
-    "waiting",
-    "unassigned",
-    "pending",
-    "on_hold",
-    "in_queue",
-    "oldest_waiting_created_ms",
-    "oldest_queued_ms",
-)
+LIVE_KEYS = ("open", "waiting", "unassigned", "pending", "on_hold", "in_queue",
+             "oldest_waiting_created_ms", "oldest_queued_ms")
 
 
 def without_bins(counters):
@@ -100,22 +92,16 @@ def test_rebuild_from_table_equals_incremental_state():
     model2 = model_of(restored, now)
     for view in model.views():
         other = model2.view(view.scope, wall_ms=now)
-        assert (other.totals, other.minutes, other.quarters, other.live, other.agent) == (
-            view.totals,
-            view.minutes,
-            view.quarters,
-            view.live,
-            view.agent,
-        ), view.scope
+        assert (other.totals, other.minutes, other.quarters, other.live, other.agent) == \
+            (view.totals, view.minutes, view.quarters, view.live, view.agent), view.scope
 
 
 def test_drain_publishes_only_changed_scopes_once():
     docs = sample(3, contacts=5)
     engine, _, _, now = run_engine(docs)
     assert engine.drain(now) == []
-    fresh = parse_event(
-        {**docs[0], "event_id": "fresh", "type": "contact.created", "contact_id": "new-one", "queue_id": "solo"}
-    )
+    fresh = parse_event({**docs[0], "event_id": "fresh", "type": "contact.created", "contact_id": "new-one",
+                         "queue_id": "solo"})
     engine.handle(0, fresh, now)
     keys = sorted(k.decode() for k, _ in engine.drain(now))
     platform = docs[0]["platform"]
@@ -170,9 +156,8 @@ def test_late_events_are_reported_and_still_counted_in_totals():
     docs = sample(2, contacts=10)
     feed(engine, docs)  # each event read at its own time, as live
     newest = max(recompute.ms(d) for d in docs)
-    old = parse_event(
-        {**docs[0], "event_id": "late-1", "contact_id": "late-contact", "occurred_at": "2026-11-01T00:00:00.000Z"}
-    )
+    old = parse_event({**docs[0], "event_id": "late-1", "contact_id": "late-contact",
+                       "occurred_at": "2026-11-01T00:00:00.000Z"})
     assert engine.handle(0, old, newest) == "late"
     assert engine.late_events == 1
     model = model_of(engine, newest)
@@ -198,7 +183,6 @@ class PolicyConfig(DefaultConfig):
 
     def service_level(self, platform, queue):
         from services.domain.service_levels import DEFAULT_SERVICE_LEVEL
-
         return DEFAULT_SERVICE_LEVEL
 
     def histogram_bounds_s(self):
@@ -206,23 +190,13 @@ class PolicyConfig(DefaultConfig):
 
 
 def created(contact, t_ms):
-    return parse_event(
-        {
-            "schema": "deskpulse.event.v1",
-            "event_id": f"c-{contact}",
-            "type": "contact.created",
-            "occurred_at": recompute_iso(t_ms),
-            "platform": "zendesk",
-            "contact_id": contact,
-            "queue_id": "q1",
-            "status": "new",
-        }
-    )
+    return parse_event({"schema": "deskpulse.event.v1", "event_id": f"c-{contact}", "type": "contact.created",
+                        "occurred_at": recompute_iso(t_ms), "platform": "zendesk", "contact_id": contact,
+                        "queue_id": "q1", "status": "new"})
 
 
 def recompute_iso(t_ms):
     from services.common.events import from_epoch_ms
-
     return from_epoch_ms(t_ms)
 
 
@@ -241,19 +215,9 @@ def test_sla_clocks_breaching_at_risk_and_next_breach():
     live = model.view("queue/zendesk/q1").live
     assert (live["sla_breaching"], live["sla_at_risk"], live["next_breach_ms"]) == (1, 0, T0 + 900_000)
     # the first response stops the clock: met or breached is counted when it stops
-    reply = parse_event(
-        {
-            "schema": "deskpulse.event.v1",
-            "event_id": "r-a",
-            "type": "contact.message",
-            "occurred_at": recompute_iso(T0 + 620_000),
-            "platform": "zendesk",
-            "contact_id": "a",
-            "author": "agent",
-            "public": True,
-            "agent_id": "x",
-        }
-    )
+    reply = parse_event({"schema": "deskpulse.event.v1", "event_id": "r-a", "type": "contact.message",
+                         "occurred_at": recompute_iso(T0 + 620_000), "platform": "zendesk", "contact_id": "a",
+                         "author": "agent", "public": True, "agent_id": "x"})
     engine.handle(0, reply, T0 + 620_000)
     view = model_of(engine, T0 + 620_000).view("queue/zendesk/q1")
     assert view.totals["sla_first_response_breached"] == 1 and view.live["sla_running"] == 1
@@ -263,21 +227,9 @@ def test_agent_time_in_state_comes_from_closed_intervals():
     engine = Engine({})
     steps = [("available", 0), ("busy", 120_000), ("away", 420_000)]
     for i, (state, offset) in enumerate(steps):
-        engine.handle(
-            0,
-            parse_event(
-                {
-                    "schema": "deskpulse.event.v1",
-                    "event_id": f"s{i}",
-                    "type": "agent.state_changed",
-                    "occurred_at": recompute_iso(T0 + offset),
-                    "platform": "twilio",
-                    "agent_id": "W1",
-                    "state": state,
-                }
-            ),
-            T0 + offset,
-        )
+        engine.handle(0, parse_event({"schema": "deskpulse.event.v1", "event_id": f"s{i}", "type": "agent.state_changed",
+                                      "occurred_at": recompute_iso(T0 + offset), "platform": "twilio", "agent_id": "W1",
+                                      "state": state}), T0 + offset)
     view = model_of(engine, T0 + 420_000).view("agent/twilio/W1")
     assert view.totals == {}  # time in state is only windowed
     counters = view.counters("1h", T0 + 420_000)
@@ -300,30 +252,14 @@ def test_a_contact_queued_twice_for_retirement_is_retired_once():
     # Its last two events share a millisecond: the closed-contact heap holds it twice.
     engine = Engine({})
     base = {"schema": "deskpulse.event.v1", "platform": "p", "contact_id": "c1"}
-    for i, (kind, t, extra) in enumerate(
-        [
-            ("contact.created", 0, {"status": "new", "queue_id": "q"}),
-            ("contact.status_changed", 60_000, {"status": "solved"}),
-            ("contact.assigned", 60_000, {"agent_id": "a"}),
-        ]
-    ):
-        engine.handle(
-            0,
-            parse_event({**base, "event_id": f"e{i}", "type": kind, "occurred_at": recompute_iso(T0 + t), **extra}),
-            T0 + t,
-        )
+    for i, (kind, t, extra) in enumerate([("contact.created", 0, {"status": "new", "queue_id": "q"}),
+                                          ("contact.status_changed", 60_000, {"status": "solved"}),
+                                          ("contact.assigned", 60_000, {"agent_id": "a"})]):
+        engine.handle(0, parse_event({**base, "event_id": f"e{i}", "type": kind,
+                                      "occurred_at": recompute_iso(T0 + t), **extra}), T0 + t)
     later = T0 + 4 * DAY_MS
-    other = parse_event(
-        {
-            **base,
-            "contact_id": "c2",
-            "event_id": "x",
-            "type": "contact.created",
-            "occurred_at": recompute_iso(later),
-            "status": "new",
-            "queue_id": "q",
-        }
-    )
+    other = parse_event({**base, "contact_id": "c2", "event_id": "x", "type": "contact.created",
+                         "occurred_at": recompute_iso(later), "status": "new", "queue_id": "q"})
     assert engine.handle(0, other, later) == "applied"
     assert "p/c1" not in engine.table
     totals = engine.table[retired_key(0)]["totals"]
@@ -335,13 +271,10 @@ def test_republish_all_publishes_every_scope_again_after_a_failed_publication():
     assert engine.drain(now) == []  # run_engine drained everything once
     engine.republish_all()
     again = {key for key, _ in engine.drain(now)}
-    assert again == {
-        f"{scope}#{p}".encode() for p, part in engine.partitions.items() for scope in part.aggregates.scopes
-    }
+    assert again == {f"{scope}#{p}".encode() for p, part in engine.partitions.items() for scope in part.aggregates.scopes}
 
 
 # -- clocks: one wrong clock must not corrupt every figure -----------------------------------------------------------
-
 
 def figures_of(model, now):
     """Every scope's totals, buckets and live figures as the API reads them at ``now``."""
@@ -353,9 +286,7 @@ def test_an_event_from_beyond_the_skew_is_counted_not_applied_and_changes_no_fig
     engine = Engine({})
     assert set(feed(engine, docs[:-40])) == {"applied"}
     wall = recompute.ms(docs[-41])
-    stray = parse_event(
-        {**docs[0], "event_id": "from-2030", "contact_id": "stray", "occurred_at": "2030-01-01T00:00:00Z"}
-    )
+    stray = parse_event({**docs[0], "event_id": "from-2030", "contact_id": "stray", "occurred_at": "2030-01-01T00:00:00Z"})
     assert engine.handle(0, stray, wall) == "future"
     assert engine.handle(0, stray, wall + 1) == "future"  # a redelivery is refused again, and counted again
     assert "stray" not in engine.table and engine.partitions[0].clock.now(wall) <= wall
@@ -378,19 +309,13 @@ def test_stream_time_is_kept_per_partition():
     feed(engine, docs, partitions=1)
     now = max(recompute.ms(d) for d in docs)
     # partition 1 hears of a contact stamped as far ahead as the skew allows
-    ahead = parse_event(
-        {**docs[0], "event_id": "ahead", "contact_id": "elsewhere", "occurred_at": from_epoch_ms(now + 300_000)}
-    )
+    ahead = parse_event({**docs[0], "event_id": "ahead", "contact_id": "elsewhere", "occurred_at": from_epoch_ms(now + 300_000)})
     assert engine.handle(1, ahead, now) == "applied"
     assert engine.partitions[1].clock.now(now) == now + 300_000
     assert engine.partitions[0].clock.now(now) == now
     # an event of partition 0 a minute old is not late there: partition 1's time does not age partition 0's contacts
-    recent = parse_event(
-        {**docs[0], "event_id": "recent", "contact_id": "here", "occurred_at": from_epoch_ms(now - 60_000)}
-    )
+    recent = parse_event({**docs[0], "event_id": "recent", "contact_id": "here", "occurred_at": from_epoch_ms(now - 60_000)})
     assert engine.handle(0, recent, now) == "applied"
     # while on partition 1 an event six minutes behind its stream time is late
-    behind = parse_event(
-        {**docs[0], "event_id": "behind", "contact_id": "there", "occurred_at": from_epoch_ms(now - 60_000)}
-    )
+    behind = parse_event({**docs[0], "event_id": "behind", "contact_id": "there", "occurred_at": from_epoch_ms(now - 60_000)})
     assert engine.handle(1, behind, now) == "late"

@@ -57,9 +57,8 @@ def test_first_response_and_next_reply_from_the_oldest_unanswered_message():
 def test_one_touch_needs_exactly_one_reply_and_no_reopen():
     assert totals(created(), reply(10), status(20, "solved"))["one_touch"] == 1
     assert "one_touch" not in totals(created(), reply(10), reply(15), status(20, "solved"))
-    assert "one_touch" not in totals(
-        created(), reply(10), status(20, "solved"), status(30, "open"), status(40, "solved")
-    )
+    assert "one_touch" not in totals(created(), reply(10), status(20, "solved"), status(30, "open"),
+                                     status(40, "solved"))
 
 
 def test_resolution_first_and_full():
@@ -73,36 +72,19 @@ def test_resolution_first_and_full():
 LIVE = [created(0, channel="chat"), ev("contact.queued", 2, queue_id="q1")]
 
 SL_CASES = {
-    "answered within the threshold": (
-        [ev("contact.connected", 15, agent_id="a")],
-        ServiceLevel(),
-        {"answered": 1, "asa_ms": 13_000, "sl_met": 1, "sl_offered": 1},
-    ),
-    "answered late": (
-        [ev("contact.connected", 60, agent_id="a")],
-        ServiceLevel(),
-        {"answered": 1, "asa_ms": 58_000, "sl_offered": 1},
-    ),
-    "abandon counts against": (
-        [ev("contact.abandoned", 32)],
-        ServiceLevel(),
-        {"abandoned": 1, "abandon_wait_ms": 30_000, "sl_offered": 1},
-    ),
-    "abandon within threshold counts in (Connect)": (
-        [ev("contact.abandoned", 12)],
-        ServiceLevel(abandons="count_in"),
-        {"abandoned": 1, "abandon_wait_ms": 10_000, "sl_met": 1, "sl_offered": 1},
-    ),
-    "abandons excluded": (
-        [ev("contact.abandoned", 32)],
-        ServiceLevel(abandons="excluded"),
-        {"abandoned": 1, "abandon_wait_ms": 30_000},
-    ),
-    "short abandon is left out entirely": (
-        [ev("contact.abandoned", 5)],
-        ServiceLevel(short_abandon_seconds=5),
-        {"short_abandoned": 1},
-    ),
+    "answered within the threshold": ([ev("contact.connected", 15, agent_id="a")], ServiceLevel(),
+                                      {"answered": 1, "asa_ms": 13_000, "sl_met": 1, "sl_offered": 1}),
+    "answered late": ([ev("contact.connected", 60, agent_id="a")], ServiceLevel(),
+                      {"answered": 1, "asa_ms": 58_000, "sl_offered": 1}),
+    "abandon counts against": ([ev("contact.abandoned", 32)], ServiceLevel(),
+                               {"abandoned": 1, "abandon_wait_ms": 30_000, "sl_offered": 1}),
+    "abandon within threshold counts in (Connect)": ([ev("contact.abandoned", 12)], ServiceLevel(abandons="count_in"),
+                                                     {"abandoned": 1, "abandon_wait_ms": 10_000, "sl_met": 1,
+                                                      "sl_offered": 1}),
+    "abandons excluded": ([ev("contact.abandoned", 32)], ServiceLevel(abandons="excluded"),
+                          {"abandoned": 1, "abandon_wait_ms": 30_000}),
+    "short abandon is left out entirely": ([ev("contact.abandoned", 5)], ServiceLevel(short_abandon_seconds=5),
+                                           {"short_abandoned": 1}),
 }
 
 
@@ -114,9 +96,8 @@ def test_service_level_and_abandonment_variants(events, sl, expected):
 
 
 def test_explicit_queue_entry_wins_over_creation():
-    c = totals(
-        created(0, channel="voice"), ev("contact.queued", 40, queue_id="q1"), ev("contact.connected", 50, agent_id="a")
-    )
+    c = totals(created(0, channel="voice"), ev("contact.queued", 40, queue_id="q1"),
+               ev("contact.connected", 50, agent_id="a"))
     assert c["asa_ms"] == 10_000  # IVR time before queueing is not speed of answer
 
 
@@ -125,28 +106,20 @@ def test_handle_time_runs_from_connect_to_close():
     assert (c["handled"], c["handle_ms"]) == (1, 300_000)
 
 
-@pytest.mark.parametrize(
-    "rating, expected",
-    [
-        ({"label": "good", "score": 5, "scale_max": 5}, {"rated": 1, "csat_good": 1}),
-        ({"label": "bad", "score": None, "scale_max": None}, {"rated": 1, "csat_bad": 1, "complaints": 1}),
-        ({"label": "good", "score": 9, "scale_max": 10}, {"rated": 1, "csat_good": 1, "nps_promoter": 1}),
-        ({"label": "neutral", "score": 7, "scale_max": 10}, {"rated": 1, "csat_neutral": 1, "nps_passive": 1}),
-        (
-            {"label": "bad", "score": 6, "scale_max": 10},
-            {"rated": 1, "csat_bad": 1, "nps_detractor": 1, "complaints": 1},
-        ),
-    ],
-)
+@pytest.mark.parametrize("rating, expected", [
+    ({"label": "good", "score": 5, "scale_max": 5}, {"rated": 1, "csat_good": 1}),
+    ({"label": "bad", "score": None, "scale_max": None}, {"rated": 1, "csat_bad": 1, "complaints": 1}),
+    ({"label": "good", "score": 9, "scale_max": 10}, {"rated": 1, "csat_good": 1, "nps_promoter": 1}),
+    ({"label": "neutral", "score": 7, "scale_max": 10}, {"rated": 1, "csat_neutral": 1, "nps_passive": 1}),
+    ({"label": "bad", "score": 6, "scale_max": 10}, {"rated": 1, "csat_bad": 1, "nps_detractor": 1, "complaints": 1}),
+])
 def test_csat_and_nps(rating, expected):
     c = totals(created(), ev("contact.rated", 50, rating=rating))
     assert {k: v for k, v in c.items() if k != "created"} == expected
 
 
 def test_latest_rating_replaces_an_earlier_one():
-    c = totals(
-        created(), ev("contact.rated", 50, rating={"label": "bad"}), ev("contact.rated", 90, rating={"label": "good"})
-    )
+    c = totals(created(), ev("contact.rated", 50, rating={"label": "bad"}), ev("contact.rated", 90, rating={"label": "good"}))
     assert c["csat_good"] == 1 and "csat_bad" not in c
 
 
@@ -162,19 +135,16 @@ def test_agent_scopes_get_their_own_work():
 
 
 def test_business_hours_first_response_across_a_weekend():
-    config = SlaKpiConfig(
-        SlaConfig.load(
-            {
-                "calendars": {"office": {"timezone": "Europe/Brussels", "hours": {"mon-fri": ["09:00-17:00"]}}},
-                "policies": [{"name": "all", "targets": {"first_response": "1h"}, "business_hours": "office"}],
-            }
-        )
-    )
+    config = SlaKpiConfig(SlaConfig.load({
+        "calendars": {"office": {"timezone": "Europe/Brussels", "hours": {"mon-fri": ["09:00-17:00"]}}},
+        "policies": [{"name": "all", "targets": {"first_response": "1h"}, "business_hours": "office"}],
+    }))
     # Friday 2026-11-20 16:30 Brussels (15:30 UTC); the reply comes Monday 09:30 (08:30 UTC)
     friday = 1_795_188_600_000  # 2026-11-20T15:30:00Z, a Friday (16:30 in Brussels)
     monday = friday + (2 * 24 + 17) * 3_600_000  # 2026-11-23T08:30:00Z
     record = None
-    for e in (ev("contact.created", (friday - T0) / 1000, queue_id="q1", status="new"), reply((monday - T0) / 1000)):
+    for e in (ev("contact.created", (friday - T0) / 1000, queue_id="q1", status="new"),
+              reply((monday - T0) / 1000)):
         record = add_event(record, e, 0) or record
     c = contribution(facts(record), config).all_totals()["queue/zendesk/q1"]
     assert c["fr_ms"] == (monday - friday)
@@ -188,21 +158,13 @@ def test_le_counters_are_cumulative_histogram_buckets_in_totals_only():
         record = add_event(record, e, 0) or record
     contrib = contribution(facts(record), DefaultConfig())
     les = {k: v for k, v in contrib.all_totals()["queue/zendesk/q1"].items() if k.startswith("frle:")}
-    assert les == {
-        f"frle:{b}": 1 for b in (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
-    }
+    assert les == {f"frle:{b}": 1 for b in (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)}
     for _, _, items, _ in contrib.facts:
         quarter, minute = split(dict(items))
         assert not any("le:" in k for k in quarter) and not any("le:" in k or "h:" in k for k in minute)
 
 
 def test_sla_targets_become_histogram_bounds():
-    config = SlaKpiConfig(
-        SlaConfig.load(
-            {
-                "policies": [{"name": "p", "targets": {"first_response": "7m"}}],
-                "service_levels": {"default": {"threshold_seconds": 45}},
-            }
-        )
-    )
+    config = SlaKpiConfig(SlaConfig.load({"policies": [{"name": "p", "targets": {"first_response": "7m"}}],
+                                           "service_levels": {"default": {"threshold_seconds": 45}}}))
     assert {420.0, 45.0} <= set(config.histogram_bounds_s())

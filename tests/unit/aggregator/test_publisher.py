@@ -71,15 +71,9 @@ class Setup:
         self.producers = list(producers)
         self.made: list[FakeProducer] = []
         self.publisher = SnapshotPublisher(
-            self.engine,
-            ready,
-            bootstrap="k:9092",
-            topic="kpis",
-            clock=self.clock,
+            self.engine, ready, bootstrap="k:9092", topic="kpis", clock=self.clock,
             published=Counter(METRIC.removesuffix("_total"), "published", registry=self.registry),
-            producer_factory=self.make,
-            monotonic=self.monotonic,
-        )
+            producer_factory=self.make, monotonic=self.monotonic)
 
     def make(self) -> FakeProducer:
         producer = self.producers.pop(0)
