@@ -1,6 +1,6 @@
 """Aggregator throughput through real Kafka, beside a baseline, on one machine in one run.
 
-    .venv/bin/python bench/aggregator_kafka.py [--events 60000] [--partitions 4]
+    .venv/bin/python bench/aggregator_kafka.py [--events 60000] [--partitions 4] [--workers 1 2]
     (``make bench`` runs ``run(ctx)`` on the run's shared broker; ``measure(bootstrap, …)`` returns the raw figures)
 
 1. Writes N canonical events (synthetic contacts, keyed by contact) to a fresh events topic.
@@ -95,12 +95,13 @@ def counted(url: str) -> float:
 
 
 def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: Path | None = None,
-            say=print) -> dict:
-    """Writes ``events`` events to a fresh topic, then times the baseline consumer and one aggregator worker on
-    that backlog. Returns the figures as a dict (events/s, ratio, start-up, peak RSS)."""
+            say=print, workers: int = 1) -> dict:
+    """Writes ``events`` events to a fresh topic, then times the baseline consumer and ``workers`` aggregator
+    workers (one consumer group, a data directory each) on that backlog. Returns the figures as a dict (events/s,
+    ratio, start-up, peak RSS of the largest worker)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="deskpulse-bench-"))
     names = topic_names("bench-agg")
-    service = None
+    services: list[Service] = []
     try:
         settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
                             kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
@@ -113,35 +114,40 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
         base_rate = len(docs) / base_s
         say(f"baseline (aiokafka consumer + JSON + canonical model): {base_rate:,.0f} events/s")
 
-        port = free_port()
-        env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
-               "DESKPULSE_LOG_LEVEL": "WARNING", "DESKPULSE_DATA_DIR": str(workdir / "data")}
-        service = Service("aggregator", ["aggregator", "--metrics-port", str(port)], env, workdir / "aggregator.log")
+        urls = []
         launched = time.perf_counter()
-        service.start()
-        url = f"http://127.0.0.1:{port}/metrics"
+        for i in range(workers):
+            port = free_port()
+            env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
+                   "DESKPULSE_LOG_LEVEL": "WARNING", "DESKPULSE_DATA_DIR": str(workdir / f"data-{i}")}
+            service = Service(f"aggregator-{i}", ["aggregator", "--metrics-port", str(port)], env,
+                              workdir / f"aggregator-{names['DESKPULSE_AGGREGATOR_APP_ID']}-{i}.log")
+            service.start()
+            services.append(service)
+            urls.append(f"http://127.0.0.1:{port}/metrics")
         first = None
         peak = 0
         while True:
-            n = counted(url)
+            n = sum(counted(url) for url in urls)
             if n > 0 and first is None:
                 first = (time.perf_counter(), n)
-            peak = max(peak, peak_rss_bytes(service.process.pid))
+            peak = max([peak] + [peak_rss_bytes(s.process.pid) for s in services])
             if n >= len(docs):
                 break
-            if not service.running:
-                raise RuntimeError(f"aggregator exited; see {service.log_path}")
+            for service in services:
+                if not service.running:
+                    raise RuntimeError(f"aggregator exited; see {service.log_path}")
             time.sleep(0.2)
         done = time.perf_counter()
         steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
-        say(f"deskpulse aggregator (1 worker, {partitions} partitions): {steady:,.0f} events/s once consuming "
-            f"({len(docs) / (done - launched):,.0f} events/s including start-up {first[0] - launched:.1f} s); "
-            f"ratio to baseline {steady / base_rate:.2f}")
-        return {"events": len(docs), "partitions": partitions, "baseline_rate": base_rate, "rate": steady,
-                "rate_with_startup": len(docs) / (done - launched), "startup_s": first[0] - launched,
+        say(f"deskpulse aggregator ({workers} worker{'s' if workers > 1 else ''}, {partitions} partitions): "
+            f"{steady:,.0f} events/s once consuming ({len(docs) / (done - launched):,.0f} events/s including "
+            f"start-up {first[0] - launched:.1f} s); ratio to baseline {steady / base_rate:.2f}")
+        return {"events": len(docs), "partitions": partitions, "workers": workers, "baseline_rate": base_rate,
+                "rate": steady, "rate_with_startup": len(docs) / (done - launched), "startup_s": first[0] - launched,
                 "ratio": steady / base_rate, "peak_rss_bytes": peak}
     finally:
-        if service is not None:
+        for service in services:
             service.stop()
 
 
@@ -157,13 +163,29 @@ def run(ctx: BenchContext) -> list[Figure]:
                 f"{m['startup_s']:.1f} s not included; {m['rate_with_startup']:,.0f}/s with it); peak RSS "
                 f"{m['peak_rss_bytes'] / 2**20:,.0f} MiB; baseline = a plain aiokafka consumer loop decoding the same "
                 f"events (json + canonical model)"),
-    )]
+    ), scale_out(ctx, events, m)]
+
+
+def scale_out(ctx: BenchContext, events: int, one: dict) -> Figure:
+    """Two workers (one consumer group, four partitions) on a fresh backlog of the same size, beside one."""
+    two = measure(ctx.bootstrap, events=events, workdir=ctx.workdir, workers=2,
+                  say=lambda text: progress(f"aggregator: {text}"))
+    return Figure(
+        name="aggregator 2 workers vs 1", value=two["rate"], unit="events/s", baseline=one["rate"],
+        goal="≥ 1.7 × 1 worker", met=two["rate"] >= 1.7 * one["rate"],
+        detail=(f"two worker processes in one consumer group, a data directory each, on a fresh backlog of "
+                f"{two['events']:,} events in {two['partitions']} partitions, events/s from the first counted event "
+                f"until both count every event together; baseline = one worker, measured just before on the same "
+                f"sizes. On a 2-core machine the broker, the bench and both workers share the cores."),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="worker counts to measure one after the other, each on a fresh topic (e.g. 1 2)")
     args = parser.parse_args()
     broker = None
     bootstrap = os.environ.get("DESKPULSE_KAFKA_BOOTSTRAP")
@@ -173,7 +195,12 @@ def main() -> None:
         broker.start()
         bootstrap = broker.bootstrap
     try:
-        measure(bootstrap, events=args.events, partitions=args.partitions)
+        rates = {}
+        for workers in args.workers:
+            rates[workers] = measure(bootstrap, events=args.events, partitions=args.partitions, workers=workers)["rate"]
+        if len(rates) > 1:
+            one = rates[min(rates)]
+            print("scale-out: " + ", ".join(f"{w} workers {r:,.0f} events/s ({r / one:.2f}×)" for w, r in rates.items()))
     finally:
         if broker is not None:
             broker.stop()
