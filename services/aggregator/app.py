@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -53,10 +54,16 @@ def kpi_config(settings: AggregatorSettings):
     return SlaKpiConfig(SlaConfig.load(settings.sla_config))
 
 
-def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms) -> faust.App:
-    """The Faust app; ``clock`` is the wall clock that advances stream time while no newer event arrives."""
+def worker_dir(settings: AggregatorSettings) -> Path:
+    """The worker's own directory (created if missing): Faust's files and the contact table's databases."""
     datadir = settings.data_dir / "faust" / settings.aggregator_app_id
     datadir.mkdir(parents=True, exist_ok=True)
+    return datadir
+
+
+def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms) -> faust.App:
+    """The Faust app; ``clock`` is the wall clock that advances stream time while no newer event arrives."""
+    datadir = worker_dir(settings)
     localstate.register()
     app = faust.App(
         settings.aggregator_app_id,
@@ -143,8 +150,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
 def lock_data_dir(settings: AggregatorSettings):
     """Hold the worker's data directory for as long as the returned file is open; exit with a clear message if
     another worker holds it (RocksDB would otherwise retry its locked databases for 30 s and then crash)."""
-    datadir = settings.data_dir / "faust" / settings.aggregator_app_id
-    datadir.mkdir(parents=True, exist_ok=True)
+    datadir = worker_dir(settings)
     lock = open(datadir / "worker.lock", "w")  # noqa: SIM115 (held until the process exits)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

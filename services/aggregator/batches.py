@@ -2,8 +2,9 @@
 
 Each batch is parsed and handed to the engine event by event; the engine reads and writes records through the
 ``WriteBack`` buffer, which is flushed once at the end of the batch, so each record a batch touched is written to
-the contact table's changelog once (see ``writeback.py``; the sink is ``LocalState.write``). Events are acknowledged by Faust after their batch is
-processed, so a crash replays the batch; the engine deduplicates, which makes that harmless.
+the contact table's changelog once (see ``writeback.py``; the sink is ``LocalState.write``). Events are
+acknowledged by Faust after their batch is processed and its changelog writes are acknowledged, so a crash replays
+the batch; the engine deduplicates, which makes that harmless.
 """
 
 from __future__ import annotations

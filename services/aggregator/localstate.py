@@ -12,12 +12,12 @@ Three rules keep the disk exact:
   message, in one RocksDB write batch with that message's offset. After a crash the disk holds a prefix of the
   changelog; Faust's recovery reads the rest, and the events whose changelog writes never made it are read again
   from the events topic (the agent waits for a batch's changelog acknowledgements before Faust acknowledges the
-  batch's events, so their offsets are committed only after). A record written to disk
-  before its changelog message could survive a crash that lost the message: the replayed event would then be a
-  duplicate, the changelog would never get it, and the next owner of the partition would miss it.
+  batch's events, so their offsets are committed only after). A record written to disk before its changelog
+  message could survive a crash that lost the message: the replayed event would then be a duplicate, the
+  changelog would never get it, and the next owner of the partition would miss it.
 - **The record's own partition.** Each write goes to the database of the partition the record lives on (``"p"``),
-  not the one of the stream's current event (a batch holds events of several partitions); Faust's ``Table.__setitem__``
-  would file it under the latter.
+  not the one of the stream's current event (a batch holds events of several partitions); Faust's
+  ``Table.__setitem__`` would file it under the latter.
 - **Loaded after recovery, before the first event.** ``sync`` runs when Faust's recovery has completed and before
   Faust resumes the streams (the store's ``on_recovery_completed``): it drops the records of partitions no longer
   assigned and loads the newly assigned ones from their databases. The records of partitions that stayed assigned
@@ -119,7 +119,7 @@ class LocalState:
 
     ``write`` is the write-back buffer's sink (``writeback.py``): it updates ``records`` and queues the record for
     its partition of the changelog; ``flush`` sends what was queued, one producer batch per partition, waits for
-    Kafka's acknowledgements and writes them to local disk (``persist``); ``sync`` makes ``records`` hold exactly
+    Kafka's acknowledgements and writes them to local disk (``ContactStore.persist``); ``sync`` makes ``records`` hold exactly
     the assigned partitions once Faust's recovery is complete.
 
     ``producer_factory`` builds the changelog's producer (started on first use; tests pass a stand-in);
@@ -140,7 +140,6 @@ class LocalState:
         self._producer_factory = producer_factory or self._kafka_producer
         self._producer: AIOKafkaProducer | None = None
         self._pending: dict[int, list[Write]] = defaultdict(list)
-        self._acked: list[Acked] = []
         self._loaded: set[int] = set()
         self._waiting = False  # the last flush failed: the outage was logged once
         self._retry_s = retry_s
@@ -197,9 +196,11 @@ class LocalState:
         if self._waiting:
             log.info("changelog writes resumed")
             self._waiting = False
-        for (partition, writes, _), metadata in zip(sent, acknowledged, strict=True):
-            self._acked.extend((partition, key, value, metadata.offset + i) for i, (key, value) in enumerate(writes))
-        self.persist()
+        self.store.persist(
+            (partition, key, value, metadata.offset + i)
+            for (partition, writes, _), metadata in zip(sent, acknowledged, strict=True)
+            for i, (key, value) in enumerate(writes)
+        )
         return sum(len(writes) for writes in pending.values())
 
     async def stop(self) -> None:
@@ -207,13 +208,6 @@ class LocalState:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
-
-    def persist(self) -> int:
-        """Write the changelog messages acknowledged since the last call to local disk; returns how many."""
-        if not self._acked:
-            return 0
-        acked, self._acked = self._acked, []
-        return self.store.persist(acked)
 
     def sync(self, active: set[int]) -> None:
         """Hold the records of exactly the ``active`` partitions: drop the others', load the newly assigned ones'
