@@ -15,7 +15,7 @@ from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.readmodel import ReadModel
-from services.api.routers import health, insights, metrics, scopes, stream
+from services.api.routers import health, insights, metrics, scopes, stream, teams
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings
 from services.domain.slaconfig import SlaConfig, SlaConfigError
@@ -94,8 +94,8 @@ def create_app(
             allow_credentials=False,
         )
 
-    # insights first: /v1/queues/{queue}/outliers must win over /v1/queues/{queue_key:path}
-    for router in (insights.router, scopes.router, stream.router, health.router, metrics.router):
+    # insights and teams first: /v1/queues/{queue}/outliers and .../team must win over /v1/queues/{queue_key:path}
+    for router in (insights.router, teams.router, scopes.router, stream.router, health.router, metrics.router):
         app.include_router(router)
     app.router.routes.insert(0, stream.light_route())  # the stream's common case, without FastAPI
 

@@ -1,0 +1,129 @@
+"""A team's agents and categories side by side (``/v1/queues/{queue}/team``), and an agent's teams
+(``/v1/agents/{agent}/teams``): the figures of the team manager's and the agent's pages (services/api/pages)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+
+from services.api.deps import Figures, get_figures, require_token
+from services.api.judgements import queue_parts
+from services.api.periods import day_calendar
+from services.api.schemas import Error
+from services.api.teams import team_body
+from services.common.events import from_epoch_ms
+from services.domain.scopes import parse_light_scope
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["teams"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"},
+    409: {"model": Error, "description": "a bare id several platforms use"},
+}
+Period = Annotated[
+    Literal["today", "week"],
+    Query(description="`week` (default): the queue's last 7 local days, today included; `today`: today so far"),
+]
+
+
+def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | None:
+    """The team body of a queue scope, each agent with their current state; None for an unknown queue."""
+    model = figures.model
+    view = model.view(queue_scope)
+    if view is None:
+        return None
+    agents, categories = queue_parts(model, queue_scope)
+    goals = figures.sla.goals_for(view.id) if figures.sla is not None else {}
+    calendar = day_calendar(figures.sla, "queue", view.id)
+    now = view.stream_ms
+    body = team_body(
+        view.days,
+        {a: v.days for a, v in agents.items()},
+        {c: v.days for c, v in categories.items()},
+        goals,
+        calendar,
+        now,
+        period,
+    )
+    for row in body["agents"]:
+        row["scope"] = scope = f"agent/{view.platform}/{row['agent']}"
+        agent = model.view(scope)
+        current = agent.agent if agent is not None else None
+        row["state"] = current["state"] if current else None
+        row["seconds_in_state"] = round(max(0, now - current["since_ms"]) / 1000, 3) if current else None
+        row["open"] = agent.live.get("open", 0) if agent is not None else 0
+    return {
+        "scope": queue_scope,
+        "platform": view.platform,
+        "id": view.id,
+        "as_of": from_epoch_ms(now),
+        **body,
+        "from": from_epoch_ms(body["from"]),
+        "to": from_epoch_ms(body["to"]),
+        "stale_seconds": model.stale_seconds(),
+    }
+
+
+@router.get(
+    "/queues/{queue_key:path}/team",
+    summary="A team side by side: every agent's volume beside their quality, against the goals and the team",
+    response_model=None,
+    description="Over the period, from the queue's day buckets: the queue's figures; for every agent who worked "
+    "in the queue (most resolved first), the volume (resolved, first responses, replies, handled) and the "
+    "quality of the same contacts (CSAT, average first response, one-touch, reopen and complaint rates), each "
+    "with `status` against the queue's goal for it (`met`, `near`: met by less than a tenth of the target, "
+    "`missed`, `null`: no data or no goal) and `versus_team` (the figure minus the team's median, positive "
+    "is better), and the agent's current state and open contacts; the same per issue category.",
+    responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
+)
+async def queue_team(
+    queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+    figures: Annotated[Figures, Depends(get_figures)],
+    period: Period = "week",
+) -> JSONResponse:
+    body = team(figures, figures.resolve("queue", queue_key), period)
+    if body is None:
+        raise HTTPException(404, f"unknown queue '{queue_key}'")
+    return JSONResponse(body)
+
+
+@router.get(
+    "/agents/{agent_key:path}/teams",
+    summary="An agent in each team they worked in: their figures beside the team's median and goals",
+    response_model=None,
+    description="For every queue the agent worked in over the period (most resolved first): the agent's row of "
+    "`/v1/queues/{queue}/team`, the team's median and the queue's goals.",
+    responses={404: {"model": Error, "description": "unknown agent"}, **_ERRORS},
+)
+async def agent_teams(
+    agent_key: Annotated[str, Path(description="`<platform>/<agent_id>` or a unique id")],
+    figures: Annotated[Figures, Depends(get_figures)],
+    period: Period = "week",
+) -> JSONResponse:
+    scope = figures.resolve("agent", agent_key)
+    _, platform, agent = scope.split("/", 2)
+    items = []
+    for light in figures.model.under(f"queue_agent/{platform}/"):
+        _, _, queue, who = parse_light_scope(light)
+        if who != agent:
+            continue
+        body = team(figures, f"queue/{platform}/{queue}", period)
+        row = next((r for r in body["agents"] if r["agent"] == agent), None) if body else None
+        if body is None or row is None:
+            continue
+        items.append(
+            {
+                "queue": body["scope"],
+                "platform": platform,
+                "id": body["id"],
+                "agent": row,
+                "median": body["median"],
+                "goals": body["goals"],
+                "team": body["queue"],
+                "agents_in_team": len(body["agents"]),
+            }
+        )
+    items.sort(key=lambda i: (-i["agent"]["volume"]["resolved"], i["queue"]))
+    return JSONResponse({"scope": scope, "platform": platform, "id": agent, "period": period, "items": items})

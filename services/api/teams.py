@@ -1,0 +1,121 @@
+"""A team side by side: a queue's agents and categories over a period, against the goals and the team. Pure.
+
+The figures come from the day buckets the aggregator keeps per queue, per agent in a queue
+(``queue_agent/<platform>/<queue>/<agent>``) and per category in a queue (``queue_category/...``), summed over
+the period's local days (``today``, or ``week``: today and the 6 days before, as the outlier judgement reads them).
+For each agent: the volume (resolved, first responses given, replies, live contacts answered and handled) beside the quality of the same
+contacts (CSAT, first response, one-touch, reopen and complaint rates); each quality figure against the queue's
+goal for it (``status``: ``met``, ``near``, ``missed``; ``null`` without data or without a goal) and against the
+team's median of the agents who have that figure (volume is never judged alone, docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from services.api.periods import quality, starts
+from services.domain.goals import Goal, attainment
+from services.domain.windows import DayCalendar, sum_buckets
+
+PERIOD_DAYS = {"today": 1, "week": 7}
+
+# The quality figures of a period, each (the goal metric it answers, True when higher is better).
+QUALITY: dict[str, tuple[str, bool]] = {
+    "csat": ("csat", True),
+    "first_response_average_seconds": ("first_response_seconds_avg", False),
+    "one_touch_rate": ("one_touch_rate", True),
+    "reopen_rate": ("reopen_rate", False),
+    "complaint_rate": ("complaint_rate", False),
+}
+# The volume of a period: contacts resolved, first responses given, replies, live contacts answered and handled.
+VOLUME = {
+    "resolved": "resolved",
+    "first_responses": "fr_count",
+    "replies": "replies",
+    "answered": "answered",
+    "handled": "handled",
+}
+NEAR = 0.1  # a goal met by less than a tenth of its target is "near" (the wallboard's amber)
+
+Days = Mapping[int, Mapping[str, int]]
+
+
+def period_bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int]:
+    """(start, end) in ms of ``period``: its first local day's start, and ``now_ms`` + 1 (today is running)."""
+    return starts(calendar, now_ms, PERIOD_DAYS[period])[0], now_ms + 1
+
+
+def status(goal: Goal | None, value: float | None) -> str | None:
+    """``met``, ``near`` (met, by less than ``NEAR`` of the target) or ``missed``; None without goal or value."""
+    if goal is None or value is None:
+        return None
+    result = attainment(goal, value)
+    if not result.met:
+        return "missed"
+    margin = abs(goal.target) * NEAR
+    return "near" if result.gap is not None and result.gap < margin else "met"
+
+
+def figures(days: Days, start: int, end: int, goals: Mapping[str, Goal]) -> dict[str, Any]:
+    """The volume and quality of the days between ``start`` and ``end``, each quality figure against its goal."""
+    counters = sum_buckets(days, start, end)
+    q = quality(counters)
+    return {
+        "volume": {name: counters.get(counter, 0) for name, counter in VOLUME.items()},
+        "quality": {name: q[name] for name in QUALITY} | {"rated": q["rated"], "complaints": q["complaints"]},
+        "status": {name: status(goals.get(metric), q[name]) for name, (metric, _) in QUALITY.items()},
+    }
+
+
+def medians(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Per quality figure, the median over the rows that have it (None when none has)."""
+    out: dict[str, float | None] = {}
+    for name in QUALITY:
+        values = [r["quality"][name] for r in rows if r["quality"][name] is not None]
+        out[name] = round(statistics.median(values), 6) if values else None
+    return out
+
+
+def versus(row: Mapping[str, Any], median: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Each quality figure minus the team's median, signed so that positive is better."""
+    out: dict[str, float | None] = {}
+    for name, (_, higher_better) in QUALITY.items():
+        value, mid = row["quality"][name], median[name]
+        out[name] = None if value is None or mid is None else round((value - mid) * (1 if higher_better else -1), 6)
+    return out
+
+
+def team_body(
+    queue_days: Days,
+    agents: Mapping[str, Days],
+    categories: Mapping[str, Days],
+    goals: Mapping[str, Goal],
+    calendar: DayCalendar,
+    now_ms: int,
+    period: str,
+) -> dict[str, Any]:
+    """The queue, each agent (most resolved first) and each category over ``period``; the agents' medians."""
+    start, end = period_bounds(calendar, now_ms, period)
+    rows = [{"agent": agent, **figures(days, start, end, goals)} for agent, days in agents.items()]
+    rows = [r for r in rows if any(r["volume"].values()) or r["quality"]["rated"]]  # worked in the period
+    median = medians(rows)
+    for row in rows:
+        row["versus_team"] = versus(row, median)
+    rows.sort(key=lambda r: (-r["volume"]["resolved"], -r["volume"]["first_responses"], r["agent"]))
+    cats = [{"category": name, **figures(days, start, end, goals)} for name, days in categories.items()]
+    cats = [c for c in cats if any(c["volume"].values()) or c["quality"]["rated"]]
+    cats.sort(key=lambda c: (-c["volume"]["resolved"], c["category"]))
+    return {
+        "period": period,
+        "timezone": calendar.timezone,
+        "reset": calendar.reset,
+        "from": start,
+        "to": end - 1,
+        "queue": figures(queue_days, start, end, goals),
+        "goals": {name: str(goals[metric]) for name, (metric, _) in QUALITY.items() if metric in goals},
+        "median": median,
+        "agents": rows,
+        "categories": cats,
+    }

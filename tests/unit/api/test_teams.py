@@ -1,0 +1,171 @@
+"""A team side by side (services/api/teams.py, routers/teams.py): figures against an independent recomputation."""
+
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.aggregator.engine import Engine
+from services.aggregator.kpiconfig import SlaKpiConfig
+from services.api.app import create_app
+from services.api.readmodel import ReadModel
+from services.api.teams import medians, status, team_body, versus
+from services.common.clock import FixedClock
+from services.common.events import parse_event
+from services.common.settings import Settings
+from services.demo.synthetic import agent_shifts, history
+from services.domain.goals import Goal
+from services.domain.slaconfig import SlaConfig
+from services.domain.windows import DAY_MS, UTC_DAYS
+from tests.support import recompute
+from tests.support.partials import encoded
+
+T0 = 1_795_000_000_000  # 2026-11-18T09:46:40Z
+CONFIG = {
+    "goals": {"global": {"csat": ">= 0.80", "complaint_rate": "<= 0.25"},
+              "queues": {"billing": {"first_response_seconds_avg": "<= 400"}}},
+    "days": {"default": {"timezone": "Europe/Brussels", "reset": "06:00"}},
+}
+
+
+def test_status_against_a_goal_met_near_missed():
+    at_least = Goal("csat", ">=", 0.8)
+    assert status(at_least, 0.95) == "met"
+    assert status(at_least, 0.85) == "near"  # met by 0.05 < a tenth of 0.8
+    assert status(at_least, 0.79) == "missed"
+    at_most = Goal("first_response_seconds_avg", "<=", 600)
+    assert status(at_most, 500) == "met" and status(at_most, 580) == "near" and status(at_most, 601) == "missed"
+    assert status(at_most, None) is None and status(None, 0.5) is None
+
+
+def test_medians_skip_agents_without_the_figure_and_versus_is_positive_when_better():
+    rows = [{"quality": {"csat": c, "first_response_average_seconds": f, "one_touch_rate": None,
+                         "reopen_rate": None, "complaint_rate": None}}
+            for c, f in ((0.9, 100.0), (0.7, 300.0), (None, 200.0), (0.8, None))]
+    median = medians(rows)
+    assert median["csat"] == 0.8 and median["first_response_average_seconds"] == 200.0
+    assert median["one_touch_rate"] is None
+    assert versus(rows[0], median)["csat"] == pytest.approx(0.1)  # higher CSAT: better
+    assert versus(rows[0], median)["first_response_average_seconds"] == 100.0  # faster: better
+    assert versus(rows[1], median)["first_response_average_seconds"] == -100.0
+    assert versus(rows[2], median)["csat"] is None
+
+
+def test_period_sums_the_local_days_and_leaves_out_agents_idle_in_it():
+    day = UTC_DAYS.start(T0)
+    queue = {day - 8 * DAY_MS: {"resolved": 50}, day - 2 * DAY_MS: {"resolved": 3}, day: {"resolved": 2}}
+    agents = {"old": {day - 8 * DAY_MS: {"resolved": 50}},
+              "a": {day - 2 * DAY_MS: {"resolved": 3, "complaints": 1}, day: {"resolved": 1, "fr_count": 2, "fr_ms": 90_000}},
+              "b": {day: {"resolved": 1}}}
+    week = team_body(queue, agents, {}, {}, UTC_DAYS, T0, "week")
+    assert week["queue"]["volume"]["resolved"] == 5
+    assert [r["agent"] for r in week["agents"]] == ["a", "b"]  # "old" resolved nothing this week
+    assert week["agents"][0]["volume"] == {"resolved": 4, "first_responses": 2, "replies": 0, "answered": 0,
+                                           "handled": 0}
+    assert week["agents"][0]["quality"]["complaint_rate"] == 0.25
+    today = team_body(queue, agents, {}, {}, UTC_DAYS, T0, "today")
+    assert today["queue"]["volume"]["resolved"] == 2 and today["from"] == day and today["to"] == T0
+
+
+def engine_model(docs, config):
+    engine = Engine({}, config=SlaKpiConfig(SlaConfig.load(config)))
+    last = max(parse_event(d).occurred_ms for d in docs)
+    for d in docs:
+        e = parse_event(d)
+        engine.handle(hash(e.contact_id or e.agent_id) % 3, e, e.occurred_ms)
+    model = ReadModel(clock=FixedClock(last))
+    for key, value in engine.drain(last):
+        model.apply(key, value)
+    model.caught_up = True
+    return model, last
+
+
+def expected_row(days: dict[int, dict], since: int) -> dict:
+    """The volume and quality of one scope's recomputed day counters since ``since``, from the definitions."""
+    c: dict[str, int] = {}
+    for start, counters in days.items():
+        if start >= since:
+            for name, value in counters.items():
+                c[name] = c.get(name, 0) + value
+
+    def ratio(a, b):
+        return round(a / b, 6) if b else None
+
+    good, bad = c.get("csat_good", 0), c.get("csat_bad", 0)
+    return {
+        "volume": {"resolved": c.get("resolved", 0), "first_responses": c.get("fr_count", 0),
+                   "replies": c.get("replies", 0), "answered": c.get("answered", 0), "handled": c.get("handled", 0)},
+        "csat": ratio(good, good + bad),
+        "first_response_average_seconds": round(c["fr_ms"] / c["fr_count"] / 1000, 3) if c.get("fr_count") else None,
+        "reopen_rate": ratio(c.get("reopened", 0), c.get("resolved", 0)),
+        "complaint_rate": ratio(c.get("complaints", 0), c.get("resolved", 0)),
+        "one_touch_rate": ratio(c.get("one_touch", 0), c.get("resolved", 0)),
+    }
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    rng = random.Random(5)
+    docs = history(rng, T0, contacts=900, mean_gap_ms=9 * DAY_MS // 900)
+    docs += agent_shifts(rng, T0 + 9 * DAY_MS - 3_600_000, T0 + 9 * DAY_MS)
+    model, last = engine_model(docs, CONFIG)
+    return docs, model, last
+
+
+def test_team_route_equals_the_recomputation_of_every_agent_in_the_period(scenario):
+    docs, model, last = scenario
+    since = recompute.local_day_start(last, "Europe/Brussels", "06:00") - 6 * DAY_MS
+    expected = recompute.days(docs, CONFIG)
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as client:
+        body = client.get("/v1/queues/zendesk/billing/team").json()
+        assert client.get("/v1/queues/billing/team?period=today").status_code == 200  # bare id, one platform
+    assert body["period"] == "week" and body["timezone"] == "Europe/Brussels"
+    agents = {s.rsplit("/", 1)[1]: d for s, d in expected.items() if s.startswith("queue_agent/zendesk/billing/")}
+    worked = {a for a, d in agents.items() if any(expected_row(d, since)["volume"].values())}
+    assert {r["agent"] for r in body["agents"]} == worked and len(worked) >= 3
+    for row in body["agents"]:
+        want = expected_row(agents[row["agent"]], since)
+        assert row["volume"] == want["volume"], row["agent"]
+        for name in ("csat", "first_response_average_seconds", "reopen_rate", "complaint_rate", "one_touch_rate"):
+            assert row["quality"][name] == want[name], (row["agent"], name)
+        assert row["scope"] == f"agent/zendesk/{row['agent']}"
+    queue = expected_row(expected["queue/zendesk/billing"], since)
+    assert body["queue"]["volume"] == queue["volume"]
+    # the queue's goals: the global ones and the queue's own
+    assert body["goals"] == {"csat": "csat >= 0.8", "complaint_rate": "complaint_rate <= 0.25",
+                             "first_response_average_seconds": "first_response_seconds_avg <= 400"}
+    assert body["queue"]["status"]["one_touch_rate"] is None  # no goal
+    resolved = [r["volume"]["resolved"] for r in body["agents"]]
+    assert resolved == sorted(resolved, reverse=True)
+    assert {c["category"] for c in body["categories"]} <= {
+        s.rsplit("/", 1)[1] for s in expected if s.startswith("queue_category/zendesk/billing/")}
+
+
+def test_agent_teams_route_gives_the_agents_rows_of_each_team(scenario):
+    _, model, _ = scenario
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as client:
+        team = client.get("/v1/queues/zendesk/billing/team").json()
+        agent = team["agents"][0]
+        body = client.get(f"/v1/agents/{agent['scope'].split('/', 1)[1]}/teams").json()
+        billing = next(i for i in body["items"] if i["queue"] == "queue/zendesk/billing")
+        assert billing["agent"] == agent and billing["median"] == team["median"]
+        assert billing["agents_in_team"] == len(team["agents"])
+        resolved = [i["agent"]["volume"]["resolved"] for i in body["items"]]
+        assert resolved == sorted(resolved, reverse=True)
+
+
+def test_team_routes_refuse_what_they_cannot_answer():
+    model = ReadModel(clock=FixedClock(T0))
+    for platform in ("zendesk", "intercom"):
+        model.apply(*encoded(f"queue/{platform}/shared", totals={"created": 1}, published_ms=T0))
+    model.apply(*encoded("agent/zendesk/a1", totals={"resolved": 1}, published_ms=T0))
+    with TestClient(create_app(Settings(), read_model=model, consume=False)) as client:
+        unknown = client.get("/v1/queues/zendesk/nope/team")
+        assert unknown.status_code == 404 and unknown.json()["detail"] == "unknown queue 'zendesk/nope'"
+        assert client.get("/v1/queues/shared/team").status_code == 409
+        bad = client.get("/v1/queues/zendesk/shared/team?period=month")
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "period"]
+        assert client.get("/v1/agents/zendesk/nobody/teams").status_code == 404
+        # an agent who worked in no queue has no teams, and a queue without agents an empty table
+        assert client.get("/v1/agents/zendesk/a1/teams").json()["items"] == []
+        assert client.get("/v1/queues/zendesk/shared/team").json()["agents"] == []
