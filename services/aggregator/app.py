@@ -24,6 +24,7 @@ from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.localstate import LocalState
 from services.aggregator.publisher import SnapshotPublisher
 from services.aggregator.rebalance import RebuildOnRebalance
+from services.aggregator.watchdog import Watchdog
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
 from services.common.kafka import ensure_topics
@@ -125,6 +126,8 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         clock=clock,
     )
 
+    watchdog = Watchdog(app, settings.events_topic, rebuild.ready)
+
     @app.agent(events)
     async def aggregate(stream):
         # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
@@ -132,7 +135,14 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         # replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             batches.process(batch)
+            watchdog.flushing = True
             await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
+            watchdog.flushing = False
+            watchdog.batch_done()
+
+    @app.timer(10.0)
+    async def watch_for_stalls():
+        watchdog.check()
 
     @app.timer(settings.snapshot_interval_s)
     async def publish_snapshots():

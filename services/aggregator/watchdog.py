@@ -1,0 +1,95 @@
+"""A stalled stream, said in the log: events waiting on an assigned partition while no batch is handled.
+
+A worker restarted after a SIGKILL was seen, about once in ten runs, to finish its recovery ("Worker ready") and
+then handle no event for 88 s while events waited (docs/performance.md). ``Watchdog`` makes such a stall visible
+where an operator looks: once per stall, a warning with what the consumer holds for each partition of the events
+topic (read and high-water offsets, paused, buffer full) and whether the agent is waiting for the changelog; and
+a line when events flow again. It changes nothing in the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import faust
+
+log = logging.getLogger(__name__)
+
+
+class Watchdog:
+    """When the agent last handled a batch, and whether it is waiting for the changelog now."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        events_topic: str,
+        ready: Callable[[], bool],
+        after_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._app = app
+        self._topic = events_topic
+        self._ready = ready
+        self._after_s = after_s
+        self._monotonic = monotonic
+        self.last_batch = monotonic()
+        self.flushing = False  # the agent awaits the changelog's acknowledgements
+        self._stalled_since: float | None = None
+
+    def batch_done(self) -> None:
+        now = self._monotonic()
+        if self._stalled_since is not None:
+            log.info("events flow again after a stall of %.0f s", now - self._stalled_since)
+            self._stalled_since = None
+        self.last_batch = now
+
+    def partitions(self) -> dict[int, dict[str, Any]]:
+        """Per assigned partition of the events topic: read and high-water offsets, paused, buffer full."""
+        consumer: Any = self._app.consumer
+        paused, buffered = consumer._paused_partitions, consumer._buffered_partitions  # Faust's own bookkeeping
+        active = consumer._active_partitions or set()
+        out = {}
+        for tp in consumer.assignment():
+            if tp.topic != self._topic:
+                continue
+            out[tp.partition] = {
+                "read": consumer._read_offset.get(tp),
+                "highwater": consumer.highwater(tp),
+                "paused": tp in paused,
+                "buffer_full": tp in buffered,
+                "fetching": tp in active,
+            }
+        return dict(sorted(out.items()))
+
+    def check(self) -> bool:
+        """Log a stall once: ready, no batch for ``after_s``, and an event waiting on some partition. True while
+        stalled."""
+        now = self._monotonic()
+        if now - self.last_batch < self._after_s or not self._ready():
+            return False
+        partitions = self.partitions()
+        waiting = {
+            p: s
+            for p, s in partitions.items()
+            if s["highwater"] is not None and (-1 if s["read"] is None else s["read"]) + 1 < s["highwater"]
+        }
+        if not waiting:
+            return False
+        if self._stalled_since is None:
+            self._stalled_since = self.last_batch
+            consumer: Any = self._app.consumer
+            log.warning(
+                "no event handled for %.0f s while events wait on partitions %s: %s; flow active %s, in recovery "
+                "%s, agent waiting for the changelog %s",
+                now - self.last_batch,
+                sorted(waiting),
+                partitions,
+                consumer.flow_active,
+                self._app.in_recovery,
+                self.flushing,
+            )
+        return True

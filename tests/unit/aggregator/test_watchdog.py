@@ -1,0 +1,52 @@
+"""A stalled stream is said in the log once, with the consumer's view of each partition (watchdog.py)."""
+
+import logging
+from types import SimpleNamespace
+
+from faust.types import TP
+
+from services.aggregator.watchdog import Watchdog
+
+EVENTS = "t.events"
+
+
+def app_with(read: dict[int, int | None], highwater: dict[int, int], paused=()):
+    tps = [TP(EVENTS, p) for p in read] + [TP("t-contacts-changelog", 0)]
+    consumer = SimpleNamespace(
+        assignment=lambda: set(tps), highwater=lambda tp: highwater.get(tp.partition),
+        _read_offset={TP(EVENTS, p): o for p, o in read.items()},
+        _paused_partitions={TP(EVENTS, p) for p in paused}, _buffered_partitions=set(),
+        _active_partitions={TP(EVENTS, p) for p in read if p not in paused}, flow_active=True)
+    return SimpleNamespace(consumer=consumer, in_recovery=False)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_stall_is_logged_once_with_the_partitions_and_its_end_once(caplog):
+    clock = Clock()
+    dog = Watchdog(app_with({0: 9, 1: 0}, {0: 10, 1: 8}, paused=[1]), EVENTS, lambda: True, 30, clock)
+    clock.now += 10
+    assert not dog.check()  # too soon to call it a stall
+    clock.now += 25
+    with caplog.at_level(logging.INFO, logger="services.aggregator.watchdog"):
+        assert dog.check() and dog.check()
+        dog.batch_done()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per stall
+    assert "while events wait on partitions [1]" in warnings[0]  # partition 0 has read everything
+    assert "'paused': True" in warnings[0] and "no event handled for 35 s" in warnings[0]
+    assert caplog.records[-1].getMessage() == "events flow again after a stall of 35 s"
+
+
+def test_no_stall_when_idle_without_waiting_events_or_while_not_ready():
+    clock = Clock()
+    caught_up = Watchdog(app_with({0: 9, 1: None}, {0: 10}), EVENTS, lambda: True, 30, clock)
+    recovering = Watchdog(app_with({0: 2}, {0: 10}), EVENTS, lambda: False, 30, clock)
+    clock.now += 100
+    assert not caught_up.check() and not recovering.check()
