@@ -47,6 +47,12 @@ def period_bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int,
     return starts(calendar, now_ms, PERIOD_DAYS[period])[0], now_ms + 1
 
 
+def previous_bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int]:
+    """(start, end) in ms of the whole period before ``period`` (yesterday; the 7 days before the week)."""
+    days = starts(calendar, now_ms, 2 * PERIOD_DAYS[period])
+    return days[0], days[PERIOD_DAYS[period]]
+
+
 def status(goal: Goal | None, value: float | None) -> str | None:
     """``met``, ``near`` (met, by less than ``NEAR`` of the target) or ``missed``; None without goal or value."""
     if goal is None or value is None:
@@ -108,14 +114,43 @@ def team_body(
     cats = [c for c in cats if any(c["volume"].values()) or c["quality"]["rated"]]
     cats.sort(key=lambda c: (-c["volume"]["resolved"], c["category"]))
     return {
+        **queue_period(queue_days, goals, calendar, now_ms, period),
+        "median": median,
+        "agents": rows,
+        "categories": cats,
+    }
+
+
+def queue_period(
+    queue_days: Days, goals: Mapping[str, Goal], calendar: DayCalendar, now_ms: int, period: str
+) -> dict[str, Any]:
+    """A queue over ``period`` and the period before, against its goals; ``missed`` and ``near``: how many of
+    its goals the period misses and meets narrowly."""
+    start, end = period_bounds(calendar, now_ms, period)
+    current = figures(queue_days, start, end, goals)
+    statuses = list(current["status"].values())
+    return {
         "period": period,
         "timezone": calendar.timezone,
         "reset": calendar.reset,
         "from": start,
         "to": end - 1,
-        "queue": figures(queue_days, start, end, goals),
+        "queue": current,
+        "previous": figures(queue_days, *previous_bounds(calendar, now_ms, period), goals),
         "goals": {name: str(goals[metric]) for name, (metric, _) in QUALITY.items() if metric in goals},
-        "median": median,
-        "agents": rows,
-        "categories": cats,
+        "missed": statuses.count("missed"),
+        "near": statuses.count("near"),
     }
+
+
+def worst_first(item: Mapping[str, Any]) -> tuple:
+    """Sort key of queues for the director: most goals missed, then narrowly met, then the highest complaint
+    rate, then the most resolved."""
+    quality_now = item["queue"]["quality"]
+    complaint = quality_now["complaint_rate"]
+    return (
+        -item["missed"],
+        -item["near"],
+        -(complaint if complaint is not None else -1),
+        -item["queue"]["volume"]["resolved"],
+    )

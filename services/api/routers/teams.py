@@ -1,5 +1,6 @@
-"""A team's agents and categories side by side (``/v1/queues/{queue}/team``), and an agent's teams
-(``/v1/agents/{agent}/teams``): the figures of the team manager's and the agent's pages (services/api/pages)."""
+"""A team's agents and categories side by side (``/v1/queues/{queue}/team``), an agent's teams
+(``/v1/agents/{agent}/teams``) and every team against its goals (``/v1/teams``): the figures of the team
+manager's, the agent's and the director's pages (services/api/pages)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from services.api.deps import Figures, get_figures, require_token
 from services.api.judgements import queue_parts
 from services.api.periods import day_calendar
 from services.api.schemas import Error
-from services.api.teams import team_body
+from services.api.teams import queue_period, team_body, worst_first
 from services.common.events import from_epoch_ms
 from services.domain.scopes import parse_light_scope
 
@@ -127,3 +128,42 @@ async def agent_teams(
         )
     items.sort(key=lambda i: (-i["agent"]["volume"]["resolved"], i["queue"]))
     return JSONResponse({"scope": scope, "platform": platform, "id": agent, "period": period, "items": items})
+
+
+@router.get(
+    "/teams",
+    summary="Every team against its goals over a period and the period before, worst first",
+    response_model=None,
+    description="For every queue (filter `platform`): its volume and quality over the period and the whole "
+    "period before (yesterday; the 7 days before the week), each quality figure against the queue's goal, and "
+    "how many goals it misses (`missed`) or meets by less than a tenth (`near`). Sorted worst first: most "
+    "goals missed, then narrowly met, then the highest complaint rate.",
+    responses={401: _ERRORS[401]},
+)
+async def every_team(
+    figures: Annotated[Figures, Depends(get_figures)],
+    period: Period = "week",
+    platform: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> JSONResponse:
+    model = figures.model
+    items = []
+    for scope in model.scopes("queue"):
+        if platform is not None and not scope.startswith(f"queue/{platform}/"):
+            continue
+        view = model.view(scope)
+        if view is None:
+            continue
+        goals = figures.sla.goals_for(view.id) if figures.sla is not None else {}
+        body = queue_period(view.days, goals, day_calendar(figures.sla, "queue", view.id), view.stream_ms, period)
+        items.append(
+            {
+                "scope": scope,
+                "platform": view.platform,
+                "id": view.id,
+                **body,
+                "from": from_epoch_ms(body["from"]),
+                "to": from_epoch_ms(body["to"]),
+            }
+        )
+    items.sort(key=worst_first)
+    return JSONResponse({"period": period, "items": items, "total": len(items)})

@@ -169,3 +169,24 @@ def test_team_routes_refuse_what_they_cannot_answer():
         # an agent who worked in no queue has no teams, and a queue without agents an empty table
         assert client.get("/v1/agents/zendesk/a1/teams").json()["items"] == []
         assert client.get("/v1/queues/zendesk/shared/team").json()["agents"] == []
+
+
+def test_every_team_route_gives_each_queue_this_week_and_last_worst_first(scenario):
+    docs, model, last = scenario
+    week_start = recompute.local_day_start(last, "Europe/Brussels", "06:00") - 6 * DAY_MS
+    expected = recompute.days(docs, CONFIG)
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as client:
+        body = client.get("/v1/teams").json()
+        zendesk = client.get("/v1/teams?platform=zendesk").json()
+    assert body["total"] == len(model.scopes("queue")) >= 4
+    assert {i["scope"] for i in zendesk["items"]} == {s for s in model.scopes("queue") if s.startswith("queue/zendesk/")}
+    for item in body["items"]:
+        days = expected[item["scope"]]
+        this_week = expected_row(days, week_start)
+        before = expected_row({d: c for d, c in days.items() if d < week_start}, week_start - 7 * DAY_MS)
+        assert item["queue"]["volume"] == this_week["volume"], item["scope"]
+        assert item["previous"]["volume"] == before["volume"], item["scope"]
+        assert item["queue"]["quality"]["csat"] == this_week["csat"]
+        assert item["missed"] == list(item["queue"]["status"].values()).count("missed")
+    order = [(-i["missed"], -i["near"]) for i in body["items"]]
+    assert order == sorted(order) and body["items"][0]["missed"] >= 1  # the worst first
