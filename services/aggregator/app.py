@@ -138,7 +138,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
             watchdog.flushing = True
             await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
             watchdog.flushing = False
-            watchdog.batch_done()
+            watchdog.batch_done(len(batch))
 
     @app.timer(10.0)
     async def watch_for_stalls():

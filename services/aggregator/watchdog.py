@@ -39,13 +39,28 @@ class Watchdog:
         self.last_batch = monotonic()
         self.flushing = False  # the agent awaits the changelog's acknowledgements
         self._stalled_since: float | None = None
+        self.last_ready = monotonic()
+        self._unready_since: float | None = None
+        self._unready_batch_logged = -1  # the rebalance generation a batch handled while not ready was logged for
 
-    def batch_done(self) -> None:
+    def readiness(self) -> str:
+        """What ``ready`` reads, for a log line."""
+        app: Any = self._app
+        return (
+            f"rebalancing {app.rebalancing} (generation {app.rebalancing_count}), recovery completed "
+            f"{app.tables.recovery.completed.is_set()}, in recovery {app.in_recovery}"
+        )
+
+    def batch_done(self, events: int = 0) -> None:
         now = self._monotonic()
         if self._stalled_since is not None:
             log.info("events flow again after a stall of %.0f s", now - self._stalled_since)
             self._stalled_since = None
         self.last_batch = now
+        generation = self._app.rebalancing_count
+        if not self._ready() and self._unready_batch_logged != generation:
+            self._unready_batch_logged = generation
+            log.warning("a batch of %d events was handled while the worker is not ready: %s", events, self.readiness())
 
     def partitions(self) -> dict[int, dict[str, Any]]:
         """Per assigned partition of the events topic: read and high-water offsets, paused, buffer full."""
@@ -69,7 +84,16 @@ class Watchdog:
         """Log a stall once: ready, no batch for ``after_s``, and an event waiting on some partition. True while
         stalled."""
         now = self._monotonic()
-        if now - self.last_batch < self._after_s or not self._ready():
+        if not self._ready():
+            if self._unready_since is None and now - self.last_ready >= self._after_s:
+                self._unready_since = self.last_ready
+                log.warning("not ready for %.0f s: %s", now - self.last_ready, self.readiness())
+            return False
+        if self._unready_since is not None:
+            log.info("ready again after %.0f s", now - self._unready_since)
+            self._unready_since = None
+        self.last_ready = now
+        if now - self.last_batch < self._after_s:
             return False
         partitions = self.partitions()
         waiting = {

@@ -17,7 +17,9 @@ def app_with(read: dict[int, int | None], highwater: dict[int, int], paused=()):
         _read_offset={TP(EVENTS, p): o for p, o in read.items()},
         _paused_partitions={TP(EVENTS, p) for p in paused}, _buffered_partitions=set(),
         _active_partitions={TP(EVENTS, p) for p in read if p not in paused}, flow_active=True)
-    return SimpleNamespace(consumer=consumer, in_recovery=False)
+    completed = SimpleNamespace(is_set=lambda: True)
+    return SimpleNamespace(consumer=consumer, in_recovery=False, rebalancing=False, rebalancing_count=1,
+                           tables=SimpleNamespace(recovery=SimpleNamespace(completed=completed)))
 
 
 class Clock:
@@ -50,3 +52,22 @@ def test_no_stall_when_idle_without_waiting_events_or_while_not_ready():
     recovering = Watchdog(app_with({0: 2}, {0: 10}), EVENTS, lambda: False, 30, clock)
     clock.now += 100
     assert not caught_up.check() and not recovering.check()
+
+
+def test_a_worker_not_ready_for_long_and_a_batch_handled_while_not_ready_are_logged_once(caplog):
+    clock, ready = Clock(), {"now": False}
+    app = app_with({0: 2}, {0: 10})
+    app.rebalancing = True
+    dog = Watchdog(app, EVENTS, lambda: ready["now"], 30, clock)
+    with caplog.at_level(logging.INFO, logger="services.aggregator.watchdog"):
+        clock.now += 31
+        assert not dog.check() and not dog.check()
+        dog.batch_done(5)
+        dog.batch_done(7)  # the same generation: said once
+        ready["now"] = True
+        dog.check()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == ("not ready for 31 s: rebalancing True (generation 1), recovery completed True, "
+                           "in recovery False")
+    assert messages[1].startswith("a batch of 5 events was handled while the worker is not ready: rebalancing True")
+    assert messages[2] == "ready again after 31 s" and len(messages) == 3
