@@ -15,7 +15,7 @@ from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.readmodel import ReadModel
-from services.api.routers import health, insights, metrics, scopes, stream, teams
+from services.api.routers import health, insights, metrics, pages, scopes, stream, teams
 from services.api.stream import ChangeFeed
 from services.common.settings import Settings
 from services.domain.slaconfig import SlaConfig, SlaConfigError
@@ -106,5 +106,8 @@ def create_app(
             return FileResponse(WALLBOARD / "index.html")
 
         app.mount("/wallboard", StaticFiles(directory=WALLBOARD), name="wallboard")
+
+    app.include_router(pages.router)
+    app.mount("/pages", StaticFiles(directory=pages.PAGES), name="pages")
 
     return app

@@ -1,0 +1,48 @@
+"""The role pages (services/api/pages): the agent's, the team manager's and the operations director's.
+
+The pages hold no figures: each is a template given its subject (``data-scope``) and the way back to the API's
+root (``data-root``, relative, so a path prefix in front of the API works), and reads the figures from ``/v1/``
+with the token the user gave it (docs/pages.md). Their scripts, styles and the chart library are files under
+``/pages/``: nothing comes from another host.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from html import escape
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def _template(name: str) -> str:
+    return (PAGES / f"{name}.html").read_text(encoding="utf-8")
+
+
+def render(name: str, scope: str, request: Request) -> HTMLResponse:
+    """The page ``name`` for ``scope``; its relative way back to the root from the path as the browser sent it."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    root = "../" * (raw.split(b"?", 1)[0].count(b"/") - 1)
+    html = _template(name).replace("{{root}}", escape(root)).replace("{{scope}}", escape(scope))
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/agent/{platform}/{agent_id:path}")
+async def agent_page(platform: str, agent_id: str, request: Request) -> HTMLResponse:
+    return render("agent", f"agent/{platform}/{agent_id}", request)
+
+
+@router.get("/team/{platform}/{queue_id:path}")
+async def team_page(platform: str, queue_id: str, request: Request) -> HTMLResponse:
+    return render("team", f"queue/{platform}/{queue_id}", request)
+
+
+@router.get("/director")
+async def director_page(request: Request) -> HTMLResponse:
+    return render("director", "all", request)
