@@ -8,13 +8,10 @@ comes back. Screenshots: ``test-artifacts/wallboard.png`` (live) and ``test-arti
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import threading
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -26,24 +23,11 @@ from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms
 from services.common.localkafka import free_port
 from services.common.settings import Settings
+from tests.support.browser import ARTIFACTS, By, requests_made, text, wait_for
 from tests.support.partials import encoded
 from tests.support.pipeline import Pipeline
-from tests.support.tools import require_module, require_tool
-
-webdriver = require_module("selenium.webdriver")  # a test extra: skips without it, or fails to collect under CI
-from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("DESKPULSE_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("DESKPULSE_CHROMEDRIVER", "/usr/bin/chromedriver")
-# The machine's network is closed: without these Chromium stalls on connection attempts.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1920,1080"]
 
 SLA_CONFIG = """
 policies:
@@ -89,57 +73,8 @@ def pipeline(kafka_bootstrap, unique_names, tmp_path):
         pipe.stop_cleanly()
 
 
-@pytest.fixture
-def browser(tmp_path):
-    # without them the test skips, or fails under CI (tests/support/tools.py)
-    chromium, chromedriver = require_tool(CHROMIUM), require_tool(CHROMEDRIVER)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    # the DevTools network events, so a test sees every request the page makes (``requests_made``)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=ChromeService(chromedriver), options=options)
-    # the TV's viewport exactly, whatever the headless window's decorations
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
-    try:
-        driver.get("about:blank")
-        requests_made(driver)  # the start page's requests are not the wallboard's
-        yield driver
-    finally:
-        driver.quit()
-
-
-def text(driver, selector: str) -> str:
-    return driver.find_element(By.CSS_SELECTOR, selector).text.strip()
-
-
 def tile(queue: str, kpi: str) -> str:
     return f'[data-scope="queue/zendesk/{queue}"] [data-kpi="{kpi}"]'
-
-
-def wait_for(driver, what: str, check, timeout: float = 20):
-    """Wait until ``check(driver)`` is truthy; on timeout, say what the page showed."""
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: check(d))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / "wallboard-failure.png"))
-        raise AssertionError(f"wallboard never showed {what}; page text:\n"
-                             f"{driver.find_element(By.TAG_NAME, 'body').text}") from None
-
-
-def requests_made(driver) -> list[tuple[str, str]]:
-    """(resource type, URL) of each request the page started since the last call: Document, Stylesheet, Script,
-    EventSource, XHR, Fetch, ... (Chrome's performance log; reading it empties it)."""
-    out = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            out.append((message["params"].get("type", "Other"), message["params"]["request"]["url"]))
-    return out
 
 
 def only_the_stream_and_own_files(requests: list[tuple[str, str]], api_url: str) -> list[tuple[str, str]]:

@@ -154,8 +154,9 @@
     return el("a", { href: root + path, text: text });
   }
 
-  // A table whose columns sort on click; columns: [{label, key(row) -> sortable value, cell(row) -> td, num}]
-  function sortableTable(columns, rows, initial) {
+  // A table whose columns sort on click; columns: [{label, key(row) -> sortable value, cell(row) -> td, num}];
+  // rowId(row) names each row (data-row), for links and live updates.
+  function sortableTable(columns, rows, initial, rowId) {
     var sort = initial || { index: 0, dir: 1 };
     var table = el("table");
     var thead = el("thead");
@@ -184,7 +185,7 @@
         return (x < y ? -1 : 1) * sort.dir;
       });
       tbody.replaceChildren.apply(tbody, sorted.map(function (row) {
-        return el("tr", { "data-row": columns[0].id ? columns[0].id(row) : null },
+        return el("tr", { "data-row": rowId ? rowId(row) : null },
           columns.map(function (c) { return c.cell(row); }));
       }));
     }

@@ -51,7 +51,7 @@
     }
     var WEEK = ["csat", "first_response_average_seconds", "one_touch_rate", "reopen_rate", "complaint_rate"];
     var columns = [
-      { label: "Platform", id: function (b) { return b.scope; }, key: function (b) { return b.platform; },
+      { label: "Platform", key: function (b) { return b.platform; },
         cell: function (b) { return el("td", {}, [el("a", { href: dp.root + "?platform=" + encodeURIComponent(b.platform), text: b.platform })]); } },
       { label: "Waiting now", num: true, key: function (b) { return b.live.waiting; }, cell: function (b) { return numCell(b.live.waiting); } },
       { label: "SLA breaching", num: true, key: function (b) { return b.live.sla.breaching; }, cell: function (b) { return numCell(b.live.sla.breaching); } },
@@ -64,7 +64,7 @@
       return { label: FIG[name].label + " 7 days", num: true, key: function (b) { return b.trend.week[name]; },
         cell: function (b) { return periodCell(name, b.trend.week[name], b.trend.week.previous[name], null); } };
     }));
-    dp.fill("platforms", [dp.sortableTable(columns, names.map(function (n) { return platforms[n]; }))]);
+    dp.fill("platforms", [dp.sortableTable(columns, names.map(function (n) { return platforms[n]; }), null, function (b) { return b.scope; })]);
   }
 
   function renderTeams(body) {
@@ -78,7 +78,7 @@
     var columns = [
       { label: "#", num: true, title: "worst first: most goals missed, then met narrowly, then complaint rate",
         key: function (r) { return r.rank; }, cell: function (r) { return numCell(r.rank); } },
-      { label: "Team", id: function (r) { return r.scope; }, key: function (r) { return r.id; },
+      { label: "Team", key: function (r) { return r.id; },
         cell: function (r) { return el("td", {}, [dp.pageLink("team", r.scope, r.id)]); } },
       { label: "Platform", key: function (r) { return r.platform; }, cell: function (r) { return el("td", { text: r.platform }); } },
       { label: "Goals missed", num: true, key: function (r) { return r.missed; },
@@ -91,7 +91,7 @@
       return { label: FIG[name].label, num: true, key: function (r) { return r.queue.quality[name]; },
         cell: function (r) { return periodCell(name, r.queue.quality[name], r.previous.quality[name], r.queue.status[name]); } };
     }));
-    dp.fill("teams", [dp.sortableTable(columns, body.items, { index: 0, dir: 1 })]);
+    dp.fill("teams", [dp.sortableTable(columns, body.items, { index: 0, dir: 1 }, function (r) { return r.scope; })]);
   }
 
   var METRIC_LABELS = { complaint_rate: "complaint rate", reopen_rate: "reopen rate", response_time_seconds: "first response" };

@@ -85,7 +85,7 @@
       return;
     }
     var columns = [
-      { label: "Agent", id: function (r) { return r.scope; }, key: function (r) { return r.agent; },
+      { label: "Agent", key: function (r) { return r.agent; },
         cell: function (r) { return el("td", { "data-col": "agent" }, [dp.pageLink("agent", r.scope, r.agent)]); } },
       { label: "State", key: function (r) { return (states[r.scope] || r).state; }, cell: stateCell },
       { label: "Open now", num: true, key: function (r) { return r.open; }, cell: function (r) { return numCell(r.open); } },
@@ -97,7 +97,7 @@
         key: function (r) { return r.quality[name]; }, cell: function (r) { return dp.qualityCell(name, r); } };
     }));
     var median = { agent: "team median", scope: "", quality: body.median, status: null, versus_team: null };
-    var table = dp.sortableTable(columns, body.agents, { index: 3, dir: -1 });
+    var table = dp.sortableTable(columns, body.agents, { index: 3, dir: -1 }, function (r) { return r.scope; });
     var foot = el("tfoot", {}, [el("tr", {}, [el("td", { text: "Team median", className: "muted" }), el("td"), el("td"),
       el("td"), el("td"), el("td")].concat(dp.FIGURE_NAMES.map(function (name) {
       return el("td", { className: "num muted", text: FIG[name].format(median.quality[name]) });
@@ -120,7 +120,7 @@
       return { label: FIG[name].label, num: true, key: function (r) { return r.quality[name]; },
         cell: function (r) { return dp.qualityCell(name, r); } };
     }));
-    dp.fill("categories", [dp.sortableTable(columns, body.categories, { index: 1, dir: -1 })]);
+    dp.fill("categories", [dp.sortableTable(columns, body.categories, { index: 1, dir: -1 }, function (r) { return r.category; })]);
   }
 
   var METRIC_LABELS = { complaint_rate: "Complaint rate", reopen_rate: "Reopen rate", response_time_seconds: "First response" };

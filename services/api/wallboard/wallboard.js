@@ -50,6 +50,7 @@
   var keepalives = false; // the server sends "keepalive" events
 
   var $ = function (id) { return document.getElementById(id); };
+  if (token) $("director-link").href = "director?token=" + encodeURIComponent(token);
 
   // ---- formatting --------------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@
     var row = el("div", "qrow");
     row.dataset.scope = scope;
     var name = el("div", "qname");
-    name.appendChild(el("div", "name"));
+    name.appendChild(el("a", "name")); // to the team's page (services/api/pages)
     name.appendChild(el("div", "platform"));
     var badge = el("div", "badge");
     badge.hidden = true;
@@ -271,6 +272,9 @@
     var live = body ? body.live || {} : {};
     var nameEl = row.querySelector(".name");
     if (nameEl.textContent !== item.id) nameEl.textContent = item.id;
+    var team = "team/" + encodeURIComponent(item.platform) + "/" + item.id.split("/").map(encodeURIComponent).join("/") +
+      (token ? "?token=" + encodeURIComponent(token) : "");
+    if (nameEl.getAttribute("href") !== team) nameEl.setAttribute("href", team);
     fitName(nameEl);
     row.querySelector(".platform").textContent = platform ? "" : item.platform || "";
     row.classList.toggle("nodata", !entry);
