@@ -77,7 +77,15 @@ def create_app(
         if consumer is not None:
             await consumer.stop()
 
-    app = FastAPI(title="deskpulse API", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs from the project's own copy of Swagger UI (the default loads it from a CDN: a blank page offline)
+    app = FastAPI(
+        title="deskpulse API",
+        version="0.2.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.read_model = model
     app.state.figures = Figures(model, settings, sla)
@@ -108,6 +116,7 @@ def create_app(
         app.mount("/wallboard", StaticFiles(directory=WALLBOARD), name="wallboard")
 
     app.include_router(pages.router)
+    app.include_router(pages.docs_router(app.openapi_url or "/openapi.json", app.title))
     app.mount("/pages", StaticFiles(directory=pages.PAGES), name="pages")
 
     return app

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from services.api.app import create_app
 from services.common.events import from_epoch_ms
+from services.common.settings import Settings
 from services.demo.synthetic import agent_shifts, history
 from tests.support import recompute
 from tests.support.browser import (
@@ -28,6 +30,7 @@ from tests.support.browser import (
     console_errors,
     requests_made,
     screenshot,
+    served,
     text,
     wait_for,
 )
@@ -202,3 +205,21 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
     (ARTIFACTS / "pages-load.txt").write_text("".join(
         f"{name}: load event {ms:.0f} ms, {size / 1024:.0f} KiB of page, scripts, styles and charts\n"
         for name, (ms, size) in loads.items()))
+
+
+def test_docs_render_offline_from_the_projects_own_swagger_ui(browser):
+    with served(create_app(Settings(), consume=False)) as url:
+        browser.get(f"{url}/docs")
+        routes = [p for p in client_paths(url) if p.startswith("/v1/")]
+        wait_for(browser, "every route", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+                 >= len(routes) > 10)
+        shown = {e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert set(routes) <= shown
+        fetched = [u for _, u in requests_made(browser) if urlsplit(u).scheme in ("http", "https")]
+        assert all(u.startswith(f"{url}/") for u in fetched), fetched
+        assert console_errors(browser) == []
+        browser.get("about:blank")
+
+
+def client_paths(url: str) -> list[str]:
+    return list(httpx.get(f"{url}/openapi.json").json()["paths"])

@@ -9,21 +9,18 @@ comes back. Screenshots: ``test-artifacts/wallboard.png`` (live) and ``test-arti
 from __future__ import annotations
 
 import signal
-import threading
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms
-from services.common.localkafka import free_port
 from services.common.settings import Settings
-from tests.support.browser import ARTIFACTS, By, requests_made, text, wait_for
+from tests.support.browser import ARTIFACTS, By, requests_made, served, text, wait_for
 from tests.support.partials import encoded
 from tests.support.pipeline import Pipeline
 
@@ -236,22 +233,13 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
     model.apply(*encoded("platform/zendesk", live={"agents_available": 5, "agents_busy": 7, "agents_away": 2},
                          stream_ms=now, published_ms=frozen))
     model.caught_up = True
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(Settings(api_tokens="wallboard-token"), read_model=model, consume=False),
-        host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        page = f"http://127.0.0.1:{port}/?platform=zendesk&queue=billing"
+    with served(create_app(Settings(api_tokens="wallboard-token"), read_model=model, consume=False)) as url:
+        page = f"{url}/?platform=zendesk&queue=billing"
         browser.get(f"{page}&token=wallboard-token")
         wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
         assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
         # the stream subscribes to the page's scopes and window, with the page's token (EventSource has no headers)
-        fetched = only_the_stream_and_own_files(requests_made(browser), f"http://127.0.0.1:{port}")
+        fetched = only_the_stream_and_own_files(requests_made(browser), url)
         stream = [url for kind, url in fetched if kind == "EventSource"]
         assert len(stream) == 1, fetched
         query = parse_qs(urlsplit(stream[0]).query)
@@ -282,8 +270,5 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         wait_for(browser, "Offline", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute(
             "data-status") == "offline", timeout=10)
         assert text(browser, f"{tile('billing', 'waiting')} .value") == "—"
-        browser.get("about:blank")
-  # close the stream before the server stops
-    finally:
-        server.should_exit = True
-        thread.join(15)
+        browser.get("about:blank")  # close the stream before the server stops
+

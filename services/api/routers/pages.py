@@ -3,7 +3,7 @@
 The pages hold no figures: each is a template given its subject (``data-scope``) and the way back to the API's
 root (``data-root``, relative, so a path prefix in front of the API works), and reads the figures from ``/v1/``
 with the token the user gave it (docs/pages.md). Their scripts, styles and the chart library are files under
-``/pages/``: nothing comes from another host.
+``/pages/``: nothing comes from another host. So is ``/docs``, the OpenAPI description in Swagger UI.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
@@ -46,3 +47,21 @@ async def team_page(platform: str, queue_id: str, request: Request) -> HTMLRespo
 @router.get("/director")
 async def director_page(request: Request) -> HTMLResponse:
     return render("director", "all", request)
+
+
+def docs_router(openapi_url: str, title: str) -> APIRouter:
+    """``/docs``: Swagger UI from the project's own copy (pages/vendor/swagger-ui, its version in docs/pages.md)."""
+    docs = APIRouter(include_in_schema=False)
+    vendor = "pages/vendor/swagger-ui"
+
+    @docs.get("/docs")
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url.lstrip("/"),  # relative, like every page: a path prefix in front works
+            title=f"{title} · docs",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+        )
+
+    return docs
