@@ -136,15 +136,16 @@ class ReplayFeed:
         )
 
     def examples(self) -> dict[str, str]:
-        """API paths worth opening: the busiest queue and agent of the replayed history."""
+        """Pages and API paths worth opening: the busiest team and agent of the replayed history."""
         queues = Counter(e["queue_id"] for e in self.events if e.get("queue_id"))
         agents = Counter(e["agent_id"] for e in self.events if e.get("agent_id"))
         platform = self.events[0]["platform"]
-        out = {"summary": "/v1/summary", "platform": f"/v1/platforms/{platform}"}
+        out = {"director": "/director"}
         if queues:
-            out["busiest queue"] = f"/v1/queues/{platform}/{quote(queues.most_common(1)[0][0])}"
+            out["busiest team"] = f"/team/{platform}/{quote(queues.most_common(1)[0][0])}"
         if agents:
-            out["busiest agent"] = f"/v1/agents/{platform}/{quote(agents.most_common(1)[0][0])}"
+            out["busiest agent"] = f"/agent/{platform}/{quote(agents.most_common(1)[0][0])}"
+        out |= {"summary": "/v1/summary", "platform": f"/v1/platforms/{platform}", "API docs": "/docs"}
         return out
 
     def status(self) -> str:
@@ -194,9 +195,11 @@ class SyntheticFeed:
 
     def examples(self) -> dict[str, str]:
         return {
+            "director": "/director",
+            "a team": "/team/zendesk/billing",
+            "an agent": "/agent/zendesk/ze-agent-01",
             "summary": "/v1/summary",
-            "a queue": "/v1/queues/zendesk/billing",
-            "an agent": "/v1/agents/zendesk/ze-agent-01",
+            "API docs": "/docs",
         }
 
     def status(self) -> str:

@@ -30,3 +30,13 @@ def test_the_aggregator_of_a_fresh_demo_cluster_keeps_its_state_in_the_directory
     assert fresh["aggregator"]["DESKPULSE_DATA_DIR"] == str(tmp_path / "state")
     default = {s.name: s.env for s in run.demo_services("127.0.0.1:1", 9, tmp_path)}
     assert "DESKPULSE_DATA_DIR" not in default["aggregator"]  # the user's own Kafka: the configured directory
+
+
+def test_the_demo_offers_the_pages_of_the_busiest_team_and_agent_of_the_replay():
+    feed = run.ReplayFeed("bpi2013", since=None, speed=1.0)
+    feed.events = [{"platform": "bpi", "queue_id": q, "agent_id": a}
+                   for q, a in (("V3 2", "Siebel"), ("V3 2", "Siebel"), ("G97", "Value 1"))]
+    pages = feed.examples()
+    assert pages["director"] == "/director"
+    assert pages["busiest team"] == "/team/bpi/V3%202" and pages["busiest agent"] == "/agent/bpi/Siebel"
+    assert run.SyntheticFeed.examples(None)["a team"] == "/team/zendesk/billing"
