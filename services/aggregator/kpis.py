@@ -19,7 +19,7 @@ from services.domain import sketches
 from services.domain.categories import ComplaintRule
 from services.domain.counters import Counters
 from services.domain.policies import Metric
-from services.domain.scopes import light_scope, scope_id
+from services.domain.scopes import agent_category_scope, light_scope, scope_id
 from services.domain.service_levels import ServiceLevel, service_level_contribution
 
 # -- scopes -----------------------------------------------------------------------------------------------------
@@ -37,19 +37,31 @@ def _contact_scopes(platform: str, account: str | None, queue: str | None, categ
     return tuple(scopes)
 
 
-def _agent(f: ContactFacts, agent: str | None) -> tuple[str, ...]:
-    """Where a fact attributed to ``agent`` counts besides the contact's scopes: the agent, and the agent within
-    the contact's queue (day buckets only, for outlier judgements)."""
-    if not agent:
-        return ()
-    return _agent_scopes(f.platform, f.queue, agent)
+class _Counted:
+    """Where a contact's facts count: ``counted``, its scopes; called with an agent, those plus the agent's."""
+
+    __slots__ = ("category", "counted", "platform", "queue")
+
+    def __init__(self, counted: tuple[str, ...], platform: str, queue: str | None, category: str | None) -> None:
+        self.counted, self.platform, self.queue, self.category = counted, platform, queue, category
+
+    def __call__(self, agent: str | None) -> tuple[str, ...]:
+        """A fact attributed to ``agent`` counts besides the contact's scopes for the agent, the agent within the
+        contact's queue (for outlier judgements) and within the queue and the contact's category (for training);
+        the last two keep day buckets only."""
+        if not agent:
+            return self.counted
+        return self.counted + _agent_scopes(self.platform, self.queue, self.category, agent)
 
 
 @lru_cache(maxsize=65_536)
-def _agent_scopes(platform: str, queue: str | None, agent: str) -> tuple[str, ...]:
-    if queue:
-        return scope_id("agent", platform, agent), light_scope("queue_agent", platform, queue, agent)
-    return (scope_id("agent", platform, agent),)
+def _agent_scopes(platform: str, queue: str | None, category: str | None, agent: str) -> tuple[str, ...]:
+    if not queue:
+        return (scope_id("agent", platform, agent),)
+    scopes: tuple[str, ...] = (scope_id("agent", platform, agent), light_scope("queue_agent", platform, queue, agent))
+    if category is not None:
+        scopes += (agent_category_scope(platform, queue, agent, category),)
+    return scopes
 
 
 def _agent_only(f: ContactFacts, agent: str | None) -> list[str]:
@@ -119,17 +131,18 @@ def contribution(f: ContactFacts, config: KpiConfig, out: Contribution | None = 
     out.day_keys = (config.day(f.queue), config.day(None))
     policy = config.policy(f)
     channel = f.channel or "unknown"  # the agents' workload per channel: <counter>@<channel>, agent scopes only
+    to = _Counted(counted, f.platform, f.queue, category)
     out.add(counted, f.created_at, {"created": 1})
-    _replies(f, f.created_at, out, counted, policy, bounds, channel)
-    _resolution(f, f.created_at, out, counted, policy, bounds, channel)
+    _replies(f, f.created_at, out, to, policy, bounds, channel)
+    _resolution(f, f.created_at, out, to, policy, bounds, channel)
     if f.queued_at is not None:
-        _queue(f, f.queued_at, out, counted, config.service_level(f.platform, f.queue), bounds, channel)
+        _queue(f, f.queued_at, out, to, config.service_level(f.platform, f.queue), bounds, channel)
     if f.connected_at is not None and f.ended_at is not None:
         figures = {"handled": 1, "handle_ms": max(0, f.ended_at - f.connected_at)}
         if f.connected_agent:
             figures[f"handled@{channel}"] = 1
-        out.add(counted + _agent(f, f.connected_agent), f.ended_at, figures)
-    _feedback(f, f.created_at, out, counted, config.complaints(), category)
+        out.add(to(f.connected_agent), f.ended_at, figures)
+    _feedback(f, f.created_at, out, to, config.complaints(), category)
     if f.is_open:
         _live(f, f.created_at, out, scopes, policy)
     return out
@@ -139,7 +152,7 @@ def _replies(
     f: ContactFacts,
     created: int,
     out: Contribution,
-    counted: tuple[str, ...],
+    to: _Counted,
     policy: SlaPolicy | None,
     bounds: tuple[float, ...],
     channel: str,
@@ -150,18 +163,18 @@ def _replies(
         figures = _timed("fr", duration, bounds) | _sla(policy, "first_response", created, f.first_response_at)
         if policy is not None:
             figures["fr_bh_ms"] = policy.business_ms(created, f.first_response_at)
-        out.add(counted + _agent(f, f.responder), f.first_response_at, figures)
+        out.add(to(f.responder), f.first_response_at, figures)
     for t, agent in f.replies:
-        out.add(counted + _agent(f, agent), t, {"replies": 1, f"replies@{channel}": 1} if agent else {"replies": 1})
+        out.add(to(agent), t, {"replies": 1, f"replies@{channel}": 1} if agent else {"replies": 1})
     for t, wait, agent in f.next_replies:
-        out.add(counted + _agent(f, agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
+        out.add(to(agent), t, _timed("nr", wait, bounds) | _sla(policy, "next_reply", t - wait, t))
 
 
 def _resolution(
     f: ContactFacts,
     created: int,
     out: Contribution,
-    counted: tuple[str, ...],
+    to: _Counted,
     policy: SlaPolicy | None,
     bounds: tuple[float, ...],
     channel: str,
@@ -174,18 +187,18 @@ def _resolution(
             figures[f"resolved@{channel}"] = 1
         if len(f.replies) == 1 and not f.reopen_times:
             figures["one_touch"] = 1
-        out.add(counted + _agent(f, f.resolver), f.resolved_at, figures)
+        out.add(to(f.resolver), f.resolved_at, figures)
     if f.last_solved_at is not None:
-        out.add(counted, f.last_solved_at, {"full_res_count": 1, "full_res_ms": f.last_solved_at - created})
+        out.add(to.counted, f.last_solved_at, {"full_res_count": 1, "full_res_ms": f.last_solved_at - created})
     for t in f.reopen_times:
-        out.add(counted + _agent(f, f.resolver), t, {"reopened": 1})
+        out.add(to(f.resolver), t, {"reopened": 1})
 
 
 def _queue(
     f: ContactFacts,
     queued: int,
     out: Contribution,
-    counted: tuple[str, ...],
+    to: _Counted,
     sl: ServiceLevel,
     bounds: tuple[float, ...],
     channel: str,
@@ -198,7 +211,7 @@ def _queue(
         _add_le(figures, "asa", wait, bounds)  # asale:<bound>
         if f.connected_agent:
             figures[f"answered@{channel}"] = 1
-        out.add(counted + _agent(f, f.connected_agent), f.connected_at, figures)
+        out.add(to(f.connected_agent), f.connected_at, figures)
     elif f.abandoned_at is not None:
         wait = max(0, f.abandoned_at - queued)
         if wait < sl.short_abandon_seconds * 1000:
@@ -206,14 +219,14 @@ def _queue(
         else:
             met, offered = service_level_contribution(False, wait, sl)
             figures = {"abandoned": 1, "abandon_wait_ms": wait, "sl_offered": offered, "sl_met": met}
-        out.add(counted, f.abandoned_at, figures)
+        out.add(to.counted, f.abandoned_at, figures)
 
 
 def _feedback(
     f: ContactFacts,
     created: int,
     out: Contribution,
-    counted: tuple[str, ...],
+    to: _Counted,
     rule: ComplaintRule,
     category: str | None,
 ) -> None:
@@ -223,9 +236,7 @@ def _feedback(
     resolved, else now), or else one whose latest rating is bad (at the rating, for the agent rated)."""
     complaint_category = category is not None and category in rule.categories
     if complaint_category:
-        out.add(
-            counted + _agent(f, f.resolver if f.resolved_at is not None else f.assignee), created, {"complaints": 1}
-        )
+        out.add(to(f.resolver if f.resolved_at is not None else f.assignee), created, {"complaints": 1})
     if f.rating is not None:
         t, label, score, scale_max = f.rating
         figures = {"rated": 1, f"csat_{label}": 1}
@@ -233,7 +244,7 @@ def _feedback(
             figures["nps_" + ("promoter" if score >= 9 else "detractor" if score <= 6 else "passive")] = 1
         if not complaint_category and rule.bad_rating(label, score, scale_max):
             figures["complaints"] = 1
-        out.add(counted + _agent(f, f.rating_agent), t, figures)
+        out.add(to(f.rating_agent), t, figures)
 
 
 def _live(f: ContactFacts, created: int, out: Contribution, scopes: tuple[str, ...], policy: SlaPolicy | None) -> None:

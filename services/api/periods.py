@@ -28,7 +28,7 @@ from services.domain.windows import UTC_DAYS, DayCalendar, sum_buckets
 
 DAYS_KEPT = 16  # today and 15 days before (windows.DAY_KEEP_MS)
 WEEK = 7
-_QUEUE_BOUND = ("queue", "queue_agent", "queue_category")
+_QUEUE_BOUND = ("queue", "queue_agent", "queue_category", "queue_agent_category")
 
 
 def day_calendar(sla: SlaConfig | None, kind: str, queue: str | None) -> DayCalendar:

@@ -211,12 +211,13 @@ def _walk(platform: str, evs: list[dict], config: dict | None = None):
 
 
 WORKLOAD = ("replies", "answered", "handled", "resolved")  # split per channel on agent scopes
-LIGHT = ("queue_agent/", "queue_category/")  # day buckets only
+LIGHT = ("queue_agent/", "queue_category/", "queue_agent_category/")  # day buckets only
 
 
 def _light_and_channels(platform, queue, cat, channel, fact):
-    """A fact attributed to an agent also counts for the agent within the queue, and its workload counters per
-    channel (agent scopes only); every fact of a queue also counts for the queue x category."""
+    """A fact attributed to an agent also counts for the agent within the queue (and within the queue and the
+    contact's category), and its workload counters per channel (agent scopes only); every fact of a queue also
+    counts for the queue x category."""
     t, scopes, counters = fact
     scopes = list(scopes)
     agents = [s.split("/", 2)[2] for s in scopes if s.startswith("agent/")]
@@ -226,6 +227,9 @@ def _light_and_channels(platform, queue, cat, channel, fact):
         counters = {**counters, **{f"{k}@{channel or 'unknown'}": v for k, v in counters.items() if k in WORKLOAD}}
         if queue:
             scopes += [f"queue_agent/{platform}/{quote(queue, safe='')}/{quote(a, safe='')}" for a in agents]
+            if cat is not None:  # and the agent within the queue and the contact's category
+                scopes += [f"queue_agent_category/{platform}/{quote(queue, safe='')}/{quote(a, safe='')}/"
+                           f"{quote(cat, safe='')}" for a in agents]
     return t, scopes, counters
 
 

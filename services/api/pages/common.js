@@ -54,7 +54,7 @@
     var q = scopes.map(function (s) { return "scope=" + encodeURIComponent(s); });
     q.push("window=" + encodeURIComponent(windowName));
     var t = token();
-    if (t) q.push("access_token=" + encodeURIComponent(t));
+    if (t) q.push(new URLSearchParams({ access_token: t }).toString());
     var source = new EventSource(root + "v1/stream?" + q.join("&"));
     source.addEventListener("snapshot", function (e) {
       JSON.parse(e.data).scopes.forEach(onBody);

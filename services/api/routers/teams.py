@@ -1,21 +1,27 @@
-"""A team's agents and categories side by side (``/v1/queues/{queue}/team``), an agent's teams
-(``/v1/agents/{agent}/teams``) and every team against its goals (``/v1/teams``): the figures of the team
-manager's, the agent's and the director's pages (services/api/pages)."""
+"""A team's agents and categories side by side (``/v1/queues/{queue}/team``), who needs training on what
+(``/v1/queues/{queue}/training``), an agent's teams (``/v1/agents/{agent}/teams``) and every team against its
+goals (``/v1/teams``): the figures of the team manager's, the agent's and the director's pages
+(services/api/pages)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
+from services.api import outliers
 from services.api.deps import Figures, get_figures, require_token
 from services.api.judgements import queue_parts
 from services.api.periods import day_calendar
+from services.api.routers.insights import MinAgents, MinVolume, Threshold
 from services.api.schemas import Error
 from services.api.teams import queue_period, team_body, worst_first
+from services.api.training import training_body
 from services.common.events import from_epoch_ms
-from services.domain.scopes import parse_light_scope
+from services.domain.scopes import parse_agent_category_scope, parse_light_scope
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["teams"])
 
@@ -88,6 +94,65 @@ async def queue_team(
     if body is None:
         raise HTTPException(404, f"unknown queue '{queue_key}'")
     return JSONResponse(body)
+
+
+@router.get(
+    "/queues/{queue_key:path}/training",
+    summary="Who needs training on what: every agent's figures per issue category, the far worse ones flagged",
+    response_model=None,
+    description="For every issue category of the queue over the period (most resolved first): the team's "
+    "volume and quality in that category, and each agent's who handled it, with the outlier judgement of "
+    "complaint rate, reopen rate and first response over the agents of that category (modified z-score, "
+    "the same rule and minimum volumes as `/outliers`: an agent far worse than the others handling the same "
+    "kind of contact, with enough contacts to say so); `flagged` lists those cells, the highest score first.",
+    responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
+)
+async def queue_training(
+    queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+    figures: Annotated[Figures, Depends(get_figures)],
+    period: Period = "week",
+    min_volume: MinVolume = 10,
+    threshold: Threshold = 3.5,
+    min_agents: MinAgents = 5,
+) -> JSONResponse:
+    scope = figures.resolve("queue", queue_key)
+    model = figures.model
+    view = model.view(scope)
+    if view is None:
+        raise HTTPException(404, f"unknown queue '{queue_key}'")
+    _, categories = queue_parts(model, scope)
+    prefix = scope.split("/", 1)[1].split("/", 1)
+    cells = {}
+    for light in model.under(f"queue_agent_category/{prefix[0]}/{quote(prefix[1], safe='')}/"):
+        cell = model.view(light)
+        if cell is not None:
+            _, _, agent, category = parse_agent_category_scope(light)
+            cells[(agent, category)] = cell.days
+    goals = figures.sla.goals_for(view.id) if figures.sla is not None else {}
+    rule = outliers.Rule(threshold=threshold, min_volume=min_volume, min_agents=min_agents)
+    body = training_body(
+        {c: v.days for c, v in categories.items()},
+        cells,
+        goals,
+        day_calendar(figures.sla, "queue", view.id),
+        view.stream_ms,
+        period,
+        rule,
+    )
+    for category in body["categories"]:
+        for row in category["agents"]:
+            row["scope"] = f"agent/{view.platform}/{row['agent']}"
+    return JSONResponse(
+        {
+            "scope": scope,
+            "platform": view.platform,
+            "id": view.id,
+            **body,
+            "from": from_epoch_ms(body["from"]),
+            "to": from_epoch_ms(body["to"]),
+            "rule": {"method": outliers.REFERENCE, **asdict(rule)},
+        }
+    )
 
 
 @router.get(

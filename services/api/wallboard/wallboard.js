@@ -50,7 +50,9 @@
   var keepalives = false; // the server sends "keepalive" events
 
   var $ = function (id) { return document.getElementById(id); };
-  if (token) $("director-link").href = "director?token=" + encodeURIComponent(token);
+  // the pages take a token given in their URL into sessionStorage and out of the address bar (docs/pages.md)
+  var tokenQuery = token ? "?" + new URLSearchParams({ token: token }) : "";
+  $("director-link").href = "director" + tokenQuery;
 
   // ---- formatting --------------------------------------------------------------------------------------
 
@@ -273,7 +275,7 @@
     var nameEl = row.querySelector(".name");
     if (nameEl.textContent !== item.id) nameEl.textContent = item.id;
     var team = "team/" + encodeURIComponent(item.platform) + "/" + item.id.split("/").map(encodeURIComponent).join("/") +
-      (token ? "?token=" + encodeURIComponent(token) : "");
+      tokenQuery;
     if (nameEl.getAttribute("href") !== team) nameEl.setAttribute("href", team);
     fitName(nameEl);
     row.querySelector(".platform").textContent = platform ? "" : item.platform || "";

@@ -51,3 +51,15 @@ def test_docs_come_from_the_projects_own_swagger_ui(client):
     assert not [u for u in urls if "://" in u], urls  # nothing from another host
     assert client.get("/pages/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not served
+
+
+def test_what_the_pages_serve_holds_no_credentials(client):
+    for path in ("/director", "/team/zendesk/billing", "/agent/zendesk/42"):
+        html = client.get(path).text
+        root = body_data(html)["root"]
+        files = {path: html.encode()} | {
+            a: client.get("/" + a[len(root):]).content
+            for a in re.findall(r'(?:src|href)="([^"]+)"', html) if a.startswith(root + "pages/")
+        }
+        for name, body in files.items():
+            assert not re.search(rb"(token|secret|password)\s*[:=]\s*['\"][^'\"]+['\"]", body, re.I), name

@@ -71,7 +71,7 @@ def test_a_complaint_category_counts_once_at_creation_for_the_resolver():
     complaints = [(t, scopes) for t, scopes, items, _ in contrib.facts if dict(items).get("complaints")]
     assert complaints == [(T0, ("all", "platform/zendesk", "queue/zendesk/q1", "category/complaint",
                                 "queue_category/zendesk/q1/complaint", "agent/zendesk/a1",
-                                "queue_agent/zendesk/q1/a1"))]
+                                "queue_agent/zendesk/q1/a1", "queue_agent_category/zendesk/q1/a1/complaint"))]
 
 
 def test_no_complaint_without_a_bad_rating_or_a_complaint_category():

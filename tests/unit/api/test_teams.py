@@ -25,6 +25,9 @@ CONFIG = {
     "goals": {"global": {"csat": ">= 0.80", "complaint_rate": "<= 0.25"},
               "queues": {"billing": {"first_response_seconds_avg": "<= 400"}}},
     "days": {"default": {"timezone": "Europe/Brussels", "reset": "06:00"}},
+    "categories": [{"name": "billing", "match": [{"tag": ["billing", "refund", "invoice"]}]},
+                   {"name": "access", "match": [{"tag": ["login", "password"]}]},
+                   {"name": "defect", "match": [{"tag": "bug"}]}],
 }
 
 
@@ -190,3 +193,29 @@ def test_every_team_route_gives_each_queue_this_week_and_last_worst_first(scenar
         assert item["missed"] == list(item["queue"]["status"].values()).count("missed")
     order = [(-i["missed"], -i["near"]) for i in body["items"]]
     assert order == sorted(order) and body["items"][0]["missed"] >= 1  # the worst first
+
+
+def test_training_route_gives_every_agents_figures_per_category_as_recomputed(scenario):
+    docs, model, last = scenario
+    since = recompute.local_day_start(last, "Europe/Brussels", "06:00") - 6 * DAY_MS
+    expected = recompute.days(docs, CONFIG)
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as client:
+        body = client.get("/v1/queues/zendesk/billing/training").json()
+        loose = client.get("/v1/queues/zendesk/billing/training?min_volume=1&min_agents=3&threshold=0.5").json()
+        assert client.get("/v1/queues/zendesk/billing/training?min_agents=2").status_code == 422
+        assert client.get("/v1/queues/zendesk/nope/training").status_code == 404
+    prefix = "queue_agent_category/zendesk/billing/"
+    cells = {tuple(s[len(prefix):].split("/")): d for s, d in expected.items() if s.startswith(prefix)}
+    assert cells and body["categories"]
+    seen = set()
+    for category in body["categories"]:
+        for row in category["agents"]:
+            want = expected_row(cells[(row["agent"], category["category"])], since)
+            assert row["volume"] == want["volume"], (row["agent"], category["category"])
+            assert row["quality"]["complaint_rate"] == want["complaint_rate"]
+            seen.add((row["agent"], category["category"]))
+        team = expected_row(expected[f"queue_category/zendesk/billing/{category['category']}"], since)
+        assert category["team"]["volume"] == team["volume"]
+    assert seen == {k for k, d in cells.items() if any(expected_row(d, since)["volume"].values())}
+    assert body["rule"]["min_volume"] == 10 and loose["rule"]["threshold"] == 0.5
+    assert len(loose["flagged"]) >= len(body["flagged"])  # a looser rule flags at least as many cells

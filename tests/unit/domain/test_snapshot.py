@@ -33,7 +33,8 @@ SCHEMA = json.loads((SCHEMA_DIR / "schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 VALID = sorted((SCHEMA_DIR / "examples" / "valid").glob("*.json"))
 INVALID = sorted((SCHEMA_DIR / "examples" / "invalid").glob("*.json"))
-KINDS = ("all", "platform", "category", "account", "queue", "agent", "queue_agent", "queue_category")
+KINDS = ("all", "platform", "category", "account", "queue", "agent", "queue_agent", "queue_category",
+         "queue_agent_category")
 T0 = 1_795_000_000_000
 
 
