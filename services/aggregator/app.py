@@ -128,13 +128,18 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
 
     watchdog = Watchdog(app, settings.events_topic, rebuild.ready)
 
+    def assigned() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+
     @app.agent(events)
     async def aggregate(stream):
         # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
         # are acknowledged after their batch is processed and its changelog writes are acknowledged, so a crash
         # replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
-            batches.process(batch)
+            partitions = {event.message.partition for event in batch}
+            ready = await state.loaded(partitions, assigned)  # their records loaded by the recovery hook first
+            batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
             watchdog.flushing = True
             await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
             watchdog.flushing = False

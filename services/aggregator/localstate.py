@@ -209,6 +209,29 @@ class LocalState:
             await self._producer.stop()
             self._producer = None
 
+    async def loaded(
+        self, partitions: set[int], assigned: Callable[[], set[int]], poll_s: float = 0.05, warn_s: float = 30.0
+    ) -> set[int]:
+        """Wait until each of ``partitions`` has its records loaded (``sync``) or is no longer ``assigned``; return
+        the loaded ones, whose events may be handled now.
+
+        Faust hands an event to the agent before its partition's recovery hook has run, now and then (a restart
+        that read a changelog tail: about one in ten): the event would start its contact afresh, or the hook's load
+        would overwrite what its batch had just written, and the batch's events were lost from the figures while
+        their offsets were committed. A revoked partition's events are left to its next owner (its offsets are not
+        committed by this worker any more)."""
+        waited = 0.0
+        while True:
+            pending = partitions - self._loaded
+            if not pending or not (pending & assigned()):
+                return partitions & self._loaded
+            if waited >= warn_s and waited - poll_s < warn_s:
+                log.warning(
+                    "events of partitions %s wait %.0f s for their records to be loaded", sorted(pending), waited
+                )
+            await asyncio.sleep(poll_s)
+            waited += poll_s
+
     def sync(self, active: set[int]) -> None:
         """Hold the records of exactly the ``active`` partitions: drop the others', load the newly assigned ones'
         from their databases (after Faust's recovery has brought them up to the changelog's end)."""

@@ -52,17 +52,8 @@ class RebuildOnRebalance:
         Both block the event loop (seconds for a large table): done here, no event is fetched meanwhile. Rebuilt
         in the first ``ready`` instead, the streams had resumed, the consumer's buffers filled during the rebuild
         and Faust's flow control left a partition paused for good (seen at 1M events of state).
-
-        Then the flow stops until Faust resumes it, after it has sought the events topic's partitions back to their
-        committed offsets and marked the recovery complete. When the recovery had a changelog tail to read, Faust
-        had started its fetcher and resumed the flow to read it, so events were fetched and handled while that
-        seek was under way, before the worker was ready; about one restart in ten then lost events: figures
-        stayed short of the recomputation (the watchdog's "handled while the worker is not ready", then
-        test_aggregator_recovery). Without a tail Faust starts its fetcher only after the seek; stopped here, the
-        flow waits the same way in both cases.
         """
         self._rebuild(active, load=True)
-        self._app.consumer.stop_flow()  # Faust resumes it once the recovery is complete (Recovery.on_recovery_completed)
 
     def _rebuild(self, active: set[int], load: bool = False) -> None:
         started = time.perf_counter()
