@@ -164,6 +164,17 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
         verdict = client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/outliers").json()["verdict"]
         wait_for(browser, "the verdict", lambda d: text(d, "#verdict .verdict")
                  == ("no finding" if verdict == "none" else verdict))
+        training = client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/training").json()
+        wait_for(browser, "who needs training on what", lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#training tbody tr")) == len({r["agent"] for c in training["categories"] for r in c["agents"]}))
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#training li[data-metric]")) == len(training["flagged"])
+        for category in training["categories"]:
+            for row in category["agents"]:
+                shown = browser.find_element(By.CSS_SELECTOR, f'#training tr[data-row="agent/{worst["platform"]}/'
+                                             f'{row["agent"]}"] td[data-category="{category["category"]}"]')
+                assert shown.text.splitlines()[0].split()[-2] == str(row["volume"]["resolved"])
+                flags = {m for m, j in row["judged"].items() if j["outlier"]}
+                assert shown.get_attribute("data-flagged") == (" ".join(sorted(flags)) or "none")
         wait_for(browser, "the charts", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 3)
         screenshot(browser, "team")
 

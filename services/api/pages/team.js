@@ -1,9 +1,10 @@
 /* deskpulse team page (/team/{platform}/{queue_id}): the queue now (waiting, SLA clocks, staffing against the
  * Erlang C forecast), its goals over today or 7 days against the period before, the outlier judgement (one agent
  * or the process), every agent side by side (sortable, each quality figure against the goal and the team's
- * median), the issue categories and 16 days of trend.
+ * median), who needs training on what (each agent per category, the far-worse cells flagged), the issue
+ * categories and 16 days of trend.
  * Data: /v1/queues/{queue}?window=today and the live stream of the queue and its agents;
- * /v1/queues/{queue}/team, /v1/queues/{queue}/outliers, /v1/days/{scope}. */
+ * /v1/queues/{queue}/team, /v1/queues/{queue}/outliers, /v1/queues/{queue}/training, /v1/days/{scope}. */
 (function () {
   "use strict";
   var dp = window.deskpulse, el = dp.el, tile = dp.tile, FIG = dp.FIGURES;
@@ -150,6 +151,52 @@
       text: body.verdict === "none" ? "no finding" : body.verdict })])].concat(items));
   }
 
+  var TRAINING_METRICS = { complaint_rate: ["complaint rate", dp.percent], reopen_rate: ["reopen rate", dp.percent],
+    response_time_seconds: ["first response", dp.duration] };
+
+  function renderTraining(body) {
+    if (!body.categories.length) {
+      dp.fill("training", [el("p", { className: "empty", text: "No categorised contacts in this period (categories: docs/kpis.md)." })]);
+      return;
+    }
+    var flagged = body.flagged.map(function (f) {
+      var m = TRAINING_METRICS[f.metric];
+      return el("li", { "data-agent": f.agent, "data-category": f.category, "data-metric": f.metric }, ["⚑ ",
+        dp.pageLink("agent", "agent/" + platform + "/" + f.agent, f.agent), " in ", el("b", { text: f.category }),
+        ": " + m[0] + " " + m[1](f.value) + " against the team's " + m[1](f.team) + " (median of its agents " +
+        m[1](f.median) + ", " + f.volume + " contacts, score " + f.score + ")"]);
+    });
+    var agents = [];
+    body.categories.forEach(function (c) {
+      c.agents.forEach(function (r) { if (agents.indexOf(r.agent) < 0) agents.push(r.agent); });
+    });
+    agents.sort();
+    var head = el("tr", {}, [el("th", { text: "Agent", scope: "col" })].concat(body.categories.map(function (c) {
+      return el("th", { className: "num", scope: "col", text: c.category,
+        title: "team: " + c.team.volume.resolved + " resolved, complaint rate " + dp.percent(c.team.quality.complaint_rate) });
+    })));
+    var rows = agents.map(function (agent) {
+      return el("tr", { "data-row": "agent/" + platform + "/" + agent }, [el("td", {}, [dp.pageLink("agent", "agent/" + platform + "/" + agent, agent)])]
+        .concat(body.categories.map(function (c) {
+          var r = c.agents.filter(function (x) { return x.agent === agent; })[0];
+          if (!r) return el("td", { className: "num muted", text: "—" });
+          var flags = Object.keys(r.judged).filter(function (m) { return r.judged[m].outlier; }).sort();
+          var td = el("td", { className: "num" + (flags.length ? " missed" : ""), "data-category": c.category,
+            "data-flagged": flags.join(" ") || "none" }, [(flags.length ? "⚑ " : "") + r.volume.resolved + " resolved"]);
+          td.appendChild(el("span", { className: "vs", text: "complaints " + dp.percent(r.quality.complaint_rate) +
+            " · reopen " + dp.percent(r.quality.reopen_rate) }));
+          flags.forEach(function (m) { td.appendChild(el("span", { className: "vs", text: "far worse: " + TRAINING_METRICS[m][0] })); });
+          return td;
+        })));
+    });
+    dp.fill("training", [
+      flagged.length ? el("ul", { className: "findings" }, flagged)
+        : el("p", { className: "muted", text: "No agent is far worse than the others in any category (rule: " +
+          body.rule.min_volume + " contacts, " + body.rule.min_agents + " agents, score above " + body.rule.threshold + ")." }),
+      el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]),
+    ]);
+  }
+
   function renderDays(body) {
     document.getElementById("days-zone").textContent = "(local days: " + body.timezone + ", from " + body.reset + ")";
     dp.dayChart(document.getElementById("chart-volume"), body.days, [
@@ -184,6 +231,8 @@
     }).catch(function (e) { dp.showError("agents", e); });
     dp.api("v1/queues/" + key + "/outliers?period=" + period).then(renderVerdict)
       .catch(function (e) { dp.showError("verdict", e); });
+    dp.api("v1/queues/" + key + "/training?period=" + period).then(renderTraining)
+      .catch(function (e) { dp.showError("training", e); });
   }
 
   dp.periodSwitch("period", period, function (chosen) {
