@@ -69,7 +69,12 @@ def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, un
         with httpx.Client(timeout=10) as client:
             for start in range(0, half, 100):
                 assert pipe.post(client, delivered[start:min(start + 100, half)]).status_code in (200, 202)
-            time.sleep(1.0)  # the worker is mid-way through the first half
+            # the worker is mid-way through the first half: some of it applied (and so on its disk), on a busy
+            # machine too (a fixed second was sometimes before the worker had started)
+            deadline = time.monotonic() + 60
+            while client.get(f"{pipe.api_url}/v1/summary").json()["contacts"]["created"] == 0:
+                assert time.monotonic() < deadline, "the aggregator applied nothing in 60 s"
+                time.sleep(0.2)
             aggregator = pipe.services["aggregator"]
             aggregator.signal(signal.SIGKILL)
             aggregator.process.wait(10)
