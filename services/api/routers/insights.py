@@ -52,6 +52,7 @@ async def days(
     )
 
 
+QueueKey = Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")]
 Period = Annotated[
     Literal["today", "week"],
     Query(
@@ -91,7 +92,7 @@ def _rule(min_volume: int, threshold: float, min_agents: int) -> outliers.Rule:
     },
 )
 async def queue_outliers(
-    queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+    queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
     period: Period = "week",
     min_volume: MinVolume = 10,

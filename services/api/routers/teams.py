@@ -6,7 +6,7 @@ goals (``/v1/teams``): the figures of the team manager's, the agent's and the di
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -16,7 +16,7 @@ from services.api import outliers
 from services.api.deps import Figures, get_figures, require_token
 from services.api.judgements import queue_parts
 from services.api.periods import day_calendar
-from services.api.routers.insights import MinAgents, MinVolume, Threshold
+from services.api.routers.insights import MinAgents, MinVolume, Period, QueueKey, Threshold
 from services.api.schemas import Error
 from services.api.teams import queue_period, team_body, worst_first
 from services.api.training import training_body
@@ -29,10 +29,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"},
     409: {"model": Error, "description": "a bare id several platforms use"},
 }
-Period = Annotated[
-    Literal["today", "week"],
-    Query(description="`week` (default): the queue's last 7 local days, today included; `today`: today so far"),
-]
 
 
 def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | None:
@@ -86,7 +82,7 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
     responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
 )
 async def queue_team(
-    queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+    queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
     period: Period = "week",
 ) -> JSONResponse:
@@ -108,7 +104,7 @@ async def queue_team(
     responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
 )
 async def queue_training(
-    queue_key: Annotated[str, Path(description="`<platform>/<queue_id>` or a unique id")],
+    queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
     period: Period = "week",
     min_volume: MinVolume = 10,
