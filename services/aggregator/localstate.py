@@ -22,7 +22,8 @@ Three rules keep the disk exact:
   Faust resumes the streams (the store's ``on_recovery_completed``): it drops the records of partitions no longer
   assigned and loads the newly assigned ones from their databases. The records of partitions that stayed assigned
   are this worker's own latest writes and stay as they are. An event handled before its partition's records were
-  loaded would start its contact afresh and overwrite the contact's history on the changelog.
+  loaded would start its contact afresh and overwrite the contact's history on the changelog; Faust does hand
+  events over before the hook now and then, so each batch waits for its partitions' records (``loaded``).
 
 Changelog writes are batched: each batch of events queues the records it touched (once each, ``writeback.py``) and
 ``flush`` sends them as one producer batch per partition, on a producer of the table's own, not one message at a
