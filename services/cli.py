@@ -138,15 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="run Kafka, aggregator, ingest and API locally and feed them events",
-        description="Run the pipeline locally and replay a real helpdesk log through it (rebased "
-        "to end now, time-compressed), or feed it synthetic traffic.",
+        description="Run the pipeline locally and feed it a working floor of synthetic traffic, or replay a "
+        "real helpdesk log through it (rebased to end now, time-compressed).",
     )
     demo.add_argument(
         "--source",
         choices=["bpi2013", "helpdesk", "synthetic"],
-        default="bpi2013",
-        help="bpi2013 (default): the BPI Challenge 2013 incident log; helpdesk: the Helpdesk log; "
-        "synthetic: generated contacts (docs/datasets.md)",
+        default="synthetic",
+        help="synthetic (default): a working floor of generated contacts and agents with SLA policies and goals; "
+        "bpi2013: the BPI Challenge 2013 incident log replayed; helpdesk: the Helpdesk log (docs/datasets.md)",
     )
     demo.add_argument(
         "--since",

@@ -2,10 +2,13 @@
 
 Traffic (``--source``):
 
-- ``bpi2013`` (default) or ``helpdesk``: a real event log replayed through ingest by ``services/replay``
+- ``synthetic`` (default): a working floor (``services/demo/synthetic.py``): a backfill of contacts, then live
+  arrivals on every channel, agents logged in and changing state, ratings, and the SLA policies, goals and
+  categories of ``floor.yaml``, so tiles turn green, amber and red and SLA clocks breach.
+- ``bpi2013`` or ``helpdesk``: a real event log replayed through ingest by ``services/replay``
   (importer, pure schedule, ``run_loop`` and ``send_to_ingest``), rebased so the replay ends now and
-  time-compressed (``--speed``, ``--since``; defaults in ``REPLAY_DEFAULTS``). See docs/datasets.md.
-- ``synthetic``: generated contacts (``services/demo/synthetic.py``): a backfill, then live arrivals.
+  time-compressed (``--speed``, ``--since``; defaults in ``REPLAY_DEFAULTS``). See docs/datasets.md. A log has no
+  presence, live channels or ratings: its wallboard shows queues and backlogs, not a floor.
 
 Ctrl-C (or SIGTERM) stops the feed, then ingest, aggregator and API, then Kafka, each by its own PID.
 """
@@ -34,7 +37,7 @@ from services.common.localkafka import LocalKafkaError, from_settings
 from services.common.processes import Service, wait_http
 from services.common.settings import Settings
 from services.demo import observability as demo_observability
-from services.demo.synthetic import LiveTraffic, history
+from services.demo.synthetic import AGENTS, LivePresence, LiveTraffic, history
 
 SOURCES = ("bpi2013", "helpdesk", "synthetic")
 # Per log: (--since, --speed). BPI 2013: its two busiest weeks (the 2012-05-02 peak) and the backlog draining
@@ -42,6 +45,7 @@ SOURCES = ("bpi2013", "helpdesk", "synthetic")
 # day per second, ~6 min.
 REPLAY_DEFAULTS = {"bpi2013": ("2012-04-23", 3600.0), "helpdesk": ("2013-01-01", 86400.0)}
 SYNTHETIC_SPEED = 20.0
+FLOOR = Path(__file__).resolve().parent / "floor.yaml"  # the synthetic floor's SLA policies, goals and categories
 # Stopped first to last: producers, then the consumer, then the reader; unknown names last.
 STOP_ORDER = {"ingest": 0, "aggregator": 1, "api": 2}
 
@@ -87,6 +91,8 @@ class _Sent:
 @dataclass
 class ReplayFeed:
     """A real log through ``services.replay``: loaded (in a thread, while Kafka starts), then replayed."""
+
+    sla_config = None  # a log has no SLA policies or goals of its own: DESKPULSE_SLA_CONFIG, if set, applies
 
     dataset: str
     since: str | None
@@ -190,8 +196,13 @@ class SyntheticFeed:
     def ready(self) -> None:
         pass
 
+    sla_config = FLOOR  # policies, goals and categories for the synthetic queues
+
     def describe(self) -> str:
-        return f"synthetic traffic: {self.history} contacts of history, then {self.rate:g} per minute"
+        return (
+            f"synthetic traffic: {self.history} contacts of history, then {self.rate:g} per minute; "
+            f"{sum(len(a) for a in AGENTS.values())} agents changing state; SLA policies and goals of {FLOOR.name}"
+        )
 
     def examples(self) -> dict[str, str]:
         return {
@@ -218,10 +229,12 @@ class SyntheticFeed:
         backfill = history(random.Random(7), now_ms - self.history * 20_000, self.history)
         backfill = [e for e in backfill if e["occurred_at"] <= from_epoch_ms(now_ms)]
         traffic = LiveTraffic(random.Random(11), arrivals_per_minute=self.rate, speed=self.speed)
+        presence = LivePresence(random.Random(13))  # the floor logged in now, then changing state
         async with httpx.AsyncClient(timeout=10) as client:
             await self._post(client, url, backfill)
             while not stop.is_set():
-                await self._post(client, url, traffic.due(int(time.time() * 1000)))
+                now = int(time.time() * 1000)
+                await self._post(client, url, presence.due(now) + traffic.due(now))
                 try:
                     await asyncio.wait_for(stop.wait(), 0.5)
                 except TimeoutError:
@@ -245,14 +258,20 @@ def make_feed(
 # -- the stack -------------------------------------------------------------------------------------------------
 
 
-def demo_services(bootstrap: str, metrics_port: int, logs: Path, data_dir: Path | None = None) -> list[Service]:
+def demo_services(
+    bootstrap: str, metrics_port: int, logs: Path, data_dir: Path | None = None, sla_config: Path | None = None
+) -> list[Service]:
     """The processes the demo supervises, in start order. Further services (e.g. Prometheus) go here.
 
     ``data_dir``: the aggregator's local state, when it must not be the default one (a fresh cluster per demo).
+    ``sla_config``: the feed's SLA policies and goals, for the aggregator and the API (unless
+    DESKPULSE_SLA_CONFIG names one already).
     """
     env = {"DESKPULSE_KAFKA_BOOTSTRAP": bootstrap}
     if data_dir is not None:
         env["DESKPULSE_DATA_DIR"] = str(data_dir)
+    if sla_config is not None and not os.environ.get("DESKPULSE_SLA_CONFIG"):
+        env["DESKPULSE_SLA_CONFIG"] = str(sla_config)
     return [
         Service("aggregator", ["aggregator", "--metrics-port", str(metrics_port)], env, logs / "aggregator.log"),
         Service("ingest", ["ingest"], env, logs / "ingest.log"),
@@ -318,7 +337,7 @@ async def _supervise(feed, services: list[Service], ingest_url: str, api_url: st
 def run_demo(
     settings: Settings,
     *,
-    source: str = "bpi2013",
+    source: str = "synthetic",
     since: str | None = None,
     speed: float | None = None,
     rate: float = 40.0,
@@ -365,7 +384,7 @@ def run_demo(
             seconds = broker.start()
             bootstrap = broker.bootstrap
             _say(f"Kafka ready at {bootstrap} in {seconds:.1f} s")
-        services = demo_services(bootstrap, metrics_port, logs, aggregator_data)
+        services = demo_services(bootstrap, metrics_port, logs, aggregator_data, feed.sla_config)
         for service in services:
             service.start()
         by_name = {s.name: s for s in services}

@@ -2,7 +2,7 @@
 
 Pure and seeded: ``history(rng, start_ms, contacts)`` returns a list of canonical event documents in event
 time order, so tests and demos are reproducible. ``LiveTraffic`` schedules the same kind of lifecycles
-against a clock for the demo.
+against a clock for the demo, and ``LivePresence`` the agents' changes of state.
 """
 
 from __future__ import annotations
@@ -214,4 +214,42 @@ class LiveTraffic:
         out = []
         while self._queue and self._queue[0][0] <= now_ms:
             out.append(heapq.heappop(self._queue)[2])
+        return out
+
+
+STATES = ("available", "available", "busy", "busy", "busy", "away", "offline")  # a floor mostly at work
+
+
+@dataclass
+class LivePresence:
+    """Every synthetic agent's presence against a clock, for the demo: logged in at the start, then a change of
+    state every ``mean_s`` seconds on average per agent (``due(now_ms)``: the changes now due)."""
+
+    rng: random.Random
+    mean_s: float = 90.0
+    _next: dict[tuple[str, str], int] = field(default_factory=dict)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def due(self, now_ms: int) -> list[dict]:
+        out = []
+        for platform, agents in AGENTS.items():
+            for agent in agents:
+                at = self._next.get((platform, agent), now_ms)
+                if at > now_ms:
+                    continue
+                first = (platform, agent) not in self._next
+                state = self.rng.choice(("available", "busy")) if first else self.rng.choice(STATES)
+                out.append(
+                    {
+                        "schema": SCHEMA_ID,
+                        "event_id": f"syn-{platform}-{agent}-live-{next(self._counter)}-{at}",
+                        "type": "agent.state_changed",
+                        "occurred_at": from_epoch_ms(at),
+                        "platform": platform,
+                        "agent_id": agent,
+                        "state": state,
+                        "attributes": {"raw_state": state.title()},
+                    }
+                )
+                self._next[(platform, agent)] = at + int(self.rng.expovariate(1 / (self.mean_s * 1000))) + 1_000
         return out

@@ -40,3 +40,18 @@ def test_the_demo_offers_the_pages_of_the_busiest_team_and_agent_of_the_replay()
     assert pages["director"] == "/director"
     assert pages["busiest team"] == "/team/bpi/V3%202" and pages["busiest agent"] == "/agent/bpi/Siebel"
     assert run.SyntheticFeed.examples(None)["a team"] == "/team/zendesk/billing"
+
+
+def test_the_default_demo_is_the_synthetic_floor_with_its_sla_policies_and_goals(tmp_path, monkeypatch):
+    from services.cli import build_parser
+
+    assert build_parser().parse_args(["demo"]).source == "synthetic"
+    feed = run.make_feed("synthetic", since=None, speed=None, rate=40, history_contacts=10)
+    assert feed.sla_config == run.FLOOR and "18 agents changing state" in feed.describe()
+    assert run.make_feed("bpi2013", since=None, speed=None, rate=40, history_contacts=10).sla_config is None
+    monkeypatch.delenv("DESKPULSE_SLA_CONFIG", raising=False)
+    env = {s.name: s.env for s in run.demo_services("127.0.0.1:1", 9, tmp_path, sla_config=feed.sla_config)}
+    assert env["aggregator"]["DESKPULSE_SLA_CONFIG"] == env["api"]["DESKPULSE_SLA_CONFIG"] == str(run.FLOOR)
+    monkeypatch.setenv("DESKPULSE_SLA_CONFIG", "/etc/mine.yaml")  # the user's own config wins
+    env = {s.name: s.env for s in run.demo_services("127.0.0.1:1", 9, tmp_path, sla_config=feed.sla_config)}
+    assert "DESKPULSE_SLA_CONFIG" not in env["api"]
