@@ -183,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import example, replay, staffing, webhooks
+    from services.commands import doctor, example, replay, staffing, webhooks
 
-    for module in (webhooks, staffing, replay, example):
+    for module in (webhooks, staffing, replay, example, doctor):
         module.register(sub)
     return parser
 

@@ -1,0 +1,298 @@
+"""``deskpulse doctor``: what this machine and this configuration lack before deskpulse runs, each with its fix.
+
+Each check answers ``ok``, ``warn`` (runs, but not as it should in production: an open write path, an open read
+API beyond loopback) or ``fail`` (will not run: no Java for the local broker, a broken SLA config, a port taken),
+with the one thing to do about it. The checks are pure functions of what the probes found (``Probes``: the
+machine, the network, the files), so each is tested on its own; ``run`` wires the real probes.
+Exit status: 1 if any check fails, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.localkafka import from_settings
+from services.common.settings import Settings, get_settings
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+INSTALL = "sudo bash deploy/local/install-prerequisites.sh"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Probes:
+    """What the checks look at; tests pass their own."""
+
+    which: Callable[[str], str | None] = shutil.which
+    version: Callable[[list[str]], str | None] = lambda cmd: _first_line(cmd)
+    port_free: Callable[[str, int], bool] = lambda host, port: _port_free(host, port)
+    kafka: Callable[[str], str | None] = lambda bootstrap: _kafka_error(bootstrap)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+def _first_line(cmd: list[str]) -> str | None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = ANSI.sub("", done.stdout or done.stderr).strip()  # Maven colours its banner
+    return text.splitlines()[0] if text else None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _kafka_error(bootstrap: str) -> str | None:
+    """None when a broker at ``bootstrap`` answers within 10 s, else why not."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    async def probe() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    quiet = logging.getLogger("aiokafka")
+    level, quiet.level = quiet.level, logging.CRITICAL  # the answer is the check's line, not aiokafka's errors
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 15))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        text = str(exc) or exc.__class__.__name__
+        return (text if text.startswith(exc.__class__.__name__) else f"{exc.__class__.__name__}: {text}")[:200]
+    finally:
+        quiet.level = level
+    return None
+
+
+# -- the checks ----------------------------------------------------------------------------------------------------
+
+
+def python_check(version: tuple[int, int]) -> Check:
+    shown = f"{version[0]}.{version[1]}"
+    if version >= (3, 11):
+        return Check("python", "ok", shown)
+    return Check("python", "fail", f"{shown}; deskpulse needs 3.11 or later", "install Python 3.11 (pyenv, or apt)")
+
+
+def tool_check(name: str, why: str, path: str | None, version: str | None, needed: bool) -> Check:
+    """``java`` or ``mvn`` on PATH; a missing one fails only when ``needed``."""
+    if path is not None:
+        return Check(name, "ok", f"{version or 'found'} ({path})")
+    if not needed:
+        return Check(name, "ok", f"not installed, not needed: {why}")
+    return Check(name, "fail", f"not on PATH: {why}", INSTALL)
+
+
+def kafka_check(bootstrap: str | None, jars: Path, cached: bool, error: str | None) -> Check:
+    """A configured cluster must answer; without one, the local broker's jars are fetched on first start."""
+    if bootstrap is None:
+        if cached:
+            return Check("kafka", "ok", f"local broker, jars cached in {jars}")
+        return Check(
+            "kafka",
+            "warn",
+            "local broker: its jars are fetched with Maven on first start (about a minute)",
+            "make kafka-fetch (once, online)",
+        )
+    if error is None:
+        return Check("kafka", "ok", f"DESKPULSE_KAFKA_BOOTSTRAP={bootstrap} answers")
+    return Check(
+        "kafka",
+        "fail",
+        f"DESKPULSE_KAFKA_BOOTSTRAP={bootstrap} does not answer: {error}",
+        "start the cluster, or unset DESKPULSE_KAFKA_BOOTSTRAP to use a local broker",
+    )
+
+
+def port_check(service: str, host: str, port: int, free: bool) -> Check:
+    if free:
+        return Check(f"port {port}", "ok", f"{host}:{port} free for {service}")
+    return Check(
+        f"port {port}",
+        "fail",
+        f"{host}:{port} ({service}) is in use: is a demo or another deskpulse running?",
+        f"stop it (ss -ltnp 'sport = :{port}' names the process), or set the {service} port",
+    )
+
+
+def sla_check(path: Path | None) -> Check:
+    from services.api.app import ConfigError, load_sla
+
+    if path is None:
+        return Check("sla config", "ok", "none: no SLA clocks or goals (DESKPULSE_SLA_CONFIG, docs/sla.md)")
+    try:
+        config = load_sla(Settings(sla_config=path))
+    except ConfigError as exc:
+        return Check("sla config", "fail", str(exc), "fix the file (docs/sla.md); the aggregator and API refuse it")
+    assert config is not None
+    return Check(
+        "sla config",
+        "ok",
+        f"{path}: {len(config.policies)} policies, "
+        f"{len(config.global_goals) + sum(len(g) for g in config.queue_goals.values())} goals",
+    )
+
+
+def write_path_check(host: str, environ: Mapping[str, str]) -> Check:
+    """Who may POST events: the canonical endpoint takes any event unless its secret is set."""
+    if environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL"):
+        return Check("write path", "ok", "the canonical webhook needs its secret")
+    if host in LOOPBACK:
+        return Check(
+            "write path", "ok", f"ingest listens on {host} only: the canonical webhook is open to this machine"
+        )
+    return Check(
+        "write path",
+        "warn",
+        f"ingest listens on {host} and the canonical webhook takes any event from anyone who can reach it",
+        "set DESKPULSE_WEBHOOK_SECRET_CANONICAL (docs/configuration.md)",
+    )
+
+
+def read_path_check(host: str, tokens: int) -> Check:
+    if tokens:
+        return Check("read path", "ok", f"{tokens} API token(s): /v1 needs one")
+    if host in LOOPBACK:
+        return Check("read path", "ok", f"the API listens on {host} only, without tokens")
+    return Check(
+        "read path",
+        "warn",
+        f"the API listens on {host} without tokens: every figure is open to the network",
+        "set DESKPULSE_API_TOKENS (docs/api.md, Authentication)",
+    )
+
+
+def platform_secrets_check(environ: Mapping[str, str], secrets_file: Path | None) -> Check:
+    prefix = "DESKPULSE_WEBHOOK_SECRET_"
+    named = sorted(
+        k[len(prefix) :].lower()
+        for k, v in environ.items()
+        if k.startswith(prefix) and v and not k.endswith("_PREVIOUS") and k != f"{prefix}CANONICAL"
+    )
+    if secrets_file is not None:
+        named.append(f"and the file {secrets_file}")
+    if named:
+        return Check("platform webhooks", "ok", "secrets for " + ", ".join(named))
+    return Check(
+        "platform webhooks",
+        "warn",
+        "no platform webhook secret: signed webhooks (Zendesk, Intercom, …) are refused with 401",
+        "set DESKPULSE_WEBHOOK_SECRET_<PLATFORM> (docs/platforms/)",
+    )
+
+
+def data_dir_check(path: Path, writable: bool) -> Check:
+    if writable:
+        return Check("data dir", "ok", str(path))
+    return Check(
+        "data dir",
+        "fail",
+        f"{path} is not writable (Kafka data, demo logs, the aggregator's state)",
+        "set DESKPULSE_DATA_DIR to a writable directory",
+    )
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".doctor"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
+    probes = probes or Probes()
+    bootstrap = probes.environ.get("DESKPULSE_KAFKA_BOOTSTRAP") or None
+    local = bootstrap is None
+    jars = from_settings(settings).lib_dir
+    cached = (jars / ".complete").exists()  # what LocalKafka.fetch leaves once the jars are complete
+    checks = [
+        python_check(sys.version_info[:2]),
+        tool_check(
+            "java",
+            "the local Kafka broker runs on it",
+            probes.which("java"),
+            probes.version(["java", "-version"]) if probes.which("java") else None,
+            needed=local,
+        ),
+        tool_check(
+            "mvn",
+            "fetches the local broker's jars once",
+            probes.which("mvn"),
+            probes.version(["mvn", "-v"]) if probes.which("mvn") else None,
+            needed=local and not cached,
+        ),
+        kafka_check(bootstrap, jars, cached, probes.kafka(bootstrap) if bootstrap else None),
+        sla_check(settings.sla_config),
+        platform_secrets_check(probes.environ, settings.webhook_secrets_file),
+        write_path_check(settings.ingest_host, probes.environ),
+        read_path_check(settings.api_host, len(settings.api_tokens)),
+        data_dir_check(settings.data_dir, _writable(settings.data_dir)),
+    ]
+    ports = [("api", settings.api_host, settings.api_port), ("ingest", settings.ingest_host, settings.ingest_port)]
+    if local:
+        ports.append(("local Kafka", "127.0.0.1", settings.kafka_port))
+    checks += [port_check(name, host, port, probes.port_free(host, port)) for name, host, port in ports]
+    return checks
+
+
+def report(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"{c.status:<4}  {c.name:<{width}}  {c.detail}")
+        if c.fix and c.status != "ok":
+            lines.append(f"{'':<4}  {'':<{width}}  → {c.fix}")
+    failed = sum(c.status == "fail" for c in checks)
+    warned = sum(c.status == "warn" for c in checks)
+    lines.append(f"{failed} to fix, {warned} to look at" if failed or warned else "all good")
+    return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = run(get_settings())
+    print(report(checks))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def register(sub) -> None:
+    doctor = sub.add_parser(
+        "doctor",
+        help="check this machine and configuration before running deskpulse",
+        description="Check Python, Java and Maven, the Kafka cluster, the SLA config, webhook secrets, open write "
+        "and read paths, the data directory and the ports, and say how to fix what is missing. Exit 1 if "
+        "anything must be fixed.",
+    )
+    doctor.set_defaults(func=cmd_doctor)

@@ -1,0 +1,105 @@
+"""``deskpulse doctor`` (services/commands/doctor.py): each check from what its probes found, and the report."""
+
+from pathlib import Path
+
+import pytest
+
+from services.commands import doctor
+from services.commands.doctor import Check, Probes
+from services.common.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def probes(tools=("java", "mvn"), busy=(), kafka_error=None, environ=None) -> Probes:
+    return Probes(
+        which=lambda name: f"/usr/bin/{name}" if name in tools else None,
+        version=lambda cmd: f"{cmd[0]} 1.0",
+        port_free=lambda host, port: port not in busy,
+        kafka=lambda bootstrap: kafka_error,
+        environ=environ or {},
+    )
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
+
+
+def settings(tmp_path, **kw) -> Settings:
+    return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", **kw)
+
+
+def test_a_fresh_machine_without_java_is_told_how_to_install_it(tmp_path):
+    checks = by_name(doctor.run(settings(tmp_path), probes(tools=())))
+    assert checks["java"].status == "fail" and checks["java"].fix == doctor.INSTALL
+    assert checks["mvn"].status == "fail"  # the jars are not cached yet: Maven fetches them
+    assert checks["kafka"].status == "warn" and "make kafka-fetch" in checks["kafka"].fix
+
+
+def test_with_the_jars_cached_maven_is_not_needed(tmp_path):
+    lib = tmp_path / "cache" / "kafka" / Settings().kafka_version / "lib"
+    lib.mkdir(parents=True)
+    (lib / ".complete").write_text("")
+    checks = by_name(doctor.run(settings(tmp_path), probes(tools=("java",))))
+    assert checks["mvn"].status == "ok" and "not needed" in checks["mvn"].detail
+    assert checks["kafka"].status == "ok"
+
+
+def test_a_cluster_of_ones_own_must_answer_and_then_java_is_not_needed(tmp_path):
+    env = {"DESKPULSE_KAFKA_BOOTSTRAP": "kafka:9092"}
+    down = by_name(doctor.run(settings(tmp_path), probes(tools=(), kafka_error="KafkaConnectionError: no", environ=env)))
+    assert down["kafka"].status == "fail" and "kafka:9092 does not answer: KafkaConnectionError" in down["kafka"].detail
+    assert down["java"].status == "ok" and "port 19092" not in down  # no local broker to run
+    up = by_name(doctor.run(settings(tmp_path), probes(tools=(), environ=env)))
+    assert up["kafka"].status == "ok"
+
+
+def test_ports_in_use_fail_with_the_service_named(tmp_path):
+    checks = by_name(doctor.run(settings(tmp_path), probes(busy=(8000,))))
+    assert checks["port 8000"].status == "fail" and "(api) is in use" in checks["port 8000"].detail
+    assert checks["port 8001"].status == "ok"
+
+
+def test_the_sla_config_is_loaded_as_the_services_load_it(tmp_path):
+    assert doctor.sla_check(ROOT / "deploy" / "sla.example.yaml").status == "ok"
+    bad = tmp_path / "sla.yaml"
+    bad.write_text("goals:\n  global:\n    happiness: '>= 1'\n")
+    check = doctor.sla_check(bad)
+    assert check.status == "fail" and "unknown goal metric(s) happiness" in check.detail
+    assert doctor.sla_check(None).status == "ok"
+
+
+@pytest.mark.parametrize(("host", "environ", "status"), [
+    ("127.0.0.1", {}, "ok"),
+    ("0.0.0.0", {}, "warn"),  # containers, Kubernetes: anyone who reaches ingest may write events
+    ("0.0.0.0", {"DESKPULSE_WEBHOOK_SECRET_CANONICAL": "s"}, "ok"),
+])
+def test_an_open_write_path_beyond_loopback_is_reported(host, environ, status):
+    check = doctor.write_path_check(host, environ)
+    assert check.status == status
+    if status == "warn":
+        assert check.fix == "set DESKPULSE_WEBHOOK_SECRET_CANONICAL (docs/configuration.md)"
+
+
+def test_an_open_read_api_beyond_loopback_is_reported():
+    assert doctor.read_path_check("0.0.0.0", 0).status == "warn"
+    assert doctor.read_path_check("0.0.0.0", 2).status == "ok"
+    assert doctor.read_path_check("127.0.0.1", 0).status == "ok"
+
+
+def test_platform_secrets_are_named_never_shown():
+    check = doctor.platform_secrets_check({"DESKPULSE_WEBHOOK_SECRET_ZENDESK": "s3cr3t",
+                                           "DESKPULSE_WEBHOOK_SECRET_ZENDESK_PREVIOUS": "old"}, None)
+    assert check.status == "ok" and check.detail == "secrets for zendesk" and "s3cr3t" not in check.detail
+    assert doctor.platform_secrets_check({}, None).status == "warn"
+
+
+def test_the_report_says_what_to_fix_and_the_exit_status_follows(tmp_path, capsys, monkeypatch):
+    checks = [Check("java", "fail", "not on PATH", "install it"), Check("python", "ok", "3.11")]
+    text = doctor.report(checks)
+    assert text.splitlines() == ["fail  java    not on PATH", "              → install it", "ok    python  3.11",
+                                 "1 to fix, 0 to look at"]
+    monkeypatch.setattr(doctor, "run", lambda settings: checks)
+    assert doctor.cmd_doctor(None) == 1
+    monkeypatch.setattr(doctor, "run", lambda settings: checks[1:])
+    assert doctor.cmd_doctor(None) == 0 and capsys.readouterr().out.endswith("all good\n")
