@@ -45,6 +45,8 @@ class Figures:
             day.timezone if day else self.settings.timezone, now, day.reset if day else self.settings.day_reset
         )
         out = scope_body(view, scope, kind, window, now, today)
+        if kind in ("queue", "agent"):
+            out["name"] = self.name(kind, out["platform"], out["id"])
         out["trend"] = trend_body(view.days if view else {}, day_calendar(self.sla, kind, queue), now)
         out["stale_seconds"] = model.stale_seconds()
         if self.sla is not None:
@@ -52,6 +54,10 @@ class Figures:
         if kind in ("queue", "platform"):
             out["staffing"] = self._staffing(view, scope, kind, now)
         return out
+
+    def name(self, kind: str, platform: str | None, key: str | None) -> str | None:
+        """A queue's or an agent's display name (``names:`` of the SLA config), else None."""
+        return self.sla.name_for(kind, platform, key) if self.sla is not None else None
 
     def _staffing(self, view, scope: str, kind: str, now: int) -> dict:
         """Erlang C on the scope's staffing window; agents from the platform's presence (docs/kpis.md)."""

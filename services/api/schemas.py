@@ -259,6 +259,9 @@ class ScopeBody(_Open):
     kind: Literal["all", "platform", "account", "queue", "agent", "category"]
     platform: str | None
     id: str | None
+    name: str | None = Field(
+        None, description="queues and agents: the display name of `names:` in the SLA config (null without one)"
+    )
     window: Window
     from_: str | None = Field(alias="from", description="window start (null for window all)")
     as_of: str | None = Field(description="stream time the figures are computed at")

@@ -26,6 +26,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -219,6 +220,16 @@ class _DaysSpec(_Strict):
     queues: dict[QueueId, Day] = {}
 
 
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _NamesSpec(_Strict):
+    """Display names: ``<platform>/<id>`` or a bare ``<id>`` (any platform) → the name people know it by."""
+
+    queues: dict[str, DisplayName] = {}
+    agents: dict[str, DisplayName] = {}
+
+
 class _ConfigSpec(_Strict):
     at_risk: float = Field(DEFAULT_AT_RISK, gt=0, le=1)
     calendars: dict[Name, _CalendarSpec] = {}
@@ -228,6 +239,7 @@ class _ConfigSpec(_Strict):
     days: _DaysSpec = _DaysSpec()
     categories: list[CategorySpec] = []
     complaints: ComplaintsSpec = ComplaintsSpec()
+    names: _NamesSpec = _NamesSpec()
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -274,6 +286,7 @@ class SlaConfig:
     queue_days: Mapping[str, Day] = field(default_factory=dict)
     categories: CategoryMap | None = None  # None: no categories configured (no category scopes)
     complaints: ComplaintRule = _NO_COMPLAINTS
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # kind (queue, agent) -> key -> name
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> SlaConfig:
@@ -353,6 +366,7 @@ class SlaConfig:
             queue_days=dict(spec.days.queues),
             categories=CategoryMap.build(spec.categories) if spec.categories else None,
             complaints=ComplaintRule(frozenset(spec.complaints.categories), spec.complaints.bad_rating_at_most),
+            names={"queue": dict(spec.names.queues), "agent": dict(spec.names.agents)},
         )
 
     def policy_for(
@@ -363,6 +377,13 @@ class SlaConfig:
             if policy.match.matches(platform, queue, priority, channel):
                 return policy
         return None
+
+    def name_for(self, kind: str, platform: str | None, key: str | None) -> str | None:
+        """The display name of a queue or an agent (``names:``): ``<platform>/<id>`` first, then the bare id."""
+        names = self.names.get(kind)
+        if not names or key is None:
+            return None
+        return names.get(f"{platform}/{key}") or names.get(key)
 
     def goals_for(self, queue: str | None = None) -> dict[str, Goal]:
         """Goals in force for a queue: the global goals overridden per KPI by the queue's own (``None``: global)."""

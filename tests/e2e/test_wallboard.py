@@ -20,6 +20,7 @@ from services.api.app import create_app
 from services.api.readmodel import ReadModel
 from services.common.events import from_epoch_ms
 from services.common.settings import Settings
+from services.domain.slaconfig import SlaConfig
 from tests.support.browser import ARTIFACTS, By, requests_made, served, text, wait_for
 from tests.support.partials import encoded
 from tests.support.pipeline import Pipeline
@@ -233,11 +234,16 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
     model.apply(*encoded("platform/zendesk", live={"agents_available": 5, "agents_busy": 7, "agents_away": 2},
                          stream_ms=now, published_ms=frozen))
     model.caught_up = True
-    with served(create_app(Settings(api_tokens="wallboard-token"), read_model=model, consume=False)) as url:
+    names = SlaConfig.load({"names": {"queues": {"zendesk/billing": "Billing & refunds"}}})  # a display name
+    with served(create_app(Settings(api_tokens="wallboard-token"), read_model=model, consume=False, sla=names)) as url:
         page = f"{url}/?platform=zendesk&queue=billing"
         browser.get(f"{page}&token=wallboard-token")
         wait_for(browser, "billing waiting 4", lambda d: text(d, f"{tile('billing', 'waiting')} .value") == "4")
         assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-status") == "live"
+        # the queue under its display name, linking to its team page with the token (which the page stores)
+        name = browser.find_element(By.CSS_SELECTOR, '[data-scope="queue/zendesk/billing"] .name')
+        assert name.text == "Billing & refunds" and name.get_attribute("title") == "billing"
+        assert name.get_attribute("href") == f"{url}/team/zendesk/billing?token=wallboard-token"
         # the stream subscribes to the page's scopes and window, with the page's token (EventSource has no headers)
         fetched = only_the_stream_and_own_files(requests_made(browser), url)
         stream = [url for kind, url in fetched if kind == "EventSource"]

@@ -30,6 +30,9 @@
 
   function renderNow(body) {
     if (body.scope !== scope) return;
+    if (body.name) {
+      document.getElementById("title").textContent = "Agent " + body.name + " · " + scope.split("/")[1];
+    }
     state.body = body;
     state.receivedAt = performance.now();
     var agent = body.agent || {};

@@ -79,7 +79,7 @@
       { label: "#", num: true, title: "worst first: most goals missed, then met narrowly, then complaint rate",
         key: function (r) { return r.rank; }, cell: function (r) { return numCell(r.rank); } },
       { label: "Team", key: function (r) { return r.id; },
-        cell: function (r) { return el("td", {}, [dp.pageLink("team", r.scope, r.id)]); } },
+        cell: function (r) { return el("td", { title: r.id }, [dp.pageLink("team", r.scope, r.name || r.id)]); } },
       { label: "Platform", key: function (r) { return r.platform; }, cell: function (r) { return el("td", { text: r.platform }); } },
       { label: "Goals missed", num: true, key: function (r) { return r.missed; },
         cell: function (r) {

@@ -29,6 +29,7 @@
       return;
     }
     if (body.scope !== scope) return;
+    if (body.name) document.getElementById("title").textContent = "Team " + body.name + " · " + platform;
     var live = body.live, sla = live.sla, goals = body.goals || {}, staff = body.staffing || {};
     document.getElementById("as-of").textContent = body.as_of ? "as of " + body.as_of.slice(0, 19).replace("T", " ") + " UTC" : "";
     var short = staff.agents_short;
@@ -87,7 +88,7 @@
     }
     var columns = [
       { label: "Agent", key: function (r) { return r.agent; },
-        cell: function (r) { return el("td", { "data-col": "agent" }, [dp.pageLink("agent", r.scope, r.agent)]); } },
+        cell: function (r) { return el("td", { "data-col": "agent", title: r.agent }, [dp.pageLink("agent", r.scope, r.name || r.agent)]); } },
       { label: "State", key: function (r) { return (states[r.scope] || r).state; }, cell: stateCell },
       { label: "Open now", num: true, key: function (r) { return r.open; }, cell: function (r) { return numCell(r.open); } },
       { label: "Resolved", num: true, key: function (r) { return r.volume.resolved; }, cell: function (r) { return numCell(r.volume.resolved); } },
@@ -159,16 +160,19 @@
       dp.fill("training", [el("p", { className: "empty", text: "No categorised contacts in this period (categories: docs/kpis.md)." })]);
       return;
     }
+    var agents = [], names = {};
+    body.categories.forEach(function (c) {
+      c.agents.forEach(function (r) {
+        if (agents.indexOf(r.agent) < 0) agents.push(r.agent);
+        names[r.agent] = r.name || r.agent;
+      });
+    });
     var flagged = body.flagged.map(function (f) {
       var m = TRAINING_METRICS[f.metric];
       return el("li", { "data-agent": f.agent, "data-category": f.category, "data-metric": f.metric }, ["⚑ ",
-        dp.pageLink("agent", "agent/" + platform + "/" + f.agent, f.agent), " in ", el("b", { text: f.category }),
+        dp.pageLink("agent", "agent/" + platform + "/" + f.agent, names[f.agent] || f.agent), " in ", el("b", { text: f.category }),
         ": " + m[0] + " " + m[1](f.value) + " against the team's " + m[1](f.team) + " (median of its agents " +
         m[1](f.median) + ", " + f.volume + " contacts, score " + f.score + ")"]);
-    });
-    var agents = [];
-    body.categories.forEach(function (c) {
-      c.agents.forEach(function (r) { if (agents.indexOf(r.agent) < 0) agents.push(r.agent); });
     });
     agents.sort();
     var head = el("tr", {}, [el("th", { text: "Agent", scope: "col" })].concat(body.categories.map(function (c) {
@@ -176,7 +180,7 @@
         title: "team: " + c.team.volume.resolved + " resolved, complaint rate " + dp.percent(c.team.quality.complaint_rate) });
     })));
     var rows = agents.map(function (agent) {
-      return el("tr", { "data-row": "agent/" + platform + "/" + agent }, [el("td", {}, [dp.pageLink("agent", "agent/" + platform + "/" + agent, agent)])]
+      return el("tr", { "data-row": "agent/" + platform + "/" + agent }, [el("td", { title: agent }, [dp.pageLink("agent", "agent/" + platform + "/" + agent, names[agent])])]
         .concat(body.categories.map(function (c) {
           var r = c.agents.filter(function (x) { return x.agent === agent; })[0];
           if (!r) return el("td", { className: "num muted", text: "—" });

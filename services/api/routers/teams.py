@@ -52,6 +52,7 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
     )
     for row in body["agents"]:
         row["scope"] = scope = f"agent/{view.platform}/{row['agent']}"
+        row["name"] = figures.name("agent", view.platform, row["agent"])
         agent = model.view(scope)
         current = agent.agent if agent is not None else None
         row["state"] = current["state"] if current else None
@@ -61,6 +62,7 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
         "scope": queue_scope,
         "platform": view.platform,
         "id": view.id,
+        "name": figures.name("queue", view.platform, view.id),
         "as_of": from_epoch_ms(now),
         **body,
         "from": from_epoch_ms(body["from"]),
@@ -138,11 +140,13 @@ async def queue_training(
     for category in body["categories"]:
         for row in category["agents"]:
             row["scope"] = f"agent/{view.platform}/{row['agent']}"
+            row["name"] = figures.name("agent", view.platform, row["agent"])
     return JSONResponse(
         {
             "scope": scope,
             "platform": view.platform,
             "id": view.id,
+            "name": figures.name("queue", view.platform, view.id),
             **body,
             "from": from_epoch_ms(body["from"]),
             "to": from_epoch_ms(body["to"]),
@@ -180,6 +184,7 @@ async def agent_teams(
                 "queue": body["scope"],
                 "platform": platform,
                 "id": body["id"],
+                "name": body["name"],
                 "agent": row,
                 "median": body["median"],
                 "goals": body["goals"],
@@ -221,6 +226,7 @@ async def every_team(
                 "scope": scope,
                 "platform": view.platform,
                 "id": view.id,
+                "name": figures.name("queue", view.platform, view.id),
                 **body,
                 "from": from_epoch_ms(body["from"]),
                 "to": from_epoch_ms(body["to"]),

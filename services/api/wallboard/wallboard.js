@@ -273,7 +273,9 @@
     var body = entry ? entry.body : null;
     var live = body ? body.live || {} : {};
     var nameEl = row.querySelector(".name");
-    if (nameEl.textContent !== item.id) nameEl.textContent = item.id;
+    var shown = (body && body.name) || item.id; // a display name from the SLA config's names:, else the id
+    if (nameEl.textContent !== shown) nameEl.textContent = shown;
+    if (nameEl.title !== item.id) nameEl.title = item.id;
     var team = "team/" + encodeURIComponent(item.platform) + "/" + item.id.split("/").map(encodeURIComponent).join("/") +
       tokenQuery;
     if (nameEl.getAttribute("href") !== team) nameEl.setAttribute("href", team);

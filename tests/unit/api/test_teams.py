@@ -219,3 +219,19 @@ def test_training_route_gives_every_agents_figures_per_category_as_recomputed(sc
     assert seen == {k for k, d in cells.items() if any(expected_row(d, since)["volume"].values())}
     assert body["rule"]["min_volume"] == 10 and loose["rule"]["threshold"] == 0.5
     assert len(loose["flagged"]) >= len(body["flagged"])  # a looser rule flags at least as many cells
+
+
+def test_queues_and_agents_carry_their_display_names_where_the_config_gives_them(scenario):
+    _, model, _ = scenario
+    named = SlaConfig.load({**CONFIG, "names": {"queues": {"zendesk/billing": "Billing & refunds"},
+                                                "agents": {"ze-agent-01": "Ada"}}})
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=named)) as client:
+        assert client.get("/v1/queues/zendesk/billing").json()["name"] == "Billing & refunds"
+        assert client.get("/v1/queues/zendesk/vip").json()["name"] is None
+        assert client.get("/v1/agents/zendesk/ze-agent-01").json()["name"] == "Ada"
+        team = client.get("/v1/queues/zendesk/billing/team").json()
+        assert team["name"] == "Billing & refunds"
+        assert {r["agent"]: r["name"] for r in team["agents"]}.get("ze-agent-01") == "Ada"
+        teams = {i["scope"]: i["name"] for i in client.get("/v1/teams").json()["items"]}
+        assert teams["queue/zendesk/billing"] == "Billing & refunds" and teams["queue/zendesk/vip"] is None
+        assert client.get("/v1/summary").json().get("name") is None  # only queues and agents are named

@@ -384,3 +384,16 @@ def test_example_config_loads():
     high_us = config.policy_for("zendesk", "us-support", "high", "email")
     assert deadline(high_us, "first_response", ms("2026-01-09T23:30:00-05:00")) == ms("2026-01-10T00:30:00-05:00")
     assert deadline(high_us, "first_response", ms("2026-01-10T00:30:00-05:00")) == ms("2026-01-10T09:30:00-05:00")
+
+
+def test_names_give_queues_and_agents_the_names_people_know_them_by():
+    config = SlaConfig.load({"names": {"queues": {"zendesk/360001": "Billing", "vip": "VIP desk"},
+                                       "agents": {"zendesk/42": " Ada Lovelace "}}})
+    assert config.name_for("queue", "zendesk", "360001") == "Billing"
+    assert config.name_for("queue", "intercom", "vip") == "VIP desk"  # a bare id: any platform
+    assert config.name_for("agent", "zendesk", "42") == "Ada Lovelace"  # trimmed
+    assert config.name_for("agent", "intercom", "42") is None and config.name_for("queue", "zendesk", None) is None
+    assert SlaConfig.load({}).name_for("queue", "zendesk", "360001") is None
+    with pytest.raises(SlaConfigError) as bad:
+        SlaConfig.load({"names": {"queues": {"x": ""}, "teams": {}}})
+    assert {p for p, _ in bad.value.problems} == {"names.queues.x", "names.teams"}
