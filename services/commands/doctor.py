@@ -46,6 +46,7 @@ class Probes:
     version: Callable[[list[str]], str | None] = lambda cmd: _first_line(cmd)
     port_free: Callable[[str, int], bool] = lambda host, port: _port_free(host, port)
     kafka: Callable[[str], str | None] = lambda bootstrap: _kafka_error(bootstrap)
+    topics: Callable[[str], dict[str, int] | None] = lambda bootstrap: _topic_partitions(bootstrap)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
@@ -93,6 +94,25 @@ def _kafka_error(bootstrap: str) -> str | None:
     return None
 
 
+def _topic_partitions(bootstrap: str) -> dict[str, int] | None:
+    """Partitions of each topic of the cluster, or None when it cannot be asked."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    async def probe() -> dict[str, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics() if not t["error_code"]}
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(asyncio.wait_for(probe(), 15))
+    except (KafkaError, OSError, TimeoutError):
+        return None
+
+
 # -- the checks ----------------------------------------------------------------------------------------------------
 
 
@@ -131,6 +151,32 @@ def kafka_check(bootstrap: str | None, jars: Path, cached: bool, error: str | No
         f"DESKPULSE_KAFKA_BOOTSTRAP={bootstrap} does not answer: {error}",
         "start the cluster, or unset DESKPULSE_KAFKA_BOOTSTRAP to use a local broker",
     )
+
+
+def topics_check(topics: dict[str, int] | None, wanted: Mapping[str, int]) -> Check:
+    """The topics deskpulse uses: missing ones are created at first start (with ``wanted`` partitions); an events
+    topic with other partitions than DESKPULSE_TOPIC_PARTITIONS keeps its own (the aggregator's parallelism)."""
+    if topics is None:
+        return Check("topics", "warn", "could not list the cluster's topics")
+    missing = sorted(t for t in wanted if t not in topics)
+    other = {t: topics[t] for t, n in wanted.items() if t in topics and topics[t] != n}
+    if other:
+        shown = ", ".join(f"{t} has {n}" for t, n in other.items())
+        return Check(
+            "topics",
+            "warn",
+            f"{shown} partitions, not DESKPULSE_TOPIC_PARTITIONS={next(iter(wanted.values()))}",
+            "partitions are fixed when a topic is created: set DESKPULSE_TOPIC_PARTITIONS to match, or "
+            "recreate the topic while empty",
+        )
+    if missing:
+        return Check("topics", "ok", f"{', '.join(missing)} created by the services at first start")
+    return Check("topics", "ok", ", ".join(f"{t} ({topics[t]} partitions)" for t in wanted))
+
+
+def webhook_urls(base: str, platforms: list[str]) -> list[str]:
+    """What to paste into each platform's webhook settings: ``<base>/webhooks/<platform>`` (docs/platforms/)."""
+    return [f"{p:<14} {base.rstrip('/')}/webhooks/{p}" for p in platforms]
 
 
 def port_check(service: str, host: str, port: int, free: bool) -> Check:
@@ -191,13 +237,18 @@ def read_path_check(host: str, tokens: int) -> Check:
     )
 
 
-def platform_secrets_check(environ: Mapping[str, str], secrets_file: Path | None) -> Check:
+def posting_platforms(environ: Mapping[str, str]) -> list[str]:
+    """The platforms with a webhook secret set: the ones that will post."""
     prefix = "DESKPULSE_WEBHOOK_SECRET_"
-    named = sorted(
+    return sorted(
         k[len(prefix) :].lower()
         for k, v in environ.items()
-        if k.startswith(prefix) and v and not k.endswith("_PREVIOUS") and k != f"{prefix}CANONICAL"
+        if k.startswith(prefix) and v and not k.endswith("_PREVIOUS")
     )
+
+
+def platform_secrets_check(environ: Mapping[str, str], secrets_file: Path | None) -> Check:
+    named = [p for p in posting_platforms(environ) if p != "canonical"]
     if secrets_file is not None:
         named.append(f"and the file {secrets_file}")
     if named:
@@ -261,6 +312,9 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
         read_path_check(settings.api_host, len(settings.api_tokens)),
         data_dir_check(settings.data_dir, _writable(settings.data_dir)),
     ]
+    if bootstrap is not None and next(c for c in checks if c.name == "kafka").status == "ok":
+        wanted = {settings.events_topic: settings.topic_partitions, settings.kpis_topic: settings.topic_partitions}
+        checks.append(topics_check(probes.topics(bootstrap), wanted))
     ports = [("api", settings.api_host, settings.api_port), ("ingest", settings.ingest_host, settings.ingest_port)]
     if local:
         ports.append(("local Kafka", "127.0.0.1", settings.kafka_port))
@@ -282,8 +336,14 @@ def report(checks: list[Check]) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = run(get_settings())
+    settings = get_settings()
+    checks = run(settings)
     print(report(checks))
+    platforms = posting_platforms(os.environ)
+    if platforms:
+        base = settings.public_base_url or f"http://{settings.ingest_host}:{settings.ingest_port}"
+        print("\nWebhook URLs to paste into each platform (docs/platforms/):")
+        print("\n".join(webhook_urls(base, platforms)))
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 

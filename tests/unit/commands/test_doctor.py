@@ -103,3 +103,29 @@ def test_the_report_says_what_to_fix_and_the_exit_status_follows(tmp_path, capsy
     assert doctor.cmd_doctor(None) == 1
     monkeypatch.setattr(doctor, "run", lambda settings: checks[1:])
     assert doctor.cmd_doctor(None) == 0 and capsys.readouterr().out.endswith("all good\n")
+
+
+def test_the_topics_of_a_cluster_of_ones_own_are_checked_against_the_settings(tmp_path):
+    wanted = {"deskpulse.events.v1": 4, "deskpulse.kpis.v1": 4}
+    assert doctor.topics_check({"deskpulse.events.v1": 4, "deskpulse.kpis.v1": 4}, wanted).status == "ok"
+    created_later = doctor.topics_check({}, wanted)
+    assert created_later.status == "ok" and "created by the services at first start" in created_later.detail
+    other = doctor.topics_check({"deskpulse.events.v1": 12, "deskpulse.kpis.v1": 4}, wanted)
+    assert other.status == "warn" and "deskpulse.events.v1 has 12 partitions" in other.detail
+    assert doctor.topics_check(None, wanted).status == "warn"
+    env = {"DESKPULSE_KAFKA_BOOTSTRAP": "kafka:9092"}
+    answers = Probes(which=lambda n: None, version=lambda c: None, port_free=lambda h, p: True,
+                     kafka=lambda b: None, topics=lambda b: {"deskpulse.events.v1": 4}, environ=env)
+    assert by_name(doctor.run(settings(tmp_path), answers))["topics"].status == "ok"
+
+
+def test_the_webhook_urls_to_paste_are_printed_for_the_platforms_that_will_post(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DESKPULSE_WEBHOOK_SECRET_ZENDESK", "s3cr3t")
+    monkeypatch.setenv("DESKPULSE_WEBHOOK_SECRET_ZENDESK_PREVIOUS", "old")
+    monkeypatch.setenv("DESKPULSE_WEBHOOK_SECRET_CANONICAL", "c")
+    monkeypatch.setattr(doctor, "run", lambda settings: [Check("python", "ok", "3.11")])
+    monkeypatch.setattr(doctor, "get_settings", lambda: Settings(public_base_url="https://desk.example.com/"))
+    assert doctor.cmd_doctor(None) == 0
+    out = capsys.readouterr().out
+    assert "canonical      https://desk.example.com/webhooks/canonical" in out
+    assert "zendesk        https://desk.example.com/webhooks/zendesk" in out and "s3cr3t" not in out
