@@ -8,6 +8,8 @@ Maps
   (after contact work) → ``contact.status_changed`` ``closed``. Every event that carries
   ``initiationTimestamp`` also yields the contact's ``contact.created`` under one id per contact, so a lost or
   late ``INITIATED`` (EventBridge is best effort and unordered) still creates the contact exactly once.
+- The same contact events as their bare ``detail`` object (no EventBridge envelope: what a forwarding function
+  posts), one or an array: the event id is made of the contact, the event type and the instant it is about.
 - Agent event stream records (Kinesis, forwarded as JSON, one record or an array): ``LOGIN``/``STATE_CHANGE``
   → ``agent.state_changed`` when the derived state or status name changed; ``LOGOUT`` → ``offline``.
   Status ``Available`` → available (busy while a contact is connected or on hold), ``Offline`` → offline,
@@ -56,11 +58,56 @@ def to_events(delivery: Delivery) -> Adapted:
     for index, item in enumerate(envelope_items(json_body(delivery))):
         if is_envelope(item):
             events += _contact_event(item, delivery.account)
+        elif _is_bare_detail(item):
+            events += _contact_event(_envelope_of(item), delivery.account)
         elif isinstance(item, dict) and "EventType" in item and "AgentARN" in item:
             events += _agent_event(item, delivery.account)
         else:
-            raise Malformed(f"item {index} is neither an EventBridge event nor an agent event stream record")
+            raise Malformed(
+                f"item {index} is neither an EventBridge event, a contact event's detail nor an agent event stream record"
+            )
     return Adapted(events)
+
+
+# The instant each contact event type is about, for a bare ``detail`` (no envelope ``id`` and ``time``).
+_STAGE_TIMES = {
+    "INITIATED": (("initiationTimestamp",),),
+    "QUEUED": (("queueInfo", "enqueueTimestamp"),),
+    "CONNECTED_TO_AGENT": (("agentInfo", "connectedToAgentTimestamp"),),
+    "DISCONNECTED": (("disconnectTimestamp",),),
+    "COMPLETED": (("lastUpdateTimestamp",), ("disconnectTimestamp",)),
+}
+
+
+def _is_bare_detail(item: Any) -> bool:
+    """A contact event's ``detail`` posted without its EventBridge envelope (a forwarding function's habit)."""
+    return (
+        isinstance(item, dict)
+        and "detail-type" not in item
+        and bool(ci(item, "eventType"))
+        and bool(ci(item, "contactId"))
+    )
+
+
+def _envelope_of(detail: dict[str, Any]) -> dict[str, Any]:
+    """The envelope a bare ``detail`` lost: its id made of the contact, the event type and the instant the type is
+    about (the same event posted twice keeps its id), and that instant as the envelope's time."""
+    kind = str(ci(detail, "eventType")).upper()
+    when = None
+    for path in _STAGE_TIMES.get(kind, ()):
+        value: Any = detail
+        for key in path:
+            value = ci(as_dict(value), key)
+        if value not in (None, ""):
+            when = value
+            break
+    contact = text_id(ci(detail, "contactId"), "contactId")
+    return {
+        "detail-type": "Amazon Connect Contact Event",
+        "id": f"{NAME}:{contact}:{kind.lower()}:{when or ''}",
+        "time": when,
+        "detail": detail,
+    }
 
 
 def _contact_event(envelope: dict[str, Any], account: str | None) -> list[CanonicalEvent]:
