@@ -1,4 +1,6 @@
-"""Twilio TaskRouter / Flex: Workspace event callbacks (form-encoded) and Event Streams webhook sinks (JSON).
+"""Twilio TaskRouter / Flex: Workspace event callbacks (form-encoded), Event Streams webhook sinks (JSON), and
+TaskRouter's Event resource as its REST API gives it (JSON: one, an array, or a page of the Events list, as a
+forwarder that reads the API posts them; ``event_data`` names read like Event Streams', id = the Event's ``sid``).
 
 Maps (callbacks and Event Streams alike; Event Streams ``data.payload`` snake_case names are read as the
 callback's PascalCase ones, ``task_queue_sid`` → ``TaskQueueSid``):
@@ -162,14 +164,34 @@ def to_events(delivery: Delivery) -> Adapted:
     return Adapted(_map(fields["EventType"], fields, event_id, stamp, delivery.account), reply=Reply(status=204))
 
 
+def _is_event_resource(item: Any) -> bool:
+    """TaskRouter's Event resource as its REST API gives it (``event_type``, ``event_data``, ``sid`` EV…)."""
+    return isinstance(item, dict) and isinstance(item.get("event_type"), str) and "specversion" not in item
+
+
+def _resource_events(item: dict[str, Any], index: int, account: str | None) -> list[CanonicalEvent]:
+    data = as_dict(item.get("event_data"))
+    fields = {_pascal(k): v for k, v in data.items()}
+    for top in ("resource_sid", "workspace_sid"):  # the resource's own SIDs, where event_data leaves them out
+        fields.setdefault(_pascal(top), item.get(top))
+    stamp = next((v for v in (item.get("event_date_ms"), item.get("event_date")) if v not in (None, "")), None)
+    event_id = text_id(item.get("sid"), f"[{index}].sid")
+    return _map(item["event_type"], fields, event_id, stamp, account)
+
+
 def _stream_events(document: Any, account: str | None) -> list[CanonicalEvent]:
+    if isinstance(document, dict) and isinstance(document.get("events"), list) and "specversion" not in document:
+        document = document["events"]  # a page of the REST API's Events list
     items = document if isinstance(document, list) else [document]
     events: list[CanonicalEvent] = []
     for index, item in enumerate(items):
+        if _is_event_resource(item):
+            events += _resource_events(item, index, account)
+            continue
         cloud = obj(item, f"[{index}]")
         kind = cloud.get("type")
         if not isinstance(kind, str) or "specversion" not in cloud:
-            raise Malformed(f"[{index}] is not a CloudEvent")
+            raise Malformed(f"[{index}] is neither a CloudEvent nor a TaskRouter Event resource")
         if not kind.startswith(_PREFIX):
             continue
         data = as_dict(cloud.get("data"))
