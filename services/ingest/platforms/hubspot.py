@@ -1,4 +1,4 @@
-"""HubSpot webhooks (Webhooks API, signature v3): conversations inbox and help desk tickets.
+"""HubSpot webhooks (Webhooks API, signatures v3, v2 and v1): conversations inbox and help desk tickets.
 
 Bodies are JSON arrays of thin events. Maps each element by ``subscriptionType``:
 
@@ -16,12 +16,15 @@ Elements of other types or properties (contacts, deals, deletions, custom pipeli
 type missing its ids or time makes the delivery unmappable. Event id: ``hubspot:<eventId>``; time ``occurredAt`` (ms).
 
 Authentication: ``X-HubSpot-Signature-v3`` = base64(HMAC-SHA256(app secret, method + URI + body + timestamp)) with
-``X-HubSpot-Request-Timestamp`` (ms) inside the replay window. v1/v2 signatures are not accepted. No CSAT, no
+``X-HubSpot-Request-Timestamp`` (ms) inside the replay window, checked whenever present. Without it,
+``X-HubSpot-Signature`` v1 (hex SHA-256 of secret + body: what CRM object subscriptions still send) or v2 (secret +
+method + URI + body), which carry no time. No CSAT, no
 presence, no message author or text (enrich downstream from the Conversations API).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,6 +71,9 @@ _DEFAULT_PIPELINE_STAGE = {"1": "new", "2": "pending", "3": "open", "4": "closed
 def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> None:
     signature = delivery.headers.get("x-hubspot-signature-v3")
     timestamp = delivery.headers.get("x-hubspot-request-timestamp", "").strip()
+    if not signature and delivery.headers.get("x-hubspot-signature"):
+        _verify_v1_v2(delivery, secrets)
+        return
     if not signature or not timestamp:
         raise Unauthorized("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
     try:
@@ -82,6 +88,27 @@ def verify(delivery: Delivery, secrets: Sequence[str], tolerance_s: float) -> No
     ]
     if not any_matches(expected, signature):
         raise Unauthorized("wrong X-HubSpot-Signature-v3 (check DESKPULSE_PUBLIC_BASE_URL behind a proxy)")
+
+
+def _verify_v1_v2(delivery: Delivery, secrets: Sequence[str]) -> None:
+    """``X-HubSpot-Signature``: hex SHA-256 of secret + body (v1, CRM object subscriptions of the Webhooks API), or of
+    secret + method + URI + body (v2, ``X-HubSpot-Signature-Version: v2``). Neither carries a time: a replayed
+    request passes, and only deduplication on event ids keeps it harmless."""
+    version = delivery.headers.get("x-hubspot-signature-version", "v1").strip().lower()
+    if version not in ("v1", "v2"):
+        raise Unauthorized(f"unknown X-HubSpot-Signature-Version {version!r} (v1, v2, or the v3 headers)")
+    if version == "v1":
+        expected = [hashlib.sha256(secret.encode() + delivery.body).hexdigest() for secret in secrets]
+    else:
+        expected = [
+            hashlib.sha256(
+                secret.encode() + delivery.method.upper().encode() + uri.encode() + delivery.body
+            ).hexdigest()
+            for uri in _uris(delivery.url)
+            for secret in secrets
+        ]
+    if not any_matches(expected, delivery.headers["x-hubspot-signature"].strip().lower()):
+        raise Unauthorized(f"wrong X-HubSpot-Signature ({version})")
 
 
 def _signed(delivery: Delivery, uri: str, timestamp: str) -> bytes:

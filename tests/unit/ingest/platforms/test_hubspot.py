@@ -150,3 +150,47 @@ def test_unknown_conversation_status_is_unmappable():
 
 def test_empty_array_is_ignored():
     assert events() == []
+
+
+# HubSpot's documented v1 and v2 examples (developers.hubspot.com, "Validating requests": v1 request validation,
+# v2 request validation for a GET).
+V1 = {"secret": "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy",
+      "body": b'[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,'
+              b'"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM",'
+              b'"changeFlag":"NEW","appId":54321}]',
+      "signature": "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de"}
+V2_GET = {"url": "https://www.example.com/webhook_uri",
+          "signature": "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e"}
+
+
+def legacy(body: bytes, signature: str, version: str | None = None, *, url: str = URL, method: str = "POST",
+           extra: dict | None = None) -> Delivery:
+    headers = {"x-hubspot-signature": signature, **(extra or {})}
+    if version is not None:
+        headers["x-hubspot-signature-version"] = version
+    return Delivery(body=body, headers=headers, method=method, url=url, received_at=NOW)
+
+
+def test_v1_documented_example():
+    hubspot.verify(legacy(V1["body"], V1["signature"], "v1"), [V1["secret"]], 300)
+    hubspot.verify(legacy(V1["body"], V1["signature"].upper()), [V1["secret"]], 300)  # no version header: v1
+    with pytest.raises(Unauthorized, match=r"wrong X-HubSpot-Signature \(v1\)"):
+        hubspot.verify(legacy(V1["body"] + b" ", V1["signature"], "v1"), [V1["secret"]], 300)
+    with pytest.raises(Unauthorized):
+        hubspot.verify(legacy(V1["body"], V1["signature"], "v1"), ["another-secret"], 300)
+    hubspot.verify(legacy(V1["body"], V1["signature"], "v1"), ["new-secret", V1["secret"]], 300)  # rotation
+
+
+def test_v2_documented_example_covers_the_method_and_the_uri():
+    hubspot.verify(legacy(b"", V2_GET["signature"], "v2", url=V2_GET["url"], method="GET"), [V1["secret"]], 300)
+    with pytest.raises(Unauthorized, match=r"\(v2\)"):
+        hubspot.verify(legacy(b"", V2_GET["signature"], "v2", url=V2_GET["url"] + "x", method="GET"), [V1["secret"]], 300)
+
+
+def test_v3_wins_when_present_and_unknown_versions_are_refused():
+    with pytest.raises(Unauthorized, match="wrong X-HubSpot-Signature-v3"):  # a right v1 does not rescue a wrong v3
+        hubspot.verify(legacy(V1["body"], V1["signature"], "v1", extra={
+            "x-hubspot-signature-v3": "nope", "x-hubspot-request-timestamp": str(int(NOW * 1000))}),
+                       [V1["secret"]], 300)
+    with pytest.raises(Unauthorized, match="unknown X-HubSpot-Signature-Version 'v9'"):
+        hubspot.verify(legacy(V1["body"], V1["signature"], "v9"), [V1["secret"]], 300)
