@@ -45,6 +45,7 @@ class Probes:
     which: Callable[[str], str | None] = shutil.which
     version: Callable[[list[str]], str | None] = lambda cmd: _first_line(cmd)
     port_free: Callable[[str, int], bool] = lambda host, port: _port_free(host, port)
+    deskpulse_on: Callable[[str, int], bool] = lambda host, port: _deskpulse_on(host, port)
     kafka: Callable[[str], str | None] = lambda bootstrap: _kafka_error(bootstrap)
     topics: Callable[[str], dict[str, int] | None] = lambda bootstrap: _topic_partitions(bootstrap)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
@@ -67,6 +68,17 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _deskpulse_on(host: str, port: int) -> bool:
+    """Whether a deskpulse service answers ``/healthz`` there (the port is in use by deskpulse itself)."""
+    import httpx
+
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    try:
+        return httpx.get(f"http://{probe}:{port}/healthz", timeout=2).json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
 
 
 def _kafka_error(bootstrap: str) -> str | None:
@@ -179,9 +191,11 @@ def webhook_urls(base: str, platforms: list[str]) -> list[str]:
     return [f"{p:<14} {base.rstrip('/')}/webhooks/{p}" for p in platforms]
 
 
-def port_check(service: str, host: str, port: int, free: bool) -> Check:
+def port_check(service: str, host: str, port: int, free: bool, running: bool = False) -> Check:
     if free:
         return Check(f"port {port}", "ok", f"{host}:{port} free for {service}")
+    if running:
+        return Check(f"port {port}", "ok", f"{host}:{port}: deskpulse's {service} is running there")
     return Check(
         f"port {port}",
         "fail",
@@ -318,7 +332,10 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
     ports = [("api", settings.api_host, settings.api_port), ("ingest", settings.ingest_host, settings.ingest_port)]
     if local:
         ports.append(("local Kafka", "127.0.0.1", settings.kafka_port))
-    checks += [port_check(name, host, port, probes.port_free(host, port)) for name, host, port in ports]
+    for name, host, port in ports:
+        free = probes.port_free(host, port)
+        running = not free and name != "local Kafka" and probes.deskpulse_on(host, port)
+        checks.append(port_check(name, host, port, free, running))
     return checks
 
 

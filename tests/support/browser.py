@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
-from services.common.localkafka import free_port
+from tests.support.serving import served  # noqa: F401 (page tests without the pipeline)
 from tests.support.tools import require_module, require_tool
 
 webdriver = require_module("selenium.webdriver")  # a test extra: skips without it, or fails to collect under CI
@@ -106,22 +101,3 @@ def screenshot(driver, name: str) -> Path:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
     return path
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    """``app`` served by a real uvicorn on a free port in a thread, for a page test without the pipeline; yields
-    its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -11,11 +11,12 @@ from services.common.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def probes(tools=("java", "mvn"), busy=(), kafka_error=None, environ=None) -> Probes:
+def probes(tools=("java", "mvn"), busy=(), kafka_error=None, environ=None, running=()) -> Probes:
     return Probes(
         which=lambda name: f"/usr/bin/{name}" if name in tools else None,
         version=lambda cmd: f"{cmd[0]} 1.0",
         port_free=lambda host, port: port not in busy,
+        deskpulse_on=lambda host, port: port in running,
         kafka=lambda bootstrap: kafka_error,
         environ=environ or {},
     )
@@ -54,10 +55,10 @@ def test_a_cluster_of_ones_own_must_answer_and_then_java_is_not_needed(tmp_path)
     assert up["kafka"].status == "ok"
 
 
-def test_ports_in_use_fail_with_the_service_named(tmp_path):
-    checks = by_name(doctor.run(settings(tmp_path), probes(busy=(8000,))))
+def test_ports_in_use_fail_with_the_service_named_unless_deskpulse_itself_answers_there(tmp_path):
+    checks = by_name(doctor.run(settings(tmp_path), probes(busy=(8000, 8001), running=(8001,))))
     assert checks["port 8000"].status == "fail" and "(api) is in use" in checks["port 8000"].detail
-    assert checks["port 8001"].status == "ok"
+    assert checks["port 8001"].status == "ok" and "deskpulse's ingest is running there" in checks["port 8001"].detail
 
 
 def test_the_sla_config_is_loaded_as_the_services_load_it(tmp_path):
@@ -115,6 +116,7 @@ def test_the_topics_of_a_cluster_of_ones_own_are_checked_against_the_settings(tm
     assert doctor.topics_check(None, wanted).status == "warn"
     env = {"DESKPULSE_KAFKA_BOOTSTRAP": "kafka:9092"}
     answers = Probes(which=lambda n: None, version=lambda c: None, port_free=lambda h, p: True,
+                     deskpulse_on=lambda h, p: False,
                      kafka=lambda b: None, topics=lambda b: {"deskpulse.events.v1": 4}, environ=env)
     assert by_name(doctor.run(settings(tmp_path), answers))["topics"].status == "ok"
 
@@ -129,3 +131,13 @@ def test_the_webhook_urls_to_paste_are_printed_for_the_platforms_that_will_post(
     out = capsys.readouterr().out
     assert "canonical      https://desk.example.com/webhooks/canonical" in out
     assert "zendesk        https://desk.example.com/webhooks/zendesk" in out and "s3cr3t" not in out
+
+
+def test_the_probe_recognises_a_running_deskpulse_service_and_nothing_else():
+    from services.api.app import create_app
+    from tests.support.serving import served
+
+    with served(create_app(Settings(), consume=False)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        assert doctor._deskpulse_on("127.0.0.1", port) and doctor._deskpulse_on("0.0.0.0", port)
+    assert not doctor._deskpulse_on("127.0.0.1", port)  # stopped
