@@ -97,7 +97,7 @@ def workload(c: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def _local_date(calendar: DayCalendar, start_ms: int) -> str:
+def local_date(calendar: DayCalendar, start_ms: int) -> str:
     # the local date of the day's start (plus 1 h, so a reset at 00:00 never reads as the day before)
     moment = datetime.fromtimestamp((start_ms + 3_600_000) / 1000, tz=UTC)
     return moment.astimezone(ZoneInfo(calendar.timezone)).date().isoformat()
@@ -113,7 +113,7 @@ def days_body(
         counters = days.get(start, {})
         out.append(
             {
-                "date": _local_date(calendar, start),
+                "date": local_date(calendar, start),
                 "from": from_epoch_ms(start),
                 "to": from_epoch_ms(end),
                 **quality(counters),

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
-from services.api.periods import quality, starts
+from services.api.periods import DAYS_KEPT, local_date, quality, starts
+from services.common.events import from_epoch_ms
 from services.domain.goals import Goal, attainment
 from services.domain.windows import DayCalendar, sum_buckets
 
@@ -154,3 +156,93 @@ def worst_first(item: Mapping[str, Any]) -> tuple:
         -(complaint if complaint is not None else -1),
         -item["queue"]["volume"]["resolved"],
     )
+
+
+# Per goal metric kept per day: (numerator counters, denominator counter, scale): value = numerator / denominator.
+_PARTS: dict[str, tuple[tuple[str, ...], str, float]] = {
+    "csat": (("csat_good",), "rated_csat", 1.0),
+    "complaint_rate": (("complaints",), "resolved", 1.0),
+    "reopen_rate": (("reopened",), "resolved", 1.0),
+    "one_touch_rate": (("one_touch",), "resolved", 1.0),
+    "first_response_seconds_avg": (("fr_ms",), "fr_count", 0.001),
+}
+_BOUNDED = {"csat", "complaint_rate", "reopen_rate", "one_touch_rate"}  # ratios: every day's figure is in [0, 1]
+
+
+def _parts(metric: str, c: Mapping[str, int]) -> tuple[float, float]:
+    numerators, denominator, scale = _PARTS[metric]
+    den = c.get("csat_good", 0) + c.get("csat_bad", 0) if denominator == "rated_csat" else c.get(denominator, 0)
+    return sum(c.get(n, 0) for n in numerators) * scale, float(den)
+
+
+def _meets(goal: Goal, value: float | None) -> bool | None:
+    return None if value is None else attainment(goal, value).met
+
+
+def period_goal(goal: Goal, days: Days, calendar: DayCalendar, now_ms: int) -> dict[str, Any]:
+    """A goal over a period (``goal.period``) at ``now_ms``: the figure to date, where it ends if the rest of the
+    period goes as its last three days went (``projected``), what the rest must average for the goal to be met
+    (``needed``, at the pace of volume so far), and ``status``: ``met``/``missed`` once the period is over,
+    ``secured``, ``on_track``, ``at_risk`` or ``out_of_reach`` while it runs, ``not_started``, ``no_data``."""
+    assert goal.period is not None
+    today_start = calendar.start(now_ms)
+    today = date.fromisoformat(local_date(calendar, today_start))
+    first, last = goal.period.days(today)
+    total = (last - first).days + 1
+    body: dict[str, Any] = {
+        "metric": goal.metric,
+        "goal": str(goal),
+        "period": str(goal.period),
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "days_total": total,
+    }
+    if today < first:
+        return body | {"days_elapsed": 0, "to_date": None, "projected": None, "needed": None, "status": "not_started"}
+    elapsed = min(total, (today - first).days + 1)
+    kept = starts(calendar, now_ms, DAYS_KEPT)  # the local days the aggregator keeps, oldest first
+
+    def start_of(day: date) -> int:  # the start of a local day, the oldest kept one for older days
+        return kept[max(0, DAYS_KEPT - 1 - (today - day).days)]
+
+    if (today - last).days >= DAYS_KEPT:  # over before the oldest day kept
+        return body | {"days_elapsed": elapsed, "to_date": None, "projected": None, "needed": None, "status": "no_data"}
+    start = start_of(first)
+    end = now_ms + 1 if today <= last else start_of(last + timedelta(days=1))
+    num, den = _parts(goal.metric, sum_buckets(days, start, end))
+    recent_num, recent_den = _parts(
+        goal.metric, sum_buckets(days, start_of(max(first, min(today, last) - timedelta(days=2))), end)
+    )
+    to_date = num / den if den else None
+    remaining = total - elapsed
+    body |= {
+        "days_elapsed": elapsed,
+        "to_date": _round(to_date),
+        "covered_from": from_epoch_ms(start),
+        "partial": (today - first).days >= DAYS_KEPT,  # began before the oldest day kept
+    }
+    if to_date is None:
+        return body | {"projected": None, "needed": None, "status": "no_data"}
+    if remaining == 0:
+        return body | {
+            "projected": _round(to_date),
+            "needed": None,
+            "status": "met" if _meets(goal, to_date) else "missed",
+        }
+    rest = den / elapsed * remaining  # the rest of the period at the volume so far
+    rate = recent_num / recent_den if recent_den else to_date
+    projected = (num + rate * rest) / (den + rest)
+    needed = (goal.target * (den + rest) - num) / rest
+    higher = goal.op in (">=", ">")
+    bounded = goal.metric in _BOUNDED
+    if needed <= 0 if higher else bounded and needed >= 1:
+        status = "secured"  # even the worst rest of the period keeps the goal
+    elif (bounded and needed > 1) if higher else needed < 0:
+        status = "out_of_reach"
+    else:
+        status = "on_track" if _meets(goal, projected) else "at_risk"
+    return body | {"projected": _round(projected), "needed": _round(needed), "status": status}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 Op = Literal[">=", ">", "<=", "<"]
@@ -11,13 +12,49 @@ Op = Literal[">=", ">", "<=", "<"]
 _GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$", re.ASCII)
 
 
+# KPIs the aggregator keeps per local day, so a goal over a period (``GoalPeriod``) can be measured to date.
+DAY_GOAL_METRICS = frozenset({"csat", "first_response_seconds_avg", "one_touch_rate", "reopen_rate", "complaint_rate"})
+MAX_PERIOD_DAYS = 16  # the local days the aggregator keeps (today and the 15 before)
+
+
+@dataclass(frozen=True)
+class GoalPeriod:
+    """The T of a SMART goal: ``today``, ``week`` (the local calendar week, Monday to Sunday) or a date range."""
+
+    kind: Literal["today", "week", "range"]
+    first: date | None = None  # range: the first and last local day, both included
+    last: date | None = None
+
+    def days(self, today: date) -> tuple[date, date]:
+        """(first, last) local day of the period that holds ``today`` (a range is what it says)."""
+        if self.kind == "today":
+            return today, today
+        if self.kind == "week":
+            monday = today - timedelta(days=today.weekday())
+            return monday, monday + timedelta(days=6)
+        assert self.first is not None and self.last is not None
+        return self.first, self.last
+
+    def __str__(self) -> str:
+        return (
+            f"{self.first}..{self.last}"
+            if self.kind == "range"
+            else f"this {self.kind}"
+            if self.kind == "week"
+            else "today"
+        )
+
+
 @dataclass(frozen=True)
 class Goal:
-    """A team target on one KPI, e.g. ``Goal("csat", ">=", 0.9)``. Ratios are fractions (``"90%"`` = 0.9)."""
+    """A team target on one KPI, e.g. ``Goal("csat", ">=", 0.9)``. Ratios are fractions (``"90%"`` = 0.9).
+    ``period``: a goal to meet over a period (attainment to date, and what the rest of it needs), else a goal every
+    window is measured against."""
 
     metric: str
     op: Op
     target: float
+    period: GoalPeriod | None = None
 
     @classmethod
     def parse(cls, metric: str, text: Any) -> Goal:
@@ -28,7 +65,8 @@ class Goal:
         return cls(metric, m[1], target)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.target:g}"
+        text = f"{self.metric} {self.op} {self.target:g}"
+        return f"{text} ({self.period})" if self.period is not None else text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -35,7 +35,7 @@ from pydantic import (
 from services.common.events import Channel, Priority
 from services.domain.calendars import Calendar, TimeRange, parse_days, parse_time, zone
 from services.domain.categories import CategoryMap, CategorySpec, ComplaintRule, ComplaintsSpec, check_sections
-from services.domain.goals import Goal
+from services.domain.goals import DAY_GOAL_METRICS, MAX_PERIOD_DAYS, Goal, GoalPeriod
 from services.domain.policies import DEFAULT_AT_RISK, METRICS, Match, Policy
 from services.domain.service_levels import AbandonRule, ServiceLevel
 from services.domain.windows import UTC_DAYS, DayCalendar, days
@@ -175,7 +175,51 @@ class _PolicySpec(_Strict):
     at_risk: float | None = Field(None, gt=0, le=1)
 
 
-_GoalMap = dict[Annotated[str, AfterValidator(_check_kpi)], Annotated[str, AfterValidator(_check_goal)]]
+class _RangeSpec(_Strict):
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _order(self) -> _RangeSpec:
+        if self.last < self.first:
+            raise ValueError("'to' is before 'from'")
+        if (self.last - self.first).days + 1 > MAX_PERIOD_DAYS:
+            raise ValueError(f"a period of at most {MAX_PERIOD_DAYS} days (the local days deskpulse keeps)")
+        return self
+
+
+class _PeriodGoalSpec(_Strict):
+    target: Annotated[str, AfterValidator(_check_goal)]
+    period: Literal["today", "week"] | _RangeSpec
+
+
+def _goal_value(value: Any) -> str | _PeriodGoalSpec:
+    """A goal: a comparison (``">= 0.90"``), or ``{target: <comparison>, period: today | week | {from, to}}``."""
+    if isinstance(value, str):
+        return _check_goal(value)
+    if not isinstance(value, dict):
+        raise ValueError("a goal is a comparison such as '>= 0.90', or {target: '>= 0.90', period: week}")
+    try:
+        return _PeriodGoalSpec.model_validate(value)
+    except ValidationError as e:
+        errors = e.errors()
+        if isinstance(value.get("period"), dict):  # a range: what the range got wrong, not that it is no word
+            errors = [x for x in errors if not any(str(p).startswith("literal") for p in x["loc"])] or errors
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("_", "literal", "function-")))
+        raise ValueError(f"{where}: {_message(first)}" if where else _message(first)) from None
+
+
+_GoalMap = dict[Annotated[str, AfterValidator(_check_kpi)], Annotated[Any, AfterValidator(_goal_value)]]
+
+
+def _goal(metric: str, value: str | _PeriodGoalSpec) -> Goal:
+    if isinstance(value, str):
+        return Goal.parse(metric, value)
+    goal = Goal.parse(metric, value.target)
+    p = value.period
+    period = GoalPeriod("range", p.first, p.last) if isinstance(p, _RangeSpec) else GoalPeriod(p)
+    return Goal(goal.metric, goal.op, goal.target, period)
 
 
 class _GoalsSpec(_Strict):
@@ -348,6 +392,18 @@ class SlaConfig:
                 )
             )
         problems += check_sections(spec.categories, spec.complaints)
+        levels = [("goals.global", spec.goals.global_)] + [
+            (f"goals.queues.{q}", g) for q, g in spec.goals.queues.items()
+        ]
+        for where_, goals in levels:
+            for metric, value in goals.items():
+                if isinstance(value, _PeriodGoalSpec) and metric not in DAY_GOAL_METRICS:
+                    problems.append(
+                        (
+                            f"{where_}.{metric}.period",
+                            f"a goal over a period needs a KPI kept per day ({', '.join(sorted(DAY_GOAL_METRICS))})",
+                        )
+                    )
         if problems:
             raise SlaConfigError(problems, where)
         default_sl = spec.service_levels.default
@@ -355,8 +411,8 @@ class SlaConfig:
             calendars=calendars,
             policies=tuple(policies),
             at_risk=spec.at_risk,
-            global_goals={k: Goal.parse(k, v) for k, v in spec.goals.global_.items()},
-            queue_goals={q: {k: Goal.parse(k, v) for k, v in g.items()} for q, g in spec.goals.queues.items()},
+            global_goals={k: _goal(k, v) for k, v in spec.goals.global_.items()},
+            queue_goals={q: {k: _goal(k, v) for k, v in g.items()} for q, g in spec.goals.queues.items()},
             default_service_level=default_sl,
             queue_service_levels={
                 q: default_sl.model_copy(update=o.model_dump(exclude_none=True))
@@ -385,12 +441,20 @@ class SlaConfig:
             return None
         return names.get(f"{platform}/{key}") or names.get(key)
 
-    def goals_for(self, queue: str | None = None) -> dict[str, Goal]:
-        """Goals in force for a queue: the global goals overridden per KPI by the queue's own (``None``: global)."""
+    def _merged_goals(self, queue: str | None) -> dict[str, Goal]:
         goals = dict(self.global_goals)
         if queue is not None:
             goals.update(self.queue_goals.get(queue, {}))
         return goals
+
+    def goals_for(self, queue: str | None = None) -> dict[str, Goal]:
+        """Goals every window is measured against, for a queue: the global goals overridden per KPI by the queue's
+        own (``None``: global). Goals with a period are in ``period_goals_for``."""
+        return {k: g for k, g in self._merged_goals(queue).items() if g.period is None}
+
+    def period_goals_for(self, queue: str | None = None) -> dict[str, Goal]:
+        """Goals to meet over a period (``period:``), merged the same way."""
+        return {k: g for k, g in self._merged_goals(queue).items() if g.period is not None}
 
     def day_for(self, queue: str | None) -> Day | None:
         """When ``today`` starts for a queue: its own setting, else ``days.default``, else ``None``."""

@@ -18,7 +18,8 @@ from services.api.judgements import queue_parts
 from services.api.periods import day_calendar
 from services.api.routers.insights import MinAgents, MinVolume, Period, QueueKey, Threshold
 from services.api.schemas import Error
-from services.api.teams import queue_period, team_body, worst_first
+from services.api.scopeview import ScopeView
+from services.api.teams import period_goal, queue_period, team_body, worst_first
 from services.api.training import training_body
 from services.common.events import from_epoch_ms
 from services.domain.scopes import parse_agent_category_scope, parse_light_scope
@@ -29,6 +30,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"},
     409: {"model": Error, "description": "a bare id several platforms use"},
 }
+
+
+def period_goals(figures: Figures, view: ScopeView) -> list[dict[str, Any]]:
+    """The queue's goals over a period (``period:`` in the SLA config), to date (teams.period_goal)."""
+    if figures.sla is None:
+        return []
+    calendar = day_calendar(figures.sla, "queue", view.id)
+    goals = figures.sla.period_goals_for(view.id).values()
+    return [period_goal(goal, view.days, calendar, view.stream_ms) for goal in goals]
 
 
 def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | None:
@@ -65,6 +75,7 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
         "name": figures.name("queue", view.platform, view.id),
         "as_of": from_epoch_ms(now),
         **body,
+        "period_goals": period_goals(figures, view),
         "from": from_epoch_ms(body["from"]),
         "to": from_epoch_ms(body["to"]),
         "stale_seconds": model.stale_seconds(),
@@ -230,6 +241,7 @@ async def every_team(
                 **body,
                 "from": from_epoch_ms(body["from"]),
                 "to": from_epoch_ms(body["to"]),
+                "period_goals": period_goals(figures, view),
             }
         )
     items.sort(key=worst_first)

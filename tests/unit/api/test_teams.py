@@ -1,6 +1,7 @@
 """A team side by side (services/api/teams.py, routers/teams.py): figures against an independent recomputation."""
 
 import random
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,12 +10,12 @@ from services.aggregator.engine import Engine
 from services.aggregator.kpiconfig import SlaKpiConfig
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
-from services.api.teams import medians, status, team_body, versus
+from services.api.teams import medians, period_goal, status, team_body, versus
 from services.common.clock import FixedClock
 from services.common.events import parse_event
 from services.common.settings import Settings
 from services.demo.synthetic import agent_shifts, history
-from services.domain.goals import Goal
+from services.domain.goals import Goal, GoalPeriod
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import DAY_MS, UTC_DAYS
 from tests.support import recompute
@@ -235,3 +236,66 @@ def test_queues_and_agents_carry_their_display_names_where_the_config_gives_them
         teams = {i["scope"]: i["name"] for i in client.get("/v1/teams").json()["items"]}
         assert teams["queue/zendesk/billing"] == "Billing & refunds" and teams["queue/zendesk/vip"] is None
         assert client.get("/v1/summary").json().get("name") is None  # only queues and agents are named
+
+
+# -- goals over a period ----------------------------------------------------------------------------------------
+
+WED = 1_795_000_000_000  # Wednesday 2026-11-18 11:06 UTC
+MON = UTC_DAYS.start(WED) - 2 * DAY_MS
+
+
+def goal(metric: str, text: str, period: GoalPeriod) -> Goal:
+    parsed = Goal.parse(metric, text)
+    return Goal(metric, parsed.op, parsed.target, period)
+
+
+def test_a_week_goal_to_date_what_the_rest_needs_and_where_the_last_days_lead():
+    # Monday to Wednesday: 40 rated, 30 good (75 %); the last three days are the whole week so far
+    days = {MON: {"csat_good": 10, "csat_bad": 0}, MON + DAY_MS: {"csat_good": 10, "csat_bad": 5},
+            MON + 2 * DAY_MS: {"csat_good": 10, "csat_bad": 5}, MON - DAY_MS: {"csat_good": 99}}  # Sunday: not this week
+    body = period_goal(goal("csat", ">= 0.8", GoalPeriod("week")), days, UTC_DAYS, WED)
+    assert (body["from"], body["to"], body["days_elapsed"], body["days_total"]) == ("2026-11-16", "2026-11-22", 3, 7)
+    assert body["to_date"] == 0.75 and body["projected"] == 0.75
+    # the rest at the same volume: 40 / 3 x 4 = 53.3 rated; 0.8 x 93.3 - 30 = 44.67 good needed: 83.75 %
+    assert body["needed"] == pytest.approx(0.8375, abs=1e-6)
+    assert body["status"] == "at_risk" and body["goal"] == "csat >= 0.8 (this week)"
+
+
+def test_statuses_of_a_period_goal():
+    first, last = date(2026, 11, 16), date(2026, 11, 17)  # Monday and Tuesday, over by Wednesday
+    days = {MON: {"resolved": 10, "complaints": 1}, MON + DAY_MS: {"resolved": 10, "complaints": 1}}
+    ended = period_goal(goal("complaint_rate", "<= 0.1", GoalPeriod("range", first, last)), days, UTC_DAYS, WED)
+    assert ended["status"] == "met" and ended["to_date"] == 0.1 and ended["needed"] is None
+    assert period_goal(goal("complaint_rate", "< 0.1", GoalPeriod("range", first, last)), days, UTC_DAYS,
+                       WED)["status"] == "missed"
+    later = GoalPeriod("range", date(2026, 11, 20), date(2026, 11, 22))
+    assert period_goal(goal("csat", ">= 0.8", later), days, UTC_DAYS, WED)["status"] == "not_started"
+    old = GoalPeriod("range", date(2026, 10, 1), date(2026, 10, 5))  # before the 16 days kept
+    assert period_goal(goal("csat", ">= 0.8", old), days, UTC_DAYS, WED)["status"] == "no_data"
+    # a week at 100 % CSAT so far on a goal of 10 %: the rest cannot lose it; at 0 % on a goal of 99 %: lost
+    good = {MON: {"csat_good": 50}}
+    assert period_goal(goal("csat", ">= 0.1", GoalPeriod("week")), good, UTC_DAYS, WED)["status"] == "secured"
+    bad = {MON: {"csat_bad": 50}}
+    assert period_goal(goal("csat", ">= 0.99", GoalPeriod("week")), bad, UTC_DAYS, WED)["status"] == "out_of_reach"
+    # improving: Monday and Tuesday bad, Wednesday to Friday good: 50 % to date, on track at the last days' pace
+    fri = WED + 2 * DAY_MS
+    turning = {MON: {"csat_bad": 30}, MON + DAY_MS: {"csat_bad": 30}, **{MON + d * DAY_MS: {"csat_good": 20}
+                                                                       for d in (2, 3, 4)}}
+    body = period_goal(goal("csat", ">= 0.6", GoalPeriod("week")), turning, UTC_DAYS, fri)
+    assert body["to_date"] == 0.5 and body["projected"] == pytest.approx(108 / 168, abs=1e-6)
+    assert body["needed"] == pytest.approx(0.85, abs=1e-6) and body["status"] == "on_track"
+
+
+def test_the_team_routes_carry_the_queues_period_goals(scenario):
+    _, model, _ = scenario
+    config = SlaConfig.load({**CONFIG, "goals": {"queues": {"billing": {
+        "csat": {"target": ">= 0.8", "period": "week"},
+        "complaint_rate": {"target": "<= 0.25", "period": "today"}}}}})
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=config)) as client:
+        team = client.get("/v1/queues/zendesk/billing/team").json()
+        teams = {i["scope"]: i for i in client.get("/v1/teams").json()["items"]}
+    assert [g["metric"] for g in team["period_goals"]] == ["csat", "complaint_rate"]
+    assert team["period_goals"][1]["days_total"] == 1 and team["period_goals"][0]["days_total"] == 7
+    assert team["goals"] == {}  # goals over a period are not measured against the team's rolling period
+    assert teams["queue/zendesk/billing"]["period_goals"] == team["period_goals"]
+    assert teams["queue/zendesk/vip"]["period_goals"] == []

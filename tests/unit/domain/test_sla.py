@@ -397,3 +397,30 @@ def test_names_give_queues_and_agents_the_names_people_know_them_by():
     with pytest.raises(SlaConfigError) as bad:
         SlaConfig.load({"names": {"queues": {"x": ""}, "teams": {}}})
     assert {p for p, _ in bad.value.problems} == {"names.queues.x", "names.teams"}
+
+
+def test_goals_over_a_period_are_kept_apart_and_validated():
+    from datetime import date
+
+    from services.domain.goals import GoalPeriod
+
+    config = SlaConfig.load({"goals": {
+        "global": {"csat": {"target": ">= 90%", "period": "week"}, "first_response_seconds_avg": "<= 600"},
+        "queues": {"billing": {"complaint_rate": {"target": "<= 0.1",
+                                                  "period": {"from": "2026-12-01", "to": "2026-12-14"}}}}}})
+    assert set(config.goals_for("billing")) == {"first_response_seconds_avg"}  # every window: as before
+    period = config.period_goals_for("billing")
+    assert period["csat"].target == 0.9 and period["csat"].period == GoalPeriod("week")
+    assert period["complaint_rate"].period == GoalPeriod("range", date(2026, 12, 1), date(2026, 12, 14))
+    assert str(period["complaint_rate"]) == "complaint_rate <= 0.1 (2026-12-01..2026-12-14)"
+    assert GoalPeriod("week").days(date(2026, 12, 3)) == (date(2026, 11, 30), date(2026, 12, 6))  # Mon..Sun
+    problems = {
+        "month": ({"csat": {"target": ">= 0.9", "period": "month"}}, "Input should be 'today' or 'week'"),
+        "long": ({"csat": {"target": ">= 0.9", "period": {"from": "2026-12-01", "to": "2026-12-31"}}},
+                 "a period of at most 16 days"),
+        "kpi": ({"service_level": {"target": ">= 0.8", "period": "week"}}, "a goal over a period needs a KPI kept"),
+        "target": ({"csat": {"target": "high", "period": "week"}}, "target: invalid goal 'high'"),
+    }
+    for name, (goals, message) in problems.items():
+        with pytest.raises(SlaConfigError, match=message):
+            SlaConfig.load({"goals": {"global": goals}})
