@@ -124,6 +124,26 @@
 
   var STATUS_TEXT = { met: "✓ met", near: "≈ near", missed: "✗ missed" };
 
+  // A goal over a period (/v1/queues/{q}/team period_goals): its status as a word, a symbol and a colour class.
+  var PERIOD_STATUS = {
+    met: ["✓ met", "met"], secured: ["✓ secured", "met"], on_track: ["↗ on track", "met"],
+    at_risk: ["! at risk", "near"], out_of_reach: ["✗ out of reach", "missed"], missed: ["✗ missed", "missed"],
+    not_started: ["not started", ""], no_data: ["no data yet", ""],
+  };
+  var GOAL_FIGURES = { csat: "csat", first_response_seconds_avg: "first_response_average_seconds",
+    one_touch_rate: "one_touch_rate", reopen_rate: "reopen_rate", complaint_rate: "complaint_rate" };
+
+  function periodGoalLine(g) {
+    var f = FIGURES[GOAL_FIGURES[g.metric]];
+    var status = PERIOD_STATUS[g.status] || [g.status, ""];
+    var parts = [f.format(g.to_date) + " to date (" + g.days_elapsed + " of " + g.days_total + " days)"];
+    if (g.projected !== null && g.status !== "met" && g.status !== "missed") parts.push("projected " + f.format(g.projected));
+    if (g.needed !== null) parts.push("the rest needs " + f.format(g.needed));
+    return el("li", { "data-metric": g.metric, "data-status": g.status }, [
+      el("b", { text: f.label + " " + g.goal.split(" ").slice(1).join(" ") }), " ",
+      el("span", { className: status[1], text: status[0] }), " · " + parts.join(" · ")]);
+  }
+
   function statusText(status) { return STATUS_TEXT[status] || ""; }
 
   // ---- DOM ---------------------------------------------------------------------------------------------
@@ -296,6 +316,8 @@
     pageLink: pageLink,
     sortableTable: sortableTable,
     qualityCell: qualityCell,
+    periodGoalLine: periodGoalLine,
+    PERIOD_STATUS: PERIOD_STATUS,
     tile: tile,
     periodSwitch: periodSwitch,
     goalStatus: goalStatus,

@@ -67,6 +67,15 @@
     dp.fill("platforms", [dp.sortableTable(columns, names.map(function (n) { return platforms[n]; }), null, function (b) { return b.scope; })]);
   }
 
+  var PERIOD_ORDER = ["missed", "out_of_reach", "at_risk", "no_data", "not_started", "on_track", "secured", "met"];
+
+  function worstPeriodGoal(r) {
+    var goals = (r.period_goals || []).slice().sort(function (a, b) {
+      return PERIOD_ORDER.indexOf(a.status) - PERIOD_ORDER.indexOf(b.status);
+    });
+    return goals[0] || null;
+  }
+
   function renderTeams(body) {
     document.getElementById("period-label").textContent = (period === "week" ? "last 7 days" : "today") +
       ", each queue's own local days and goals; change against the period before";
@@ -84,6 +93,15 @@
       { label: "Goals missed", num: true, key: function (r) { return r.missed; },
         cell: function (r) {
           return el("td", { className: "num" + (r.missed ? " missed" : ""), text: r.missed + (r.near ? " (+" + r.near + " near)" : "") });
+        } },
+      { label: "Period goals", title: "goals over a period (period: in the SLA config): the worst first",
+        key: function (r) { return worstPeriodGoal(r) ? PERIOD_ORDER.indexOf(worstPeriodGoal(r).status) : null; },
+        cell: function (r) {
+          var g = worstPeriodGoal(r);
+          if (!g) return el("td", { className: "muted", text: "—" });
+          var s = dp.PERIOD_STATUS[g.status] || [g.status, ""];
+          return el("td", { className: s[1], "data-period-status": g.status, title: g.goal },
+            [s[0] + (r.period_goals.length > 1 ? " (" + r.period_goals.length + ")" : "")]);
         } },
       { label: "Resolved", num: true, key: function (r) { return r.queue.volume.resolved; },
         cell: function (r) { return numCell(r.queue.volume.resolved); } },

@@ -73,6 +73,7 @@
     });
     var v = body.queue.volume;
     dp.fill("goals", [
+      body.period_goals.length ? el("ul", { className: "findings", id: "period-goals" }, body.period_goals.map(dp.periodGoalLine)) : null,
       el("p", { className: "muted", text: v.resolved + " resolved, " + v.first_responses + " first responses, " +
         v.replies + " replies · " + body.missed + " goal(s) missed, " + body.near + " met narrowly" }),
       el("table", {}, [el("thead", {}, [el("tr", {}, ["Figure", "This period", "Period before", "Change", "Goal"].map(
