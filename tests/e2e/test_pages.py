@@ -161,6 +161,11 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
             assert same_percent(shown[10], row["quality"]["complaint_rate"]), (row["agent"], shown[10])
         wait_for(browser, "the waiting tile", lambda d: text(d, '#now-tiles [data-kpi="Waiting"] .value')
                  == str(queue["live"]["waiting"]))
+        # the goal over a period of the example config, as the API judges it
+        [goal] = team["period_goals"]
+        wait_for(browser, "the goal over a period", lambda d: d.find_element(
+            By.CSS_SELECTOR, f'#period-goals li[data-metric="{goal["metric"]}"]').get_attribute("data-status")
+            == goal["status"])
         verdict = client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/outliers").json()["verdict"]
         wait_for(browser, "the verdict", lambda d: text(d, "#verdict .verdict")
                  == ("no finding" if verdict == "none" else verdict))
