@@ -87,11 +87,12 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
     summary="A team side by side: every agent's volume beside their quality, against the goals and the team",
     response_model=None,
     description="Over the period, from the queue's day buckets: the queue's figures; for every agent who worked "
-    "in the queue (most resolved first), the volume (resolved, first responses, replies, handled) and the "
+    "in the queue (most resolved first), the volume (resolved, first responses, replies, answered, handled) and the "
     "quality of the same contacts (CSAT, average first response, one-touch, reopen and complaint rates), each "
     "with `status` against the queue's goal for it (`met`, `near`: met by less than a tenth of the target, "
     "`missed`, `null`: no data or no goal) and `versus_team` (the figure minus the team's median, positive "
-    "is better), and the agent's current state and open contacts; the same per issue category.",
+    "is better), and the agent's current state and open contacts; the same per issue category; and the "
+    "queue's goals over a period (`period_goals`: to date, projected, what the rest needs, status).",
     responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
 )
 async def queue_team(
