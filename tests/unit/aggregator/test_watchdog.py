@@ -69,5 +69,6 @@ def test_a_worker_not_ready_for_long_and_a_batch_handled_while_not_ready_are_log
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0] == ("not ready for 31 s: rebalancing True (generation 1), recovery completed True, "
                            "in recovery False")
-    assert messages[1].startswith("a batch of 5 events was handled while the worker is not ready: rebalancing True")
+    assert messages[1].startswith("a batch of 5 events was handled before the recovery was reported complete: "
+                                  "rebalancing True")
     assert messages[2] == "ready again after 31 s" and len(messages) == 3
