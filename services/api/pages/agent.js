@@ -96,7 +96,7 @@
       dp.fill("team-link", []);
       return;
     }
-    dp.fill("team-link", [dp.pageLink("team", body.items[0].queue, "Team " + body.items[0].id)]);
+    dp.fill("team-link", [dp.pageLink("team", body.items[0].queue, "Team " + (body.items[0].name || body.items[0].id))]);
     dp.fill("quality", body.items.map(function (item) {
       var row = item.agent;
       var rows = dp.FIGURE_NAMES.map(function (name) {
@@ -112,7 +112,7 @@
       });
       var v = row.volume;
       return el("div", { className: "team", "data-queue": item.queue }, [
-        el("h3", {}, [dp.pageLink("team", item.queue, "Team " + item.id), " ",
+        el("h3", {}, [dp.pageLink("team", item.queue, "Team " + (item.name || item.id)), " ",
           el("span", { className: "muted", text: "(" + item.platform + ", " + item.agents_in_team + " agents) · " +
             v.resolved + " resolved, " + v.first_responses + " first responses, " + v.replies + " replies" })]),
         el("table", {}, [el("thead", {}, [el("tr", {}, ["Figure", "You", "Team median", "Goal", "Versus the team"].map(
