@@ -37,10 +37,15 @@ def _pair(days: Days, previous: int, start: int, now: int) -> tuple[dict[str, in
     return sum_buckets(days, start, now + 1), sum_buckets(days, previous, start)
 
 
+def light_prefix(queue_scope: str) -> str:
+    """``<platform>/<quoted queue>/``: what follows the kind in the queue's light scopes (scopes.light_scope)."""
+    _, platform, queue = queue_scope.split("/", 2)
+    return f"{platform}/{quote(queue, safe='')}/"
+
+
 def queue_parts(model: ReadModel, queue_scope: str) -> tuple[dict[str, ScopeView], dict[str, ScopeView]]:
     """The queue's agents and categories (their light scopes' views), by agent id and category name."""
-    _, platform, queue = queue_scope.split("/", 2)
-    prefix = f"{platform}/{quote(queue, safe='')}/"
+    prefix = light_prefix(queue_scope)
     agents = {parse_light_scope(s)[3]: v for s in model.under(f"queue_agent/{prefix}") if (v := model.view(s))}
     categories = {parse_light_scope(s)[3]: v for s in model.under(f"queue_category/{prefix}") if (v := model.view(s))}
     return agents, categories

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 
 from services.common.events import from_epoch_ms
 from services.domain.counters import rate
+from services.domain.goals import MAX_PERIOD_DAYS
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import UTC_DAYS, DayCalendar, sum_buckets
 
-DAYS_KEPT = 16  # today and 15 days before (windows.DAY_KEEP_MS)
+DAYS_KEPT = MAX_PERIOD_DAYS  # today and 15 days before (windows.DAY_KEEP_MS)
 WEEK = 7
 _QUEUE_BOUND = ("queue", "queue_agent", "queue_category", "queue_agent_category")
 

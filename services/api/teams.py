@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from services.api.judgements import bounds
 from services.api.periods import DAYS_KEPT, local_date, quality, starts
 from services.common.events import from_epoch_ms
 from services.domain.goals import Goal, attainment
 from services.domain.windows import DayCalendar, sum_buckets
-
-PERIOD_DAYS = {"today": 1, "week": 7}
 
 # The quality figures of a period, each (the goal metric it answers, True when higher is better).
 QUALITY: dict[str, tuple[str, bool]] = {
@@ -46,13 +45,14 @@ Days = Mapping[int, Mapping[str, int]]
 
 def period_bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int]:
     """(start, end) in ms of ``period``: its first local day's start, and ``now_ms`` + 1 (today is running)."""
-    return starts(calendar, now_ms, PERIOD_DAYS[period])[0], now_ms + 1
+    _, start, now = bounds(calendar, now_ms, period)
+    return start, now + 1
 
 
 def previous_bounds(calendar: DayCalendar, now_ms: int, period: str) -> tuple[int, int]:
     """(start, end) in ms of the whole period before ``period`` (yesterday; the 7 days before the week)."""
-    days = starts(calendar, now_ms, 2 * PERIOD_DAYS[period])
-    return days[0], days[PERIOD_DAYS[period]]
+    previous, start, _ = bounds(calendar, now_ms, period)
+    return previous, start
 
 
 def status(goal: Goal | None, value: float | None) -> str | None:
@@ -68,7 +68,11 @@ def status(goal: Goal | None, value: float | None) -> str | None:
 
 def figures(days: Days, start: int, end: int, goals: Mapping[str, Goal]) -> dict[str, Any]:
     """The volume and quality of the days between ``start`` and ``end``, each quality figure against its goal."""
-    counters = sum_buckets(days, start, end)
+    return counted_figures(sum_buckets(days, start, end), goals)
+
+
+def counted_figures(counters: Mapping[str, int], goals: Mapping[str, Goal]) -> dict[str, Any]:
+    """``figures`` of counters already summed over a period."""
     q = quality(counters)
     return {
         "volume": {name: counters.get(counter, 0) for name, counter in VOLUME.items()},

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.api import outliers
-from services.api.teams import figures, period_bounds, previous_bounds
+from services.api.teams import counted_figures, period_bounds, previous_bounds
 from services.domain.goals import Goal
 from services.domain.windows import DayCalendar, sum_buckets
 
@@ -46,11 +46,11 @@ def training_body(
     flagged: list[dict[str, Any]] = []
     for category in sorted(set(categories) | set(by_category)):
         team_days = categories.get(category, {})
-        team = figures(team_days, start, end, goals)
         agents = by_category.get(category, {})
         pairs = {a: (sum_buckets(d, start, end), sum_buckets(d, *before)) for a, d in agents.items()}
         team_pair = (sum_buckets(team_days, start, end), sum_buckets(team_days, *before))
-        rows = {a: {"agent": a, **figures(d, start, end, goals), "judged": {}} for a, d in agents.items()}
+        team = counted_figures(team_pair[0], goals)
+        rows = {a: {"agent": a, **counted_figures(pairs[a][0], goals), "judged": {}} for a in agents}
         distributions = {}
         for metric in outliers.METRICS:
             judged = outliers.judge_metric(metric, team_pair, pairs, {}, rule)

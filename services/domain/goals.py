@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from services.domain.windows import DAY_KEEP_MS, DAY_MS
+
 Op = Literal[">=", ">", "<=", "<"]
 
 _GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$", re.ASCII)
@@ -14,7 +16,7 @@ _GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$", re.ASCI
 
 # KPIs the aggregator keeps per local day, so a goal over a period (``GoalPeriod``) can be measured to date.
 DAY_GOAL_METRICS = frozenset({"csat", "first_response_seconds_avg", "one_touch_rate", "reopen_rate", "complaint_rate"})
-MAX_PERIOD_DAYS = 16  # the local days the aggregator keeps (today and the 15 before)
+MAX_PERIOD_DAYS = DAY_KEEP_MS // DAY_MS  # the local days the aggregator keeps (today and the 15 before)
 
 
 @dataclass(frozen=True)

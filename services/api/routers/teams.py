@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.api import outliers
 from services.api.deps import Figures, get_figures, require_token
-from services.api.judgements import queue_parts
+from services.api.judgements import light_prefix, queue_parts
 from services.api.periods import day_calendar
 from services.api.routers.insights import MinAgents, MinVolume, Period, QueueKey, Threshold
 from services.api.schemas import Error
@@ -131,9 +130,8 @@ async def queue_training(
     if view is None:
         raise HTTPException(404, f"unknown queue '{queue_key}'")
     _, categories = queue_parts(model, scope)
-    prefix = scope.split("/", 1)[1].split("/", 1)
     cells = {}
-    for light in model.under(f"queue_agent_category/{prefix[0]}/{quote(prefix[1], safe='')}/"):
+    for light in model.under(f"queue_agent_category/{light_prefix(scope)}"):
         cell = model.view(light)
         if cell is not None:
             _, _, agent, category = parse_agent_category_scope(light)
