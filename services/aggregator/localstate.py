@@ -36,6 +36,7 @@ The changelog and the disk hold the same bytes: key and record as JSON (orjson),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -191,6 +192,7 @@ class LocalState:
                 if not self._waiting:
                     log.warning("changelog writes wait for Kafka (their events stay unacknowledged): %s", exc)
                     self._waiting = True
+                await self._discard_producer()
                 await asyncio.sleep(self._retry_s)
                 continue
             break
@@ -203,6 +205,15 @@ class LocalState:
             for i, (key, value) in enumerate(writes)
         )
         return sum(len(writes) for writes in pending.values())
+
+    async def _discard_producer(self) -> None:
+        """After a failed attempt, the next starts a fresh producer: one whose metadata went stale while the broker
+        was away kept failing with UnknownTopicOrPartitionError (aiokafka refreshes known topics every 5 minutes),
+        and a worker stayed stuck for minutes after a broker restart (test_faults)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(producer.stop(), 5)
 
     async def stop(self) -> None:
         """Stop the changelog producer if one was started (at worker shutdown)."""

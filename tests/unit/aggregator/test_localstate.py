@@ -157,13 +157,14 @@ async def test_nothing_reaches_the_disk_before_kafka_acknowledges_it(disk):
 
 async def test_while_kafka_is_away_the_flush_waits_and_retries_then_writes_everything(disk, caplog):
     caplog.set_level(logging.INFO, "services.aggregator.localstate")
-    producer = Producer()
+    producer, made = Producer(), []
     state = LocalState(SimpleNamespace(data=disk, changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG)),
-                       producer_factory=lambda: producer, retry_s=0.01)
+                       producer_factory=lambda: made.append(1) or producer, retry_s=0.01)
     state.write("a", {"p": 0}, 0)
     producer.fail = 3
     assert await state.flush() == 1
     assert producer.fail == 0 and len(producer.sent) == 1  # three refused attempts, then the one that went
+    assert len(made) == 4 and producer.stopped  # each failed attempt's producer stopped, a fresh one for the next
     assert on_disk(disk, 0) == {"a": {"p": 0}}
     assert caplog.text.count("changelog writes wait for Kafka") == 1 and "changelog writes resumed" in caplog.text
 
