@@ -93,10 +93,16 @@ def _serve(app, host: str, port: int, on_exit=None) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from services.ingest.app import create_app
+    from services.ingest.app import OpenWritePath, create_app
+    from services.ingest.secrets import SecretsConfigError
 
     settings = get_settings()
-    return _serve(create_app(settings), settings.ingest_host, settings.ingest_port)
+    try:
+        app = create_app(settings)
+    except (OpenWritePath, SecretsConfigError) as exc:
+        print(f"deskpulse ingest: {exc}", file=sys.stderr)
+        return 2
+    return _serve(app, settings.ingest_host, settings.ingest_port)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -183,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import doctor, example, replay, staffing, webhooks
+    from services.commands import doctor, example, replay, staffing, token, webhooks
 
-    for module in (webhooks, staffing, replay, example, doctor):
+    for module in (webhooks, staffing, replay, example, doctor, token):
         module.register(sub)
     return parser
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,10 +16,12 @@ from services.api.consumer import SnapshotConsumer
 from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
+from services.api.reach import rule
 from services.api.readmodel import ReadModel
 from services.api.routers import health, insights, metrics, pages, scopes, stream, teams
 from services.api.stream import ChangeFeed
-from services.common.settings import Settings
+from services.api.tokens import Tokens, TokensFileError, counted
+from services.common.settings import Settings, is_loopback
 from services.domain.slaconfig import SlaConfig, SlaConfigError
 
 WALLBOARD = Path(__file__).resolve().parent / "wallboard"
@@ -26,13 +30,26 @@ DESCRIPTION = """Live customer-service KPIs per scope (`all`, platform, account,
 
 Durations are seconds, timestamps RFC 3339 UTC, ratios 0–1 and `null` when there is no data. Errors are JSON
 with a human-readable `detail`: 404 unknown scope, 409 a bare id several platforms use, 422 a bad parameter,
-401 a missing or wrong bearer token when `DESKPULSE_API_TOKENS` is set (`/healthz`, `/readyz`, `/metrics`
-stay open). Every body has `stale_seconds`: seconds since the API last received figures from Kafka.
+401 a missing, unknown or expired bearer token and 403 a scope outside the token's reach when tokens are on
+(each route's `x-deskpulse-access` says who may call it; docs/api.md, Roles). Every body has `stale_seconds`:
+seconds since the API last received figures from Kafka.
 """
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(RuntimeError):
     """The API cannot start with this configuration; the message says what to fix."""
+
+
+def exposure(settings: Settings, tokens: Tokens) -> str | None:
+    """What to say loudly when the API listens beyond this machine without tokens (at start, on /readyz)."""
+    if tokens.book.enabled or is_loopback(settings.api_host):
+        return None
+    return (
+        f"the API listens on {settings.api_host} without tokens: every agent's and team's figures are open to "
+        "anyone who can reach it; set DESKPULSE_API_TOKENS_FILE (docs/api.md, Roles)"
+    )
 
 
 def load_sla(settings: Settings) -> SlaConfig | None:
@@ -64,6 +81,15 @@ def create_app(
 ) -> FastAPI:
     model = read_model or ReadModel()
     sla = sla if sla is not None else load_sla(settings)
+    try:
+        tokens = Tokens.from_settings(settings, model.clock)
+    except TokensFileError as exc:
+        raise ConfigError(str(exc)) from None
+    open_to_network = exposure(settings, tokens)
+    if open_to_network:
+        log.warning("OPEN: %s", open_to_network)
+    elif tokens.book.enabled:
+        log.info("bearer tokens on: %s", counted(tokens.book.counts()))
     consumer = SnapshotConsumer(settings, model) if consume else None
     feed = ChangeFeed(model, interval_s=stream_interval_s, buffer=replay_buffer)
 
@@ -89,6 +115,9 @@ def create_app(
     app.state.settings = settings
     app.state.read_model = model
     app.state.figures = Figures(model, settings, sla)
+    app.state.tokens = tokens
+    app.state.denials = Counter()  # (route, reason) -> refused requests (deskpulse_api_denied_total)
+    app.state.exposure = open_to_network
     app.state.change_feed = feed
     app.state.shared_events = SharedEvents(feed, app.state.figures.body, model.all_scopes)
     app.state.keepalive_s = keepalive_s
@@ -109,7 +138,7 @@ def create_app(
 
     if (WALLBOARD / "index.html").is_file():
 
-        @app.get("/", include_in_schema=False)
+        @app.get("/", include_in_schema=False, openapi_extra=rule("open"))
         async def wallboard_page() -> FileResponse:
             return FileResponse(WALLBOARD / "index.html")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,13 +11,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.goals import goals_body
 from services.api.periods import day_calendar, trend_body
+from services.api.reach import Reach
 from services.api.readmodel import ReadModel
 from services.api.staffing import StaffingConfig, scope_staffing
 from services.api.staffing import empty as empty_staffing
+from services.api.tokens import Grant, Tokens
 from services.api.views import scope_body
 from services.common.settings import Settings
 from services.domain.calendars import local_day_start
 from services.domain.slaconfig import SlaConfig
+
+log = logging.getLogger("services.api.access")
 
 
 @dataclass
@@ -71,17 +75,23 @@ class Figures:
         platform = view if kind == "platform" else self.model.view(f"platform/{view.platform}")
         return scope_staffing(view, now, platform.live if platform is not None else None, self.staffing)
 
-    def resolve(self, kind: str, key: str) -> str:
-        """Scope id for ``platform/id``, or for a bare id that exactly one platform uses; 404 / 409 otherwise."""
+    def resolve(self, kind: str, key: str, access: Access, people: bool = False) -> str:
+        """Scope id for ``platform/id``, or for a bare id that exactly one platform uses within the token's reach;
+        403 outside the reach (before 404: whether a scope exists is not for every token to learn), 404, 409."""
         scope = f"{kind}/{key}"
         if scope in self.model:
-            return scope
+            return access.check(scope, people)
         matches = self.model.by_id(kind, key)
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            platforms = ", ".join(s.split("/", 2)[1] for s in matches)
+        visible = [m for m in matches if access.sees(m, people)]
+        if len(visible) == 1:
+            return visible[0]
+        if len(visible) > 1:
+            platforms = ", ".join(s.split("/", 2)[1] for s in visible)
             raise HTTPException(409, f"{kind} '{key}' exists on several platforms ({platforms}); use <platform>/{key}")
+        if matches:
+            access.check(matches[0], people)
+        if "/" in key:
+            access.check(scope, people)  # unknown, named outside the reach: 403, as if it were there
         raise HTTPException(404, f"unknown {kind} '{key}'")
 
 
@@ -99,39 +109,83 @@ async def get_figures(request: Request) -> Figures:
     return request.app.state.figures
 
 
-_bearer = HTTPBearer(auto_error=False, description="Needed only when DESKPULSE_API_TOKENS is set")
+_bearer = HTTPBearer(auto_error=False, description="Needed only when tokens are configured (docs/api.md, Roles)")
+_REFUSED = {
+    "missing": "missing bearer token (Authorization: Bearer <token>)",
+    "unknown": "invalid bearer token",
+    "expired": "this bearer token has expired",
+}
 
 
-def valid_token(settings: Settings, token: str | None) -> bool:
-    """Whether ``token`` is one of ``DESKPULSE_API_TOKENS`` (compared with each, in constant time)."""
-    if token is None:
-        return False
-    given = token.encode()
-    ok = False
-    for secret in settings.api_tokens:  # compare with every token, in constant time
-        ok |= hmac.compare_digest(given, secret.get_secret_value().encode())
-    return ok
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or request.url.path
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+def deny(request: Request, status: int, reason: str, detail: str, grant: Grant | None = None) -> HTTPException:
+    """A 401 or 403, counted in ``deskpulse_api_denied_total{route, reason}`` and logged (never the token)."""
+    route = _route(request)
+    request.app.state.denials[(route, reason)] += 1
+    who = f" (token '{grant.name}')" if grant is not None else ""
+    log.warning("denied %s %s: %s%s: %s", request.method, route, reason, who, detail)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return HTTPException(status, detail, headers=headers)
 
 
-def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
-    if credentials is None:
-        raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    if not valid_token(settings, credentials.credentials):
-        raise _unauthorized("invalid bearer token")
+@dataclass
+class Access:
+    """The reach of the request's token (reach.py), whose refusals are 403s counted and logged."""
+
+    reach: Reach
+    request: Request
+
+    def sees(self, scope: str, people: bool = False) -> bool:
+        return self.reach.sees(scope, people)
+
+    def check(self, scope: str, people: bool = False) -> str:
+        """``scope`` if the token may read it; 403 naming the scope and the token's reach otherwise."""
+        if self.reach.sees(scope, people):
+            return scope
+        grant = self.reach.grant
+        assert grant is not None
+        if people and grant.role == "agent" and self.reach.sees(scope):
+            detail = (
+                f"{scope}: an agent token sees its teams' aggregate figures, not other agents' ({grant.describe()})"
+            )
+        else:
+            detail = f"{scope} is outside this token's reach ({grant.describe()})"
+        raise deny(self.request, 403, "outside_reach", detail, grant)
 
 
-async def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
-    """Bearer-token check, on only when ``DESKPULSE_API_TOKENS`` is set."""
-    settings: Settings = request.app.state.settings
-    if settings.api_tokens:
-        _check(settings, credentials)
+def authenticate(request: Request, token: str | None) -> Grant | None:
+    """The grant of ``token``; None when the API has no tokens (open); 401 when refused."""
+    tokens: Tokens = request.app.state.tokens
+    book = tokens.current()
+    if not book.enabled:
+        return None
+    found = book.lookup(token, tokens.clock())
+    if isinstance(found, str):
+        raise deny(request, 401, found, _REFUSED[found])
+    return found
 
 
-async def require_token_or_query(
+def figures_access(request: Request, token: str | None) -> Access:
+    grant = authenticate(request, token)
+    if grant is not None and grant.role == "metrics":
+        raise deny(request, 403, "role", "a metrics token reads only /metrics", grant)
+    return Access(Reach(grant, request.app.state.read_model), request)
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials is not None else None
+
+
+async def get_access(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Access:
+    """The token's reach for a figures route (401 without a valid token when tokens are on)."""
+    return figures_access(request, _bearer_token(credentials))
+
+
+async def get_stream_access(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     access_token: str | None = Query(
@@ -139,13 +193,17 @@ async def require_token_or_query(
         description="the bearer token, for clients that cannot set headers "
         "(a browser's EventSource); only when tokens are on",
     ),
+) -> Access:
+    """As :func:`get_access`, also accepting ``?access_token=`` (browsers' EventSource cannot set headers)."""
+    return figures_access(request, access_token if access_token is not None else _bearer_token(credentials))
+
+
+async def require_metrics(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
-    """As :func:`require_token`, also accepting ``?access_token=`` (browsers' EventSource cannot set headers)."""
-    settings: Settings = request.app.state.settings
-    if not settings.api_tokens:
+    """``/metrics``: open unless a tokens file is in use; then a metrics or director token."""
+    if not request.app.state.tokens.current().roles_file:
         return
-    if access_token is not None:
-        if not valid_token(settings, access_token):
-            raise _unauthorized("invalid bearer token")
-        return
-    _check(settings, credentials)
+    grant = authenticate(request, _bearer_token(credentials))
+    if grant is not None and grant.role not in ("metrics", "director"):
+        raise deny(request, 403, "role", f"/metrics needs a metrics or director token, not {grant.role}", grant)

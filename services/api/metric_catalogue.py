@@ -388,6 +388,13 @@ PIPELINE = (
         ("result",),
         "stream_snapshots",
     ),
+    Family(
+        "deskpulse_api_denied_total",
+        "counter",
+        "Requests refused for their token (401: missing, unknown, expired; 403: outside_reach, role), by route",
+        ("route", "reason"),
+        "denied",
+    ),
 )
 
 # Every family, in exposition order.

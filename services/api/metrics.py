@@ -22,7 +22,7 @@ and ``1.7950001e+09``), never in value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ class Health:
     wall_s: float
     stream_clients: int | None = None  # connected /v1/stream clients
     stream_snapshots: tuple[int, int] | None = None  # (built, shared) first snapshots of /v1/stream
+    denied: Mapping[tuple[str, str], int] | None = None  # (route template, reason) -> refused requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +246,7 @@ def _platform_text(platforms: Sequence[ScopeView]) -> str:
 
 def _pipeline_text(health: Health) -> str:
     """The ``PIPELINE`` families of the scrape's health figures."""
-    ready, age, stream, clients, snapshots = cat.PIPELINE
+    ready, age, stream, clients, snapshots, denied = cat.PIPELINE
     out = [header(ready), f"{ready.name} {num(1 if health.ready else 0)}\n", header(age)]
     if health.stale_seconds is not None:
         out.append(f"{age.name} {num(health.stale_seconds)}\n")
@@ -263,6 +264,9 @@ def _pipeline_text(health: Health) -> str:
                 for result, n in zip(cat.SNAPSHOT_RESULTS, health.stream_snapshots)
             ]
         )
+    out.append(header(denied))
+    for (route, reason), n in sorted((health.denied or {}).items()):
+        out.append(f"{denied.name}{{{labels(denied.labels, (route, reason))}}} {num(n)}\n")
     return "".join(out)
 
 

@@ -329,3 +329,4 @@ class Health(BaseModel):
     future_events: FutureEvents | None = Field(
         None, description="present once the aggregator has refused an event from the future"
     )
+    warning: str | None = Field(None, description="present when the API listens beyond loopback without tokens")

@@ -29,10 +29,38 @@ class ScopeFilter:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         values = list(values)
-        self.exact = frozenset(v for v in values if not v.endswith("/"))
-        self.prefixes = tuple(sorted({v for v in values if v.endswith("/")}))
-        self.everything = not values
-        self.key = (self.exact, self.prefixes)  # equal for filters that match the same scopes by the same rules
+        exact = frozenset(v for v in values if not v.endswith("/"))
+        self._set(exact, {v for v in values if v.endswith("/")}, everything=not values)
+
+    def _set(self, exact: frozenset[str], prefixes: Iterable[str], everything: bool = False) -> None:
+        self.exact = exact
+        self.prefixes = tuple(sorted(set(prefixes)))
+        self.everything = everything
+        # equal for filters that match the same scopes by the same rules
+        self.key = (everything, self.exact, self.prefixes)
+
+    @classmethod
+    def of(cls, exact: Iterable[str], prefixes: Iterable[str]) -> ScopeFilter:
+        """A filter of these ids and prefixes; matches nothing when both are empty (unlike ``ScopeFilter([])``)."""
+        out = cls.__new__(cls)
+        out._set(frozenset(exact), prefixes)
+        return out
+
+    def within(self, reach: ScopeFilter | None) -> ScopeFilter:
+        """What this filter and ``reach`` both match (``None``: no bound), as one filter."""
+        if reach is None:
+            return self
+        if self.everything:
+            return reach
+        exact = {s for s in self.exact if reach(s)} | {s for s in reach.exact if self(s)}
+        prefixes = set()
+        for mine in self.prefixes:
+            for theirs in reach.prefixes:
+                if mine.startswith(theirs):
+                    prefixes.add(mine)
+                elif theirs.startswith(mine):
+                    prefixes.add(theirs)
+        return ScopeFilter.of(exact, prefixes)
 
     def __call__(self, scope: str) -> bool:
         return self.everything or scope in self.exact or (bool(self.prefixes) and scope.startswith(self.prefixes))

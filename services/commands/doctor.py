@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.localkafka import from_settings
-from services.common.settings import Settings, get_settings
+from services.common.settings import Settings, get_settings, is_loopback
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 INSTALL = "sudo bash deploy/local/install-prerequisites.sh"
 
@@ -226,7 +225,7 @@ def write_path_check(host: str, environ: Mapping[str, str]) -> Check:
     """Who may POST events: the canonical endpoint takes any event unless its secret is set."""
     if environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL"):
         return Check("write path", "ok", "the canonical webhook needs its secret")
-    if host in LOOPBACK:
+    if is_loopback(host):
         return Check(
             "write path", "ok", f"ingest listens on {host} only: the canonical webhook is open to this machine"
         )
@@ -241,7 +240,7 @@ def write_path_check(host: str, environ: Mapping[str, str]) -> Check:
 def read_path_check(host: str, tokens: int) -> Check:
     if tokens:
         return Check("read path", "ok", f"{tokens} API token(s): /v1 needs one")
-    if host in LOOPBACK:
+    if is_loopback(host):
         return Check("read path", "ok", f"the API listens on {host} only, without tokens")
     return Check(
         "read path",

@@ -11,6 +11,7 @@ them. Domain modules never read the environment. The full list is documented in 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -67,6 +68,11 @@ class IngestSettings(CommonSettings):
     signature_tolerance_s: float = Field(300.0, gt=0, description="Replay window for signed timestamps")
     dedupe_cache_size: int = Field(100_000, ge=0, description="Recently accepted event ids remembered per ingest")
     max_clock_skew_s: MaxClockSkewSeconds = 300.0
+    allow_open_writes: bool = Field(
+        False,
+        description="Let ingest listen beyond loopback with no canonical webhook secret: anyone who can reach it "
+        "may post any event (off: ingest refuses to start so)",
+    )
 
 
 class AggregatorSettings(CommonSettings):
@@ -114,7 +120,11 @@ class ApiSettings(CommonSettings):
     api_host: ApiHost = "127.0.0.1"
     api_port: int = 8000
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="Comma-separated bearer tokens; empty = no authentication"
+        default_factory=list,
+        description="Comma-separated bearer tokens, each a director; empty and no tokens file = no authentication",
+    )
+    api_tokens_file: Path | None = Field(
+        None, description="YAML of tokens with a role and a reach, kept as hashes (docs/api.md, Roles)"
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS ('*' for any); empty = no CORS"
@@ -168,3 +178,13 @@ class Settings(IngestSettings, AggregatorSettings, ApiSettings, LocalKafkaSettin
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches only this machine (``127.0.0.1``, ``::1``, ``localhost``, ``127.x``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

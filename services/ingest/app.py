@@ -7,6 +7,7 @@ serves every platform; the request pipeline behind it (read, verify, adapt, publ
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -15,11 +16,34 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.routing import Route
 
 from services.common.clock import Clock, wall_ms
-from services.common.settings import IngestSettings
+from services.common.settings import IngestSettings, is_loopback
 from services.ingest.dedupe import RecentIds
 from services.ingest.publisher import KafkaPublisher, Publisher
 from services.ingest.secrets import SecretStore
 from services.ingest.webhooks import IngestMetrics, WebhookHandler
+
+log = logging.getLogger(__name__)
+
+
+class OpenWritePath(RuntimeError):
+    """Ingest would take any canonical event from the network; the message says how to close or accept that."""
+
+
+def check_write_path(settings: IngestSettings, secrets: SecretStore) -> None:
+    """Beyond loopback, the canonical webhook (events posted as they are) needs its secret, unless the operator
+    opts out (``DESKPULSE_ALLOW_OPEN_WRITES``): without one, anyone who reaches ingest can write any figure."""
+    if is_loopback(settings.ingest_host) or secrets.secrets("canonical", None):
+        return
+    what = (
+        f"ingest listens on {settings.ingest_host} and DESKPULSE_WEBHOOK_SECRET_CANONICAL is not set: "
+        "anyone who can reach it may post any event to /webhooks/canonical"
+    )
+    if not settings.allow_open_writes:
+        raise OpenWritePath(
+            f"{what}. Set DESKPULSE_WEBHOOK_SECRET_CANONICAL (or a 'canonical: {{default: ...}}' entry of "
+            "DESKPULSE_WEBHOOK_SECRETS_FILE), or DESKPULSE_ALLOW_OPEN_WRITES=true to accept that (docs/deploy.md)"
+        )
+    log.warning("OPEN: %s (DESKPULSE_ALLOW_OPEN_WRITES=true)", what)
 
 
 def create_app(
@@ -33,6 +57,7 @@ def create_app(
         settings.kafka_bootstrap, timeout_s=settings.publish_timeout_s, linger_ms=settings.producer_linger_ms
     )
     secrets = secrets if secrets is not None else SecretStore.load(path=settings.webhook_secrets_file)
+    check_write_path(settings, secrets)
     registry = CollectorRegistry()
     handler = WebhookHandler(
         settings, publisher, secrets, IngestMetrics(registry), RecentIds(settings.dedupe_cache_size), clock

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.api.deps import get_model
+from services.api.reach import rule
 from services.api.readmodel import ReadModel
 from services.api.schemas import Health
 from services.common.events import from_epoch_ms
@@ -15,7 +16,7 @@ from services.common.events import from_epoch_ms
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness", response_model=Health)
+@router.get("/healthz", summary="Liveness", response_model=Health, openapi_extra=rule("open"))
 async def healthz() -> dict:
     return {"status": "ok"}
 
@@ -24,6 +25,7 @@ async def healthz() -> dict:
     "/readyz",
     summary="Readiness: the read model has caught up with the snapshot topic",
     response_model=None,
+    openapi_extra=rule("open"),
     description="200 once the read model has read the snapshot topic up to the end offsets seen at start; it "
     "stays 200 while Kafka is away (the API serves its last state) and `stale_seconds` says for how "
     "long nothing new arrived. 503 while catching up. `future_events` appears once the aggregator has "
@@ -53,7 +55,7 @@ async def healthz() -> dict:
         },
     },
 )
-async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
+async def readyz(request: Request, model: Annotated[ReadModel, Depends(get_model)]) -> JSONResponse:
     figures: dict[str, Any] = {
         "caught_up": model.caught_up,
         "scopes": model.scope_count,
@@ -62,6 +64,8 @@ async def readyz(model: Annotated[ReadModel, Depends(get_model)]) -> JSONRespons
     future = future_events(model)
     if future is not None:
         figures["future_events"] = future
+    if request.app.state.exposure:
+        figures["warning"] = request.app.state.exposure
     if model.caught_up:
         return JSONResponse({"status": "ready", **figures})
     return JSONResponse(

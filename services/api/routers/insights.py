@@ -8,15 +8,18 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.api import outliers
-from services.api.deps import Figures, get_figures, require_token
+from services.api.deps import Access, Figures, get_access, get_figures
 from services.api.judgements import judge_queue, summary
 from services.api.periods import day_calendar, days_body
+from services.api.reach import rule
 from services.api.schemas import Error
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["insights"])
+router = APIRouter(prefix="/v1", tags=["insights"])
+AccessDep = Annotated[Access, Depends(get_access)]
 
 _AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"}
+    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
+    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
 }
 _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")
 
@@ -31,11 +34,14 @@ _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")
     "and resolved, complaints and complaint rate, reopen rate, one-touch rate, CSAT, average first "
     "response, and the workload (replies, answered, handled, resolved; per channel for agents).",
     responses={404: {"model": Error, "description": "unknown scope"}, **_AUTH},
+    openapi_extra=rule("scope"),
 )
 async def days(
     scope: Annotated[str, Path(description="scope id, e.g. `queue/zendesk/billing`")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
 ) -> JSONResponse:
+    access.check(scope)
     kind = "all" if scope == "all" else scope.partition("/")[0]
     view = figures.model.view(scope) if kind in _DAYS_KINDS else None
     if view is None:
@@ -90,16 +96,18 @@ def _rule(min_volume: int, threshold: float, min_agents: int) -> outliers.Rule:
         409: {"model": Error, "description": "a bare queue id several platforms use"},
         **_AUTH,
     },
+    openapi_extra=rule("people"),
 )
 async def queue_outliers(
     queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
     min_volume: MinVolume = 10,
     threshold: Threshold = 3.5,
     min_agents: MinAgents = 5,
 ) -> JSONResponse:
-    scope = figures.resolve("queue", queue_key)
+    scope = figures.resolve("queue", queue_key, access, people=True)
     body = judge_queue(figures.model, figures.sla, scope, period, _rule(min_volume, threshold, min_agents))
     if body is None:
         raise HTTPException(404, f"unknown queue '{queue_key}'")
@@ -113,9 +121,11 @@ async def queue_outliers(
     description="One summary per queue (findings without the full distributions), process-level first, then "
     "agent-level; `/v1/queues/{queue}/outliers` has the figures behind each.",
     responses=_AUTH,
+    openapi_extra=rule("list"),
 )
 async def every_queue_outliers(
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
     min_volume: MinVolume = 10,
     threshold: Threshold = 3.5,
@@ -126,6 +136,7 @@ async def every_queue_outliers(
     queues = figures.model.scopes("queue")
     if platform is not None:
         queues = [q for q in queues if q.startswith(f"queue/{platform}/")]
+    queues = [q for q in queues if access.sees(q, people=True)]  # judgements name agents
     items = [summary(j) for q in queues if (j := judge_queue(figures.model, figures.sla, q, period, rule))]
     items.sort(key=lambda s: (outliers.SEVERITY.index(s["verdict"]), s["scope"]))
     return JSONResponse({"period": period, "items": items, "total": len(items)})

@@ -1,4 +1,5 @@
-"""``GET /metrics``: Prometheus exposition (open even with bearer tokens on; catalogue in docs/metrics.md)."""
+"""``GET /metrics``: Prometheus exposition (a metrics or director token with a tokens file, else open; catalogue in
+docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.api import metrics
-from services.api.deps import get_model
+from services.api.deps import get_model, require_metrics
+from services.api.reach import rule
 from services.api.readmodel import ReadModel
 
 router = APIRouter(tags=["health"])
@@ -19,6 +21,8 @@ router = APIRouter(tags=["health"])
     "/metrics",
     summary="Prometheus exposition",
     response_class=Response,
+    dependencies=[Depends(require_metrics)],
+    openapi_extra=rule("metrics"),
     responses={
         200: {
             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
@@ -36,6 +40,7 @@ async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depen
         wall_s=model.clock() / 1000,
         stream_clients=len(request.app.state.change_feed.subscribers),
         stream_snapshots=(shared.builds, shared.served - shared.builds),
+        denied=dict(request.app.state.denials),
     )
     copy = model.copy()
     staffing = request.app.state.figures.staffing

@@ -16,8 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from services.api.reach import rule
+
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
+# Open: a page holds no figures, only its subject from the URL; its figures come from /v1 with the token.
 router = APIRouter(include_in_schema=False)
 
 
@@ -34,17 +37,17 @@ def render(name: str, scope: str, request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/agent/{platform}/{agent_id:path}")
+@router.get("/agent/{platform}/{agent_id:path}", openapi_extra=rule("open"))
 async def agent_page(platform: str, agent_id: str, request: Request) -> HTMLResponse:
     return render("agent", f"agent/{platform}/{agent_id}", request)
 
 
-@router.get("/team/{platform}/{queue_id:path}")
+@router.get("/team/{platform}/{queue_id:path}", openapi_extra=rule("open"))
 async def team_page(platform: str, queue_id: str, request: Request) -> HTMLResponse:
     return render("team", f"queue/{platform}/{queue_id}", request)
 
 
-@router.get("/director")
+@router.get("/director", openapi_extra=rule("open"))
 async def director_page(request: Request) -> HTMLResponse:
     return render("director", "all", request)
 
@@ -54,7 +57,7 @@ def docs_router(openapi_url: str, title: str) -> APIRouter:
     docs = APIRouter(include_in_schema=False)
     vendor = "pages/vendor/swagger-ui"
 
-    @docs.get("/docs")
+    @docs.get("/docs", openapi_extra=rule("open"))
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url.lstrip("/"),  # relative, like every page: a path prefix in front works

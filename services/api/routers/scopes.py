@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.api import examples
-from services.api.deps import Figures, get_figures, require_token
+from services.api.deps import Access, Figures, get_access, get_figures
+from services.api.reach import rule
 from services.api.schemas import AgentState, Error, Page, ScopeBody, Window
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["figures"])
+router = APIRouter(prefix="/v1", tags=["figures"])
+AccessDep = Annotated[Access, Depends(get_access)]
 
 WindowQuery = Annotated[
     Window,
@@ -27,7 +29,8 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
 
 _AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"}
+    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
+    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
 }
 
 
@@ -70,9 +73,17 @@ def _page(scope_example: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-@router.get("/summary", summary="Figures over every platform", response_model=None, responses=_one("scope", "all"))
-async def summary(figures: Annotated[Figures, Depends(get_figures)], window: WindowQuery = "all") -> JSONResponse:
-    return JSONResponse(figures.body("all", window, "all"))
+@router.get(
+    "/summary",
+    summary="Figures over every platform",
+    response_model=None,
+    responses=_one("scope", "all"),
+    openapi_extra=rule("scope"),
+)
+async def summary(
+    figures: Annotated[Figures, Depends(get_figures)], access: AccessDep, window: WindowQuery = "all"
+) -> JSONResponse:
+    return JSONResponse(figures.body(access.check("all"), window, "all"))
 
 
 @router.get(
@@ -80,13 +91,15 @@ async def summary(figures: Annotated[Figures, Depends(get_figures)], window: Win
     summary="Figures of one platform",
     response_model=None,
     responses=_one("platform", "platform/zendesk", 404),
+    openapi_extra=rule("scope"),
 )
 async def platform(
     platform: Annotated[str, Path(description="platform name, e.g. `zendesk`")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
 ) -> JSONResponse:
-    return _known(figures, "platform", platform, window)
+    return _known(figures, access, "platform", platform, window)
 
 
 @router.get(
@@ -94,28 +107,40 @@ async def platform(
     summary="Figures of one platform account",
     response_model=None,
     responses=_one("account", "account/zendesk/acme", 404),
+    openapi_extra=rule("scope"),
 )
 async def account(
     platform: str,
     account: Annotated[str, Path(description="the account id within the platform")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
 ) -> JSONResponse:
-    return _known(figures, "account", f"{platform}/{account}", window)
+    return _known(figures, access, "account", f"{platform}/{account}", window)
 
 
-def _known(figures: Figures, kind: str, key: str, window: str) -> JSONResponse:
-    """The body of scope ``<kind>/<key>``, or 404 naming what is unknown."""
-    scope = f"{kind}/{key}"
+def _known(figures: Figures, access: Access, kind: str, key: str, window: str) -> JSONResponse:
+    """The body of scope ``<kind>/<key>``; 403 outside the token's reach, then 404 naming what is unknown."""
+    scope = access.check(f"{kind}/{key}")
     if scope not in figures.model:
         raise HTTPException(404, f"unknown {kind} '{key}'")
     return JSONResponse(figures.body(scope, window, kind))
 
 
 def _listing(
-    request: Request, figures: Figures, kind: str, window: str, limit: int, offset: int, platform: str | None, keep=None
+    request: Request,
+    figures: Figures,
+    access: Access,
+    kind: str,
+    window: str,
+    limit: int,
+    offset: int,
+    platform: str | None,
+    keep=None,
 ) -> JSONResponse:
     scopes = figures.model.scopes(kind)
+    if not access.reach.everything:
+        scopes = [s for s in scopes if access.sees(s)]  # a list holds only what the token may see
     if platform is not None:
         prefix = f"{kind}/{platform}/"
         scopes = [s for s in scopes if s.startswith(prefix)]
@@ -137,16 +162,18 @@ def _listing(
     responses=_page("queue/zendesk/billing"),
     description="Queues sorted by scope id (`queue/<platform>/<queue>`); `next` is the URL of the next "
     "page with the same filters, or null.",
+    openapi_extra=rule("list"),
 )
 async def queues(
     request: Request,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
     platform: PlatformFilter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> JSONResponse:
-    return _listing(request, figures, "queue", window, limit, offset, platform)
+    return _listing(request, figures, access, "queue", window, limit, offset, platform)
 
 
 @router.get(
@@ -154,15 +181,17 @@ async def queues(
     summary="One queue, as <platform>/<queue_id> or a unique <queue_id>",
     response_model=None,
     responses=_one("queue", "queue/zendesk/billing", 404, 409),
+    openapi_extra=rule("scope"),
 )
 async def queue(
     queue_key: Annotated[
         str, Path(description="`<platform>/<queue_id>`, or a bare `<queue_id>` that only one platform uses")
     ],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
 ) -> JSONResponse:
-    return JSONResponse(figures.body(figures.resolve("queue", queue_key), window, "queue"))
+    return JSONResponse(figures.body(figures.resolve("queue", queue_key, access), window, "queue"))
 
 
 @router.get(
@@ -173,15 +202,17 @@ async def queue(
     description="Categories sorted by name (`category/<name>`): the configured ones that have contacts, "
     "and `other` (contacts no rule maps). Empty when no categories are configured "
     "(docs/kpis.md, Categories).",
+    openapi_extra=rule("list"),
 )
 async def categories(
     request: Request,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> JSONResponse:
-    return _listing(request, figures, "category", window, limit, offset, None)
+    return _listing(request, figures, access, "category", window, limit, offset, None)
 
 
 @router.get(
@@ -189,13 +220,15 @@ async def categories(
     summary="One issue category: every KPI of its contacts, over every platform",
     response_model=None,
     responses=_one("category", "category/billing", 404),
+    openapi_extra=rule("scope"),
 )
 async def category(
     name: Annotated[str, Path(description="category name, e.g. `billing`, or `other`")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
 ) -> JSONResponse:
-    return _known(figures, "category", name, window)
+    return _known(figures, access, "category", name, window)
 
 
 @router.get(
@@ -206,10 +239,12 @@ async def category(
     description="Agents sorted by scope id (`agent/<platform>/<agent>`), optionally only those of a "
     "platform and in a current presence `state`. Agents are not tied to queues by presence "
     "events, so there is no queue filter.",
+    openapi_extra=rule("list"),
 )
 async def agents(
     request: Request,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
     platform: PlatformFilter = None,
     state: Annotated[AgentState | None, Query(description="current presence state")] = None,
@@ -220,6 +255,7 @@ async def agents(
     return _listing(
         request,
         figures,
+        access,
         "agent",
         window,
         limit,
@@ -238,10 +274,12 @@ async def agents(
     "one platform uses.",
     response_model=None,
     responses=_one("agent", "agent/zendesk/42", 404, 409),
+    openapi_extra=rule("scope"),
 )
 async def agent(
     agent_key: Annotated[str, Path(description="`<platform>/<agent_id>` or a unique `<agent_id>`")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     window: WindowQuery = "all",
 ) -> JSONResponse:
-    return JSONResponse(figures.body(figures.resolve("agent", agent_key), window, "agent"))
+    return JSONResponse(figures.body(figures.resolve("agent", agent_key, access), window, "agent"))

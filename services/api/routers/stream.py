@@ -10,8 +10,9 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from services.api.deps import require_token_or_query, valid_token
+from services.api.deps import Access, get_stream_access
 from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEvents
+from services.api.reach import Reach, rule
 from services.api.schemas import Error, Window
 from services.api.stream import ChangeFeed, ScopeFilter
 
@@ -29,25 +30,28 @@ _EXAMPLE = (
 @router.get(
     "/stream",
     summary="Live figures as server-sent events",
-    dependencies=[Depends(require_token_or_query)],
     response_class=StreamingResponse,
+    openapi_extra=rule("stream"),
     description=(
         'First `event: snapshot` with `data: {"scopes": [<scope body>, ...]}` (every matching scope), then '
         "`event: update` with `data: <scope body>` for each scope whose figures changed, at most one per scope "
         "per 0.5 s. Every event has an increasing `id:`; `: keepalive` every 15 s. Reconnecting with "
         "`Last-Event-ID` replays the changes after that id (current figures of every scope that changed since), "
-        "or sends a fresh snapshot when the id is too old or unknown."
+        "or sends a fresh snapshot when the id is too old or unknown. With tokens on, the stream carries only the "
+        "scopes the token may see (docs/api.md, Roles): the scopes asked for, within its reach."
     ),
     responses={
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
             "description": "an endless event stream",
         },
-        401: {"model": Error, "description": "bearer token missing or invalid (only when tokens are on)"},
+        401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
+        403: {"model": Error, "description": "a metrics token"},
     },
 )
 async def stream(
     request: Request,
+    access: Annotated[Access, Depends(get_stream_access)],
     scope: Annotated[
         list[str],
         Query(
@@ -59,16 +63,18 @@ async def stream(
     window: Annotated[Window, Query(description="window of the bodies")] = "15m",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description="resume after this id")] = None,
 ) -> StreamingResponse:
-    return await open_stream(request, scope, window, last_event_id)
+    return await open_stream(request, scope, window, last_event_id, access)
 
 
-async def open_stream(request: Request, scope: list[str], window: str, last_event_id: str | None) -> StreamingResponse:
-    """The stream of one client, its parameters already checked."""
+async def open_stream(
+    request: Request, scope: list[str], window: str, last_event_id: str | None, access: Access
+) -> StreamingResponse:
+    """The stream of one client, its parameters and token already checked: the scopes asked for, within reach."""
     state = request.app.state
     feed: ChangeFeed = state.change_feed
     shared: SharedEvents = state.shared_events
     keepalive_s: float = state.keepalive_s
-    match = ScopeFilter(scope)
+    match = ScopeFilter(scope).within(access.reach.stream_filter())
     model = state.figures.model
     gzip = "gzip" in request.headers.get("accept-encoding", "").lower()  # browsers' EventSource ask for it
 
@@ -149,23 +155,29 @@ class LightStream:
         request = Request(scope, receive)
         params = request.query_params
         scopes, window = params.getlist("scope"), params.get("window", "15m")
-        if window in WINDOWS and len(scopes) <= MAX_SCOPES and _token_accepted(request):
-            response = await open_stream(request, scopes, window, request.headers.get("last-event-id"))
+        access = _accepted(request) if window in WINDOWS and len(scopes) <= MAX_SCOPES else None
+        if access is not None:
+            response = await open_stream(request, scopes, window, request.headers.get("last-event-id"), access)
             await response(scope, receive, send)
         else:
             await self.documented.handle(scope, receive, send)
 
 
-def _token_accepted(request: Request) -> bool:
-    """What ``deps.require_token_or_query`` lets through (a refusal is left to it, for its documented 401)."""
-    settings = request.app.state.settings
-    if not settings.api_tokens:
-        return True
-    token = request.query_params.get("access_token")
-    if token is None:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        token = credentials if scheme.lower() == "bearer" else None
-    return valid_token(settings, token)
+def _accepted(request: Request) -> Access | None:
+    """What ``deps.get_stream_access`` lets through; None leaves a refusal to it (its documented, counted 401/403)."""
+    tokens = request.app.state.tokens
+    book = tokens.current()
+    grant = None
+    if book.enabled:
+        token = request.query_params.get("access_token")
+        if token is None:
+            scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+            token = credentials if scheme.lower() == "bearer" else None
+        found = book.lookup(token, tokens.clock())
+        if isinstance(found, str) or found.role == "metrics":
+            return None
+        grant = found
+    return Access(Reach(grant, request.app.state.read_model), request)
 
 
 def light_route() -> Route:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.api import outliers
-from services.api.deps import Figures, get_figures, require_token
+from services.api.deps import Access, Figures, get_access, get_figures
 from services.api.judgements import light_prefix, queue_parts
 from services.api.periods import day_calendar
+from services.api.reach import rule
 from services.api.routers.insights import MinAgents, MinVolume, Period, QueueKey, Threshold
 from services.api.schemas import Error
 from services.api.scopeview import ScopeView
@@ -23,10 +24,12 @@ from services.api.training import training_body
 from services.common.events import from_epoch_ms
 from services.domain.scopes import parse_agent_category_scope, parse_light_scope
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], tags=["teams"])
+router = APIRouter(prefix="/v1", tags=["teams"])
+AccessDep = Annotated[Access, Depends(get_access)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing or invalid (only when DESKPULSE_API_TOKENS is set)"},
+    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
+    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
     409: {"model": Error, "description": "a bare id several platforms use"},
 }
 
@@ -93,13 +96,15 @@ def team(figures: Figures, queue_scope: str, period: str) -> dict[str, Any] | No
     "is better), and the agent's current state and open contacts; the same per issue category; and the "
     "queue's goals over a period (`period_goals`: to date, projected, what the rest needs, status).",
     responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
+    openapi_extra=rule("people"),
 )
 async def queue_team(
     queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
 ) -> JSONResponse:
-    body = team(figures, figures.resolve("queue", queue_key), period)
+    body = team(figures, figures.resolve("queue", queue_key, access, people=True), period)
     if body is None:
         raise HTTPException(404, f"unknown queue '{queue_key}'")
     return JSONResponse(body)
@@ -115,16 +120,18 @@ async def queue_team(
     "the same rule and minimum volumes as `/outliers`: an agent far worse than the others handling the same "
     "kind of contact, with enough contacts to say so); `flagged` lists those cells, the highest score first.",
     responses={404: {"model": Error, "description": "unknown queue"}, **_ERRORS},
+    openapi_extra=rule("people"),
 )
 async def queue_training(
     queue_key: QueueKey,
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
     min_volume: MinVolume = 10,
     threshold: Threshold = 3.5,
     min_agents: MinAgents = 5,
 ) -> JSONResponse:
-    scope = figures.resolve("queue", queue_key)
+    scope = figures.resolve("queue", queue_key, access, people=True)
     model = figures.model
     view = model.view(scope)
     if view is None:
@@ -172,19 +179,21 @@ async def queue_training(
     description="For every queue the agent worked in over the period (most resolved first): the agent's row of "
     "`/v1/queues/{queue}/team`, the team's median and the queue's goals.",
     responses={404: {"model": Error, "description": "unknown agent"}, **_ERRORS},
+    openapi_extra=rule("scope"),
 )
 async def agent_teams(
     agent_key: Annotated[str, Path(description="`<platform>/<agent_id>` or a unique id")],
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
 ) -> JSONResponse:
-    scope = figures.resolve("agent", agent_key)
+    scope = figures.resolve("agent", agent_key, access)
     _, platform, agent = scope.split("/", 2)
     items = []
     for light in figures.model.under(f"queue_agent/{platform}/"):
         _, _, queue, who = parse_light_scope(light)
-        if who != agent:
-            continue
+        if who != agent or not access.sees(f"queue/{platform}/{queue}"):
+            continue  # the teams the token sees (an agent's own are theirs; a manager's are their teams)
         body = team(figures, f"queue/{platform}/{queue}", period)
         row = next((r for r in body["agents"] if r["agent"] == agent), None) if body else None
         if body is None or row is None:
@@ -214,10 +223,12 @@ async def agent_teams(
     "period before (yesterday; the 7 days before the week), each quality figure against the queue's goal, and "
     "how many goals it misses (`missed`) or meets by less than a tenth (`near`). Sorted worst first: most "
     "goals missed, then narrowly met, then the highest complaint rate.",
-    responses={401: _ERRORS[401]},
+    responses={401: _ERRORS[401], 403: _ERRORS[403]},
+    openapi_extra=rule("list"),
 )
 async def every_team(
     figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
     period: Period = "week",
     platform: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> JSONResponse:
@@ -225,6 +236,8 @@ async def every_team(
     items = []
     for scope in model.scopes("queue"):
         if platform is not None and not scope.startswith(f"queue/{platform}/"):
+            continue
+        if not access.sees(scope):
             continue
         view = model.view(scope)
         if view is None:
