@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.api.tokens import TokenBook, TokensFileError, counted, load_file
+from services.common.clock import wall_ms
 from services.common.localkafka import from_settings
 from services.common.settings import Settings, get_settings, is_loopback
 
@@ -221,7 +223,7 @@ def sla_check(path: Path | None) -> Check:
     )
 
 
-def write_path_check(host: str, environ: Mapping[str, str]) -> Check:
+def write_path_check(host: str, environ: Mapping[str, str], allow_open: bool = False) -> Check:
     """Who may POST events: the canonical endpoint takes any event unless its secret is set."""
     if environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL"):
         return Check("write path", "ok", "the canonical webhook needs its secret")
@@ -229,12 +231,35 @@ def write_path_check(host: str, environ: Mapping[str, str]) -> Check:
         return Check(
             "write path", "ok", f"ingest listens on {host} only: the canonical webhook is open to this machine"
         )
-    return Check(
-        "write path",
-        "warn",
-        f"ingest listens on {host} and the canonical webhook takes any event from anyone who can reach it",
-        "set DESKPULSE_WEBHOOK_SECRET_CANONICAL (docs/configuration.md)",
-    )
+    what = f"ingest listens on {host} and the canonical webhook takes any event from anyone who can reach it"
+    fix = "set DESKPULSE_WEBHOOK_SECRET_CANONICAL (docs/configuration.md)"
+    if allow_open:
+        return Check("write path", "warn", f"{what} (DESKPULSE_ALLOW_OPEN_WRITES=true)", fix)
+    return Check("write path", "fail", f"{what}: ingest refuses to start so", fix)
+
+
+def tokens_check(path: Path | None, flat: int, now_ms: int) -> Check:
+    """The tokens file: readable, and what it holds (roles, expired entries, a token for Prometheus)."""
+    if path is None:
+        detail = f"no tokens file; {flat} director token(s) in DESKPULSE_API_TOKENS" if flat else "no tokens file"
+        return Check("api tokens", "ok", detail)
+    try:
+        grants = load_file(path)
+    except TokensFileError as exc:
+        return Check("api tokens", "fail", str(exc), "fix the file (docs/api.md, Roles); the API refuses it")
+    book = TokenBook(grants, roles_file=True)
+    expired = sorted(g.name for g in grants.values() if g.expires_ms is not None and g.expires_ms <= now_ms)
+    detail = f"{path}: {counted(book.counts())}"
+    if expired:
+        return Check("api tokens", "warn", f"{detail}; expired: {', '.join(expired)}", "remove or renew them")
+    if not any(g.role in ("metrics", "director") for g in grants.values()):
+        return Check(
+            "api tokens",
+            "warn",
+            f"{detail}; none may read /metrics, which a tokens file closes",
+            "deskpulse token new --role metrics --name Prometheus (docs/metrics.md)",
+        )
+    return Check("api tokens", "ok", detail)
 
 
 def read_path_check(host: str, tokens: int) -> Check:
@@ -246,7 +271,7 @@ def read_path_check(host: str, tokens: int) -> Check:
         "read path",
         "warn",
         f"the API listens on {host} without tokens: every figure is open to the network",
-        "set DESKPULSE_API_TOKENS (docs/api.md, Authentication)",
+        "set DESKPULSE_API_TOKENS_FILE (docs/api.md, Roles)",
     )
 
 
@@ -321,8 +346,9 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
         kafka_check(bootstrap, jars, cached, probes.kafka(bootstrap) if bootstrap else None),
         sla_check(settings.sla_config),
         platform_secrets_check(probes.environ, settings.webhook_secrets_file),
-        write_path_check(settings.ingest_host, probes.environ),
-        read_path_check(settings.api_host, len(settings.api_tokens)),
+        write_path_check(settings.ingest_host, probes.environ, settings.allow_open_writes),
+        tokens_check(settings.api_tokens_file, len(settings.api_tokens), wall_ms()),
+        read_path_check(settings.api_host, len(settings.api_tokens) + _file_tokens(settings.api_tokens_file)),
         data_dir_check(settings.data_dir, _writable(settings.data_dir)),
     ]
     if bootstrap is not None and next(c for c in checks if c.name == "kafka").status == "ok":
@@ -336,6 +362,13 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
         running = not free and name != "local Kafka" and probes.deskpulse_on(host, port)
         checks.append(port_check(name, host, port, free, running))
     return checks
+
+
+def _file_tokens(path: Path | None) -> int:
+    try:
+        return len(load_file(path)) if path is not None else 0
+    except TokensFileError:
+        return 0
 
 
 def report(checks: list[Check]) -> str:

@@ -239,3 +239,35 @@ def test_docs_render_offline_from_the_projects_own_swagger_ui(browser):
 
 def client_paths(url: str) -> list[str]:
     return list(httpx.get(f"{url}/openapi.json").json()["paths"])
+
+
+def test_each_page_asks_for_a_token_and_says_what_one_outside_its_reach_cannot_see(browser, tmp_path):
+    """Roles in the browser: an agent's token opens the agent's own page, gets the refusal's reason on the team
+    page (it names other agents), and a page opened without a token asks for one in a form (never in the URL)."""
+    from services.domain.slaconfig import SlaConfig
+    from tests.support.access import CONFIG, GRANTS, ME, floor, tokens_file
+
+    _, model = floor()
+    settings = Settings(api_tokens_file=tokens_file(tmp_path / "tokens.yaml"))
+    with served(create_app(settings, read_model=model, consume=False, sla=SlaConfig.load(CONFIG))) as url:
+        browser.get(f"{url}/agent/zendesk/{ME}?token={GRANTS['agent'][0]}")
+        wait_for(browser, "the agent's teams", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".team")) >= 1)
+        assert not browser.find_elements(By.ID, "access-notice")
+        assert "token=" not in browser.current_url
+
+        browser.get(f"{url}/team/zendesk/billing")  # the token stays in the tab, not in the address
+        notice = wait_for(browser, "the refusal", lambda d: d.find_elements(By.ID, "access-notice"))[0]
+        assert "Not in this token's reach" in notice.text and "not other agents'" in notice.text
+        screenshot(browser, "pages-denied")
+
+        browser.execute_script("sessionStorage.clear()")
+        browser.get(f"{url}/director")
+        form = wait_for(browser, "the token form", lambda d: d.find_elements(By.CSS_SELECTOR, "#access-notice form"))
+        assert "needs a token" in text(browser, "#access-notice")
+        form[0].find_element(By.TAG_NAME, "input").send_keys(GRANTS["director"][0])
+        form[0].find_element(By.TAG_NAME, "button").click()
+        wait_for(browser, "the teams", lambda d: not d.find_elements(By.ID, "access-notice")
+                 and len(d.find_elements(By.CSS_SELECTOR, "#teams tbody tr")) == len(model.scopes("queue")))
+        with_token = [u for _, u in requests_made(browser) if "token" in u and "/v1/stream" not in u]
+        assert with_token == [f"{url}/agent/zendesk/{ME}?token={GRANTS['agent'][0]}"]  # only the one the user opened
+        browser.get("about:blank")

@@ -38,11 +38,39 @@
       return response.json().then(function (body) {
         if (!response.ok) {
           var detail = body && body.detail;
-          throw new Error(response.status + ": " + (typeof detail === "string" ? detail : JSON.stringify(detail)));
+          detail = typeof detail === "string" ? detail : JSON.stringify(detail);
+          if (response.status === 401 || response.status === 403) accessNotice(response.status, detail);
+          throw new Error(response.status + ": " + detail);
         }
         return body;
       });
     });
+  }
+
+  // 401: ask for a token (kept in this tab's sessionStorage, never in the URL); 403: say what the token cannot see.
+  function accessNotice(status, detail) {
+    var box = document.getElementById("access-notice");
+    if (box && box.dataset.status === String(status)) return;
+    if (!box) {
+      box = el("div", { id: "access-notice", className: "access-notice", role: "alert" });
+      document.body.insertBefore(box, document.body.firstChild);
+    }
+    box.dataset.status = String(status);
+    if (status === 403) {
+      box.replaceChildren(el("p", { text: "Not in this token's reach: " + detail }));
+      return;
+    }
+    var input = el("input", { type: "password", autocomplete: "off", "aria-label": "API token", placeholder: "token" });
+    var form = el("form", {}, [input, el("button", { type: "submit", text: "Open" })]);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var given = input.value.trim();
+      if (!given) return;
+      try { sessionStorage.setItem(TOKEN_KEY, given); } catch (err) { /* storage off: this load only */ }
+      window.__deskpulseToken = given;
+      window.location.reload();
+    });
+    box.replaceChildren(el("p", { text: "This page needs a token (" + detail + "). It stays in this tab only." }), form);
   }
 
   function encodeScope(scope) {

@@ -149,3 +149,30 @@ def test_readiness_reports_the_events_the_aggregator_refused_for_being_from_the_
     assert body["status"] == "ready" and body["future_events"] == {
         "refused": 3, "last": {"event_id": "y", "platform": "canonical", "occurred_at": "2030-01-01T00:00:00.000Z",
                                "ahead_seconds": 100_000_000.0, "refused_at": "2026-11-18T11:08:19.000Z"}}
+
+
+def test_beyond_loopback_without_tokens_the_api_says_so_at_start_and_on_readyz(caplog, tmp_path):
+    import logging
+
+    from services.api.tokens import hash_token
+
+    with caplog.at_level(logging.WARNING, logger="services.api.app"):
+        app = create_app(Settings(api_host="0.0.0.0"), read_model=ReadModel(), consume=False)
+    assert "OPEN: the API listens on 0.0.0.0 without tokens" in caplog.text
+    with TestClient(app) as client:
+        assert "open to anyone who can reach it" in client.get("/readyz").json()["warning"]
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(f"tokens:\n  - {{name: ops, role: director, sha256: {hash_token('t')}}}\n")
+    for settings in (Settings(api_host="0.0.0.0", api_tokens="t"), Settings(api_host="0.0.0.0", api_tokens_file=tokens),
+                     Settings(api_host="127.0.0.1")):
+        with TestClient(create_app(settings, read_model=ReadModel(), consume=False)) as client:
+            assert "warning" not in client.get("/readyz").json()
+
+
+def test_a_broken_tokens_file_stops_the_api_from_starting(tmp_path):
+    from services.api.app import ConfigError
+
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("tokens:\n  - {name: ops, role: boss, sha256: x}\n")
+    with pytest.raises(ConfigError, match="'role' must be one of"):
+        create_app(Settings(api_tokens_file=tokens), read_model=ReadModel(), consume=False)

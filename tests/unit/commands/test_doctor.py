@@ -70,15 +70,16 @@ def test_the_sla_config_is_loaded_as_the_services_load_it(tmp_path):
     assert doctor.sla_check(None).status == "ok"
 
 
-@pytest.mark.parametrize(("host", "environ", "status"), [
-    ("127.0.0.1", {}, "ok"),
-    ("0.0.0.0", {}, "warn"),  # containers, Kubernetes: anyone who reaches ingest may write events
-    ("0.0.0.0", {"DESKPULSE_WEBHOOK_SECRET_CANONICAL": "s"}, "ok"),
+@pytest.mark.parametrize(("host", "environ", "allow_open", "status"), [
+    ("127.0.0.1", {}, False, "ok"),
+    ("0.0.0.0", {}, False, "fail"),  # containers, Kubernetes: ingest refuses to start so
+    ("0.0.0.0", {}, True, "warn"),  # the operator accepted it (DESKPULSE_ALLOW_OPEN_WRITES)
+    ("0.0.0.0", {"DESKPULSE_WEBHOOK_SECRET_CANONICAL": "s"}, False, "ok"),
 ])
-def test_an_open_write_path_beyond_loopback_is_reported(host, environ, status):
-    check = doctor.write_path_check(host, environ)
+def test_an_open_write_path_beyond_loopback_is_reported(host, environ, allow_open, status):
+    check = doctor.write_path_check(host, environ, allow_open)
     assert check.status == status
-    if status == "warn":
+    if status != "ok":
         assert check.fix == "set DESKPULSE_WEBHOOK_SECRET_CANONICAL (docs/configuration.md)"
 
 
@@ -86,6 +87,25 @@ def test_an_open_read_api_beyond_loopback_is_reported():
     assert doctor.read_path_check("0.0.0.0", 0).status == "warn"
     assert doctor.read_path_check("0.0.0.0", 2).status == "ok"
     assert doctor.read_path_check("127.0.0.1", 0).status == "ok"
+
+
+def test_the_tokens_file_is_checked_for_faults_expiry_and_a_token_for_prometheus(tmp_path):
+    from services.api.tokens import hash_token
+
+    now = 1_795_000_000_000  # 2026-11-18
+    path = tmp_path / "tokens.yaml"
+    assert doctor.tokens_check(None, 2, now).detail == "no tokens file; 2 director token(s) in DESKPULSE_API_TOKENS"
+    path.write_text("tokens:\n  - {name: Ana, role: agent, sha256: nope}\n")
+    broken = doctor.tokens_check(path, 0, now)
+    assert broken.status == "fail" and "64 hex digits" in broken.detail
+    lead = f"  - {{name: Leads, role: manager, teams: [zendesk/billing], sha256: {hash_token('m')}}}\n"
+    path.write_text("tokens:\n" + lead)
+    assert doctor.tokens_check(path, 0, now).status == "warn"  # Prometheus could not scrape /metrics
+    path.write_text("tokens:\n" + lead + f"  - {{name: Prom, role: metrics, sha256: {hash_token('p')}}}\n"
+                    + f"  - {{name: Old, role: director, expires: 2026-01-01, sha256: {hash_token('d')}}}\n")
+    check = doctor.tokens_check(path, 0, now)
+    assert check.status == "warn" and check.detail.endswith("expired: Old")
+    assert "1 manager, 1 director, 1 metrics" in check.detail
 
 
 def test_platform_secrets_are_named_never_shown():

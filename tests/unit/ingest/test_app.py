@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 from fastapi.testclient import TestClient
@@ -213,3 +214,33 @@ def test_a_platform_without_a_secret_is_told_which_variable_to_set(publisher):
     assert "'zendesk: {default: <secret>}'" in plain.json()["detail"]
     assert "add 'acme' under 'zendesk' in the file DESKPULSE_WEBHOOK_SECRETS_FILE names" in for_account.json()["detail"]
     assert publisher.records == []
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])
+def test_beyond_loopback_without_the_canonical_secret_ingest_refuses_to_start(host):
+    from services.ingest.app import OpenWritePath
+    from services.ingest.secrets import SecretStore
+
+    with pytest.raises(OpenWritePath) as refused:
+        create_app(Settings(ingest_host=host), InMemoryPublisher(), SecretStore({}))
+    assert "DESKPULSE_WEBHOOK_SECRET_CANONICAL" in str(refused.value)
+    assert "DESKPULSE_ALLOW_OPEN_WRITES=true" in str(refused.value)
+    # the secret, or the operator's explicit opt-out, or loopback: it starts
+    create_app(Settings(ingest_host=host), InMemoryPublisher(), SecretStore({"canonical": {"default": ["s"]}}))
+    create_app(Settings(ingest_host=host, allow_open_writes=True), InMemoryPublisher(), SecretStore({}))
+    create_app(Settings(ingest_host="127.0.0.1"), InMemoryPublisher(), SecretStore({}))
+
+
+def test_the_cli_says_why_ingest_will_not_start(monkeypatch, capsys):
+    from services import cli
+    from services.common.settings import get_settings
+
+    monkeypatch.setenv("DESKPULSE_INGEST_HOST", "0.0.0.0")
+    for name in [n for n in os.environ if n.startswith("DESKPULSE_WEBHOOK_SECRET")]:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["ingest"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "deskpulse ingest: ingest listens on 0.0.0.0" in capsys.readouterr().err
