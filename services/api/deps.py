@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +14,7 @@ from services.api.goals import goals_body
 from services.api.periods import day_calendar, trend_body
 from services.api.reach import Reach
 from services.api.readmodel import ReadModel
+from services.api.schemas import Error
 from services.api.staffing import StaffingConfig, scope_staffing
 from services.api.staffing import empty as empty_staffing
 from services.api.tokens import Grant, Tokens
@@ -196,6 +198,14 @@ async def get_stream_access(
 ) -> Access:
     """As :func:`get_access`, also accepting ``?access_token=`` (browsers' EventSource cannot set headers)."""
     return figures_access(request, access_token if access_token is not None else _bearer_token(credentials))
+
+
+AccessDep = Annotated[Access, Depends(get_access)]
+# The refusals every figures route documents (docs/api.md, Authentication and Roles).
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
+    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
+}
 
 
 async def require_metrics(

@@ -2,8 +2,8 @@
 
 Data only. ``services/api/metrics.py`` renders it, ``docs/metrics.md`` documents it (tests hold the three
 together), and the Prometheus rules (deploy/prometheus/rules) and Grafana dashboards use its names. Labels are
-bounded (platform, queue, agent, state, metric, result, rating, category, nps, channel, period, verdict); never
-contact ids or free text.
+bounded (platform, queue, agent, state, metric, result, rating, category, nps, channel, period, verdict, route,
+reason); never contact ids or free text.
 
 Each family says what it shows: ``source`` is the read-model figure (a counter of the ``all`` window's totals,
 a live figure, a staffing figure), ``scale`` the factor to base units. Histograms come from the aggregator's

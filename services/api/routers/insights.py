@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.api import outliers
-from services.api.deps import Access, Figures, get_access, get_figures
+from services.api.deps import AUTH_ERRORS, AccessDep, Figures, get_figures
 from services.api.judgements import judge_queue, summary
 from services.api.periods import day_calendar, days_body
 from services.api.reach import rule
 from services.api.schemas import Error
 
 router = APIRouter(prefix="/v1", tags=["insights"])
-AccessDep = Annotated[Access, Depends(get_access)]
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
-    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
-}
+
 _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")
 
 
@@ -33,7 +29,7 @@ _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")
     "the default days for the rest (docs/kpis.md, Per day and per week). Each day: contacts created "
     "and resolved, complaints and complaint rate, reopen rate, one-touch rate, CSAT, average first "
     "response, and the workload (replies, answered, handled, resolved; per channel for agents).",
-    responses={404: {"model": Error, "description": "unknown scope"}, **_AUTH},
+    responses={404: {"model": Error, "description": "unknown scope"}, **AUTH_ERRORS},
     openapi_extra=rule("scope"),
 )
 async def days(
@@ -94,7 +90,7 @@ def _rule(min_volume: int, threshold: float, min_agents: int) -> outliers.Rule:
     responses={
         404: {"model": Error, "description": "unknown queue"},
         409: {"model": Error, "description": "a bare queue id several platforms use"},
-        **_AUTH,
+        **AUTH_ERRORS,
     },
     openapi_extra=rule("people"),
 )
@@ -120,7 +116,7 @@ async def queue_outliers(
     response_model=None,
     description="One summary per queue (findings without the full distributions), process-level first, then "
     "agent-level; `/v1/queues/{queue}/outliers` has the figures behind each.",
-    responses=_AUTH,
+    responses=AUTH_ERRORS,
     openapi_extra=rule("list"),
 )
 async def every_queue_outliers(

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.api import examples
-from services.api.deps import Access, Figures, get_access, get_figures
+from services.api.deps import AUTH_ERRORS, Access, AccessDep, Figures, get_figures
 from services.api.reach import rule
 from services.api.schemas import AgentState, Error, Page, ScopeBody, Window
 
 router = APIRouter(prefix="/v1", tags=["figures"])
-AccessDep = Annotated[Access, Depends(get_access)]
 
 WindowQuery = Annotated[
     Window,
@@ -28,16 +27,11 @@ PlatformFilter = Annotated[str | None, Query(min_length=1, max_length=200, descr
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
-    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
-}
-
 
 def _one(kind: str, scope_example: str, *codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {
         200: {"model": ScopeBody, "content": {"application/json": {"example": examples.body(scope_example)}}},
-        **_AUTH,
+        **AUTH_ERRORS,
     }
     if 404 in codes:
         out[404] = {
@@ -69,7 +63,7 @@ def _page(scope_example: str) -> dict[int | str, dict[str, Any]]:
                 "application/json": {"example": {"items": [examples.body(scope_example)], "total": 1, "next": None}}
             },
         },
-        **_AUTH,
+        **AUTH_ERRORS,
     }
 
 

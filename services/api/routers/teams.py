@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.api import outliers
-from services.api.deps import Access, Figures, get_access, get_figures
+from services.api.deps import AUTH_ERRORS, AccessDep, Figures, get_figures
 from services.api.judgements import light_prefix, queue_parts
 from services.api.periods import day_calendar
 from services.api.reach import rule
@@ -25,11 +25,9 @@ from services.common.events import from_epoch_ms
 from services.domain.scopes import parse_agent_category_scope, parse_light_scope
 
 router = APIRouter(prefix="/v1", tags=["teams"])
-AccessDep = Annotated[Access, Depends(get_access)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "bearer token missing, unknown or expired (only when tokens are on)"},
-    403: {"model": Error, "description": "a metrics token, or a scope outside the token's reach"},
+    **AUTH_ERRORS,
     409: {"model": Error, "description": "a bare id several platforms use"},
 }
 
