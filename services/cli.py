@@ -189,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     agg.set_defaults(func=cmd_aggregator)
 
     # Further commands live in one module each under services/commands/, with a register(sub) function.
-    from services.commands import doctor, example, replay, staffing, token, webhooks
+    from services.commands import backfill, doctor, example, replay, staffing, token, webhooks
 
-    for module in (webhooks, staffing, replay, example, doctor, token):
+    for module in (webhooks, staffing, replay, backfill, example, doctor, token):
         module.register(sub)
     return parser
 

@@ -1,0 +1,60 @@
+"""What a platform's backfill module provides, and the request/page/connection shapes they share.
+
+A module ``services/ingest/backfill/<platform>.py`` has:
+
+- ``NAME``: the platform, as in ``/webhooks/<platform>``;
+- ``ENV``: the environment variables it reads (names only; values are secrets and never printed);
+- ``connect(environ, url) -> Connection``: where and how to call the API (``url`` overrides the configured base);
+- ``first(connection, since_ms) -> Request``: the first page of records changed since ``since_ms``;
+- ``parse(document, connection) -> Page``: a page's records and the request of the next page (None: done);
+- ``to_events(record, connection) -> list[dict]``: the canonical event documents of one record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BackfillError(RuntimeError):
+    """A backfill cannot go on; the message says what to fix (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    url: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_state(self) -> dict[str, Any]:
+        return {"url": self.url, "params": dict(self.params)}
+
+    @classmethod
+    def from_state(cls, value: Mapping[str, Any]) -> Request:
+        return cls(str(value["url"]), dict(value.get("params") or {}))
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Any]
+    next: Request | None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A platform API's base URL, the request headers that authenticate (secret), and the account they reach."""
+
+    base_url: str
+    headers: Mapping[str, str]
+    account: str | None = None
+
+    def __repr__(self) -> str:  # the headers hold credentials
+        return f"Connection({self.base_url!r}, account={self.account!r})"
+
+
+def required(environ: Mapping[str, str], names: tuple[str, ...], platform: str) -> list[str]:
+    """The values of ``names``; a BackfillError naming every one that is missing."""
+    missing = [n for n in names if not environ.get(n)]
+    if missing:
+        raise BackfillError(f"backfill {platform}: set {', '.join(missing)} (docs/backfill.md)")
+    return [environ[n] for n in names]
