@@ -243,7 +243,9 @@ def client_paths(url: str) -> list[str]:
 
 def test_each_page_asks_for_a_token_and_says_what_one_outside_its_reach_cannot_see(browser, tmp_path):
     """Roles in the browser: an agent's token opens the agent's own page, gets the refusal's reason on the team
-    page (it names other agents), and a page opened without a token asks for one in a form (never in the URL)."""
+    page (it names other agents), and a page opened without a token asks for one in a form (never in the URL);
+    the director's page then downloads the goal attainment CSV with that token."""
+    from services.api.export import COLUMNS
     from services.domain.slaconfig import SlaConfig
     from tests.support.access import CONFIG, GRANTS, ME, floor, tokens_file
 
@@ -268,6 +270,18 @@ def test_each_page_asks_for_a_token_and_says_what_one_outside_its_reach_cannot_s
         form[0].find_element(By.TAG_NAME, "button").click()
         wait_for(browser, "the teams", lambda d: not d.find_elements(By.ID, "access-notice")
                  and len(d.find_elements(By.CSS_SELECTOR, "#teams tbody tr")) == len(model.scopes("queue")))
-        with_token = [u for _, u in requests_made(browser) if "token" in u and "/v1/stream" not in u]
+        made = requests_made(browser)
+
+        # the director's CSV export, fetched with the token the tab holds and saved as a file
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        browser.find_element(By.ID, "export-attainment").click()
+        saved = wait_for(browser, "the CSV", lambda d: [p for p in downloads.glob("*.csv")])[0]
+        wait_for(browser, "the whole file", lambda d: saved.read_text().count("\n") > len(model.scopes("queue")))
+        assert saved.name == "attainment-week.csv"
+        assert saved.read_text().splitlines()[0] == ",".join(COLUMNS)
+        made += requests_made(browser)
+        with_token = [u for _, u in made if "token" in u and "/v1/stream" not in u]
         assert with_token == [f"{url}/agent/zendesk/{ME}?token={GRANTS['agent'][0]}"]  # only the one the user opened
         browser.get("about:blank")

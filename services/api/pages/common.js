@@ -73,6 +73,28 @@
     box.replaceChildren(el("p", { text: "This page needs a token (" + detail + "). It stays in this tab only." }), form);
   }
 
+  // A file from the API (a CSV export), fetched with the token (a plain link could not send it) and saved.
+  function download(path, filename) {
+    var headers = {};
+    var t = token();
+    if (t) headers.Authorization = "Bearer " + t;
+    return fetch(root + path, { headers: headers }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (body) {
+          if (response.status === 401 || response.status === 403) accessNotice(response.status, body.detail);
+          throw new Error(response.status + ": " + body.detail);
+        });
+      }
+      return response.blob().then(function (blob) {
+        var link = el("a", { href: URL.createObjectURL(blob), download: filename });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+      });
+    });
+  }
+
   function encodeScope(scope) {
     return scope.split("/").map(encodeURIComponent).join("/");
   }
@@ -328,6 +350,7 @@
   window.deskpulse = {
     root: root,
     api: api,
+    download: download,
     encodeScope: encodeScope,
     stream: stream,
     setStatus: setStatus,

@@ -149,6 +149,11 @@
     }));
   }
 
+  document.getElementById("export-attainment").addEventListener("click", function () {
+    dp.download("v1/export/attainment.csv?period=" + period, "attainment-" + period + ".csv")
+      .catch(function (e) { dp.showError("teams", e); });
+  });
+
   function loadPeriod() {
     dp.api("v1/teams?period=" + period).then(renderTeams).catch(function (e) { dp.showError("teams", e); });
     dp.api("v1/outliers?period=" + period).then(renderFindings).catch(function (e) { dp.showError("findings", e); });

@@ -5,14 +5,17 @@ goals (``/v1/teams``): the figures of the team manager's, the agent's and the di
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.api import outliers
 from services.api.deps import AUTH_ERRORS, AccessDep, Figures, get_figures
+from services.api.export import COLUMNS, attainment_rows, csv_text
 from services.api.judgements import light_prefix, queue_parts
 from services.api.periods import day_calendar
 from services.api.reach import rule
@@ -22,7 +25,7 @@ from services.api.scopeview import ScopeView
 from services.api.teams import period_goal, queue_period, team_body, worst_first
 from services.api.training import training_body
 from services.common.events import from_epoch_ms
-from services.domain.scopes import parse_agent_category_scope, parse_light_scope
+from services.domain.scopes import light_scope, parse_agent_category_scope, parse_light_scope
 
 router = APIRouter(prefix="/v1", tags=["teams"])
 
@@ -256,3 +259,52 @@ async def every_team(
         )
     items.sort(key=worst_first)
     return JSONResponse({"period": period, "items": items, "total": len(items)})
+
+
+@router.get(
+    "/export/attainment.csv",
+    summary="Goal attainment as CSV: every team and every agent in it, each goal over the period",
+    response_class=StreamingResponse,
+    description="One row per goal of each queue (`level` = `team`) and of each agent who worked in it (`agent`): "
+    "the figure over the period, the goal, `status` (`met`, `near`, `missed`, empty without data) and, for agents, "
+    "the figure minus the team's median (`versus_team`, positive is better), with the resolved volume beside it. "
+    "Columns: " + ", ".join(f"`{c}`" for c in COLUMNS) + ". The same figures as `/v1/queues/{queue}/team`; "
+    "goals from the SLA config, so no rows without one. Filter `platform`; only the teams and agents the token "
+    "sees (an agent token: their teams' rows and their own).",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **AUTH_ERRORS},
+    openapi_extra=rule("list"),
+)
+async def attainment_csv(
+    figures: Annotated[Figures, Depends(get_figures)],
+    access: AccessDep,
+    period: Period = "week",
+    platform: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> StreamingResponse:
+    queues = [
+        q
+        for q in figures.model.scopes("queue")
+        if (platform is None or q.startswith(f"queue/{platform}/")) and access.sees(q)
+    ]
+
+    async def rows():
+        yield csv_text([COLUMNS])
+        for queue in queues:
+            body = team(figures, queue, period)
+            if body is None:
+                continue
+            # an agent's row where the token sees the agent's cell of the team (a manager: everyone; an agent: theirs)
+            agents = [
+                r
+                for r in body["agents"]
+                if access.sees(light_scope("queue_agent", body["platform"], body["id"], r["agent"]))
+            ]
+            yield csv_text(attainment_rows(body, agents))
+            await asyncio.sleep(0)  # one queue at a time: other requests go on between them
+
+    label = re.sub(r"[^a-z0-9_]", "_", platform or "all")  # a header holds Latin-1 only: no user text as is
+    filename = f"attainment-{label}-{period}.csv"
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -6,6 +6,8 @@ not know, fails here. What each token should see is written independently of rea
 Every 200 body is searched for scope ids outside the token's reach (and, for agent tokens, other agents' ids).
 """
 
+import csv
+import io
 import json
 import re
 import tempfile
@@ -200,6 +202,7 @@ LISTS = {
     "/v1/categories": ("category", False),
     "/v1/teams": ("queue", False),
     "/v1/outliers": ("queue", True),
+    "/v1/export/attainment.csv": ("queue", False),
 }
 
 
@@ -216,6 +219,13 @@ def test_lists_hold_exactly_what_the_token_may_see(app, client, who):
             assert response.status_code == 403, route.path
             continue
         assert response.status_code == 200, (who, route.path, response.text)
+        if route.path.endswith(".csv"):
+            rows = list(csv.DictReader(io.StringIO(response.text)))
+            assert {f"queue/{r['platform']}/{r['queue']}" for r in rows} == {
+                s for s in model.scopes(kind) if expected(who, s)}, who
+            assert all(expected(who, f"agent/{r['platform']}/{r['agent']}") for r in rows if r["level"] == "agent")
+            assert not any(r["agent"] in others(who) for r in rows) or who not in ("agent", "lead")
+            continue
         body = response.json()
         listed = {item["scope"] for item in body["items"]}
         want = {s for s in model.scopes(kind) if expected(who, s, people)}
