@@ -11,9 +11,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python 3.11 or newer")'
-	@if [ -z "$$DESKPULSE_KAFKA_BOOTSTRAP" ]; then for tool in java mvn; do command -v $$tool >/dev/null || { \
-	  echo "deskpulse's local Kafka needs Java 17+ and Maven ('$$tool' is not on PATH): on Debian or Ubuntu," \
-	       "run: sudo bash deploy/local/install-prerequisites.sh (or set DESKPULSE_KAFKA_BOOTSTRAP)" >&2; exit 1; }; done; fi
+	@bash deploy/local/check-prerequisites.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
