@@ -245,9 +245,11 @@ class PartitionAggregates:
         published_ms: int,
         agent: dict[str, Any] | None = None,
         future: dict[str, Any] | None = None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """The partial snapshot of ``scope`` on this partition, as published to ``deskpulse.kpis.v1``
-        (``services.domain.snapshot``); ``agent`` for an agent scope, ``future`` for ``all``."""
+        (``services.domain.snapshot``); ``agent`` for an agent scope, ``future`` for ``all``, ``name`` when the
+        partition's events named the queue or agent."""
         state = self.scopes.get(scope) or ScopeState()
         live = {
             **state.live,
@@ -255,7 +257,9 @@ class PartitionAggregates:
             "oldest_queued_ms": state.oldest["queued"].min(),
             **state.clock_summary(stream_ms),
         }
-        return record(scope, self.partition, stream_ms, published_ms, state.totals, state.buckets, live, agent, future)
+        return record(
+            scope, self.partition, stream_ms, published_ms, state.totals, state.buckets, live, agent, future, name
+        )
 
 
 class _Summed(Contribution):

@@ -38,6 +38,7 @@ from services.aggregator.contributions import EMPTY, Contribution, fold_retired,
 from services.aggregator.kpiconfig import DefaultConfig, KpiConfig
 from services.aggregator.kpis import contribution
 from services.common.events import CanonicalEvent
+from services.domain.scopes import scope_id
 from services.domain.snapshot import encode, encode_key
 from services.domain.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
 
@@ -56,6 +57,25 @@ def retired_key(partition: int) -> str:
 def future_key(partition: int) -> str:
     """Key of the record counting the events of ``partition`` refused for being too far in the future."""
     return f"future#{partition}"
+
+
+def name_key(partition: int, scope: str) -> str:
+    """Key of the record of a queue's or an agent's display name as ``partition``'s events last gave it."""
+    return f"name#{partition}#{scope}"
+
+
+def event_names(event: CanonicalEvent) -> list[tuple[str, str]]:
+    """(scope, name) pairs an event gives: ``attributes.queue_name`` with its ``queue_id``, ``attributes.agent_name``
+    with its ``agent_id`` (docs/architecture.md, "Names")."""
+    attributes = event.attributes
+    if not attributes:
+        return []
+    out = []
+    for field, kind, key in (("queue_name", "queue", event.queue_id), ("agent_name", "agent", event.agent_id)):
+        name = attributes.get(field)
+        if key and isinstance(name, str) and name.strip():
+            out.append((scope_id(kind, event.platform, key), name.strip()[:256]))
+    return out
 
 
 DEFAULT_RETENTION = Retention()  # frozen: one for every engine
@@ -78,6 +98,7 @@ class _Partition:
         self.clock_heap: list[tuple[int, str]] = []  # (time a clock crosses a threshold, scope)
         self.closed: list[tuple[int, str]] = []  # (last event time, key) of contacts closed when last seen
         self.last_sweep_ms = 0
+        self.names: dict[str, str] = {}  # scope -> display name, from this partition's name#<p>#<scope> records
 
 
 class Engine:
@@ -157,6 +178,11 @@ class Engine:
         if len(self._recent) > RECENT_CONTRIBUTIONS:
             del self._recent[next(iter(self._recent))]  # the least recently written
         self._apply(part, key, before, after, wall_ms)
+        for scope, name in event_names(event):
+            if part.names.get(scope) != name:  # a new name: one small record, written with the event's partition
+                part.names[scope] = name
+                self.table[name_key(partition, scope)] = {"p": partition, "kind": "name", "s": scope, "n": name}
+                self._dirty.add((scope, partition))
         if new.get("kind") == "agent":
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
@@ -274,6 +300,7 @@ class Engine:
         groups: dict[int, list[tuple[str, dict]]] = defaultdict(list)
         retired: dict[int, dict] = {}
         future: dict[int, dict] = {}
+        names: dict[int, dict[str, str]] = defaultdict(dict)
         for key, record in self.table.items():
             if record is None or record.get("p") not in active:
                 continue
@@ -281,6 +308,8 @@ class Engine:
                 retired[record["p"]] = record
             elif key.startswith("future#"):
                 future[record["p"]] = record
+            elif key.startswith("name#"):
+                names[record["p"]][record["s"]] = record["n"]
             else:
                 groups[record["p"]].append((key, record))
         self.partitions = {}
@@ -289,6 +318,7 @@ class Engine:
         for p in active:
             part = self._partition(p)
             part.future = future.get(p)
+            part.names = names[p]
             through = retired.get(p, {}).get("through_ms", 0)
             records = []
             for key, record in groups[p]:
@@ -352,6 +382,8 @@ class Engine:
                 agent = agents.current(self.table[agent_key])
             elif scope == "all" and owner.future is not None:
                 future = {"n": owner.future["n"], "last": owner.future["last"]}
-            value = owner.aggregates.snapshot(scope, owner.clock.now(wall_ms) or wall_ms, wall_ms, agent, future)
+            value = owner.aggregates.snapshot(
+                scope, owner.clock.now(wall_ms) or wall_ms, wall_ms, agent, future, owner.names.get(scope)
+            )
             out.append((encode_key(scope, partition), encode(value)))
         return out

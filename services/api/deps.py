@@ -62,8 +62,13 @@ class Figures:
         return out
 
     def name(self, kind: str, platform: str | None, key: str | None) -> str | None:
-        """A queue's or an agent's display name (``names:`` of the SLA config), else None."""
-        return self.sla.name_for(kind, platform, key) if self.sla is not None else None
+        """A queue's or an agent's display name: ``names:`` of the SLA config first, else the name the platform's
+        events gave (``attributes.queue_name`` / ``agent_name``), else None."""
+        configured = self.sla.name_for(kind, platform, key) if self.sla is not None else None
+        if configured is not None or platform is None or key is None:
+            return configured
+        view = self.model.peek(f"{kind}/{platform}/{key}")
+        return view.name if view is not None else None
 
     def _staffing(self, view, scope: str, kind: str, now: int) -> dict:
         """Erlang C on the scope's staffing window; agents from the platform's presence (docs/kpis.md)."""

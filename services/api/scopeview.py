@@ -32,6 +32,8 @@ class ScopeView:
     parts: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # the partials, for the buckets
     # ``all`` only: events the aggregator refused for being too far in the future ({"n", "last"}), else None
     future: dict[str, Any] | None = None
+    # queues and agents: the display name the platform's events gave (the newest partial that has one), else None
+    name: str | None = None
 
     @cached_property
     def minutes(self) -> dict[int, dict[str, int]]:
@@ -112,6 +114,7 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
         if refused
         else None
     )
+    named = [p for p in partials if p.get("name")]
     return ScopeView(
         scope=first["scope"],
         kind=first["kind"],
@@ -124,4 +127,5 @@ def merge(partials: list[dict[str, Any]], wall_ms: int) -> ScopeView:
         published_ms=max(p["published_ms"] for p in partials),
         parts=tuple(partials),
         future=future,
+        name=max(named, key=lambda p: p["published_ms"])["name"] if named else None,
     )

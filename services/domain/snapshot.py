@@ -33,7 +33,7 @@ from services.domain.scopes import describe_scope
 
 SCHEMA_ID = "deskpulse.snapshot.v1"
 
-# The value's fields, in the order they are written; the last two only where they apply.
+# The value's fields, in the order they are written; the last three only where they apply.
 FIELDS = (
     "schema",
     "scope",
@@ -50,6 +50,7 @@ FIELDS = (
     "live",
     "agent",
     "future",
+    "name",
 )
 # What the read model needs of a record to keep it (``decode``): anything else is read when a view is built.
 DECODE_REQUIRED = ("totals", "live", "stream_ms", "published_ms")
@@ -100,9 +101,11 @@ def record(
     live: dict[str, Any],
     agent: dict[str, Any] | None = None,
     future: dict[str, Any] | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The record of ``scope`` on ``partition``. ``buckets``: level (``m``, ``q``, ``d``) -> start (ms) -> counters;
-    ``live``: the gauges and the ``LIVE_DEFAULTS`` fields, as written; ``agent`` and ``future`` only if given."""
+    ``live``: the gauges and the ``LIVE_DEFAULTS`` fields, as written; ``agent``, ``future`` and ``name`` (a queue's
+    or an agent's display name, as the platform's events gave it) only if given."""
     out = {
         "schema": SCHEMA_ID,
         "scope": scope,
@@ -120,6 +123,8 @@ def record(
         out["agent"] = agent
     if future:
         out["future"] = future
+    if name:
+        out["name"] = name
     return out
 
 

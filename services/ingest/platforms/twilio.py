@@ -210,6 +210,11 @@ def _stream_events(document: Any, account: str | None) -> list[CanonicalEvent]:
     return events
 
 
+def _named(attributes: dict[str, Any], **names: Any) -> dict[str, Any]:
+    """``attributes`` with the display names given (``queue_name``, ``agent_name``) that are non-empty text."""
+    return {**attributes, **{k: v.strip() for k, v in names.items() if isinstance(v, str) and v.strip()}}
+
+
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in str(name).split("_"))
 
@@ -229,7 +234,7 @@ def _map(kind: str, f: dict[str, Any], event_id: str, stamp: Any, account: str |
                     "occurred_at": to_rfc3339(stamp, field="TimestampMs"),
                     "agent_id": text_id(f.get("WorkerSid"), "WorkerSid"),
                     "state": _STATES.get(name.strip().lower(), "away"),
-                    "attributes": {"raw_state": name},
+                    "attributes": _named({"raw_state": name}, agent_name=f.get("WorkerName")),
                 }
             )
         ]
@@ -252,6 +257,7 @@ def _map(kind: str, f: dict[str, Any], event_id: str, stamp: Any, account: str |
             "raw_event_type": kind,
             "task_priority": f.get("TaskPriority"),
             "reason": f.get("TaskCanceledReason") or f.get("TaskCompletedReason"),
+            "queue_name": f.get("TaskQueueName") if queue else None,
         }.items()
         if v not in (None, "")
     }
@@ -273,6 +279,7 @@ def _map(kind: str, f: dict[str, Any], event_id: str, stamp: Any, account: str |
         return [event({**base, "event_id": event_id, "type": "contact.queued"})]
     if kind == "reservation.accepted":
         agent = text_id(f.get("WorkerSid"), "WorkerSid")
+        base["attributes"] = _named(attributes, agent_name=f.get("WorkerName"))
         return [
             event({**base, "event_id": f"{event_id}:assigned", "type": "contact.assigned", "agent_id": agent}),
             event({**base, "event_id": event_id, "type": "contact.connected", "agent_id": agent}),

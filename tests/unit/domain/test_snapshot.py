@@ -42,7 +42,7 @@ def rebuilt(doc: dict) -> dict:
     """``doc`` built again by ``snapshot.record`` from its decoded parts, as the aggregator builds it."""
     buckets = {level: {int(k): v for k, v in doc.get(name, {}).items()} for level, name in snapshot.BUCKET_FIELDS.items()}
     return snapshot.record(doc["scope"], doc["partition"], doc["stream_ms"], doc["published_ms"], doc["totals"],
-                           buckets, doc["live"], doc.get("agent"), doc.get("future"))
+                           buckets, doc["live"], doc.get("agent"), doc.get("future"), doc.get("name"))
 
 
 # -- the schema and its examples ------------------------------------------------------------------------------------
