@@ -107,6 +107,7 @@ def to_events(delivery: Delivery) -> Adapted:
                         "occurred_at": at,
                         "status": _status(document, required=False),
                         "agent_id": _assignee(document),
+                        "attributes": _assignee_name(document),
                     }
                 )
             ]
@@ -121,6 +122,7 @@ def to_events(delivery: Delivery) -> Adapted:
             agent = None if current in (None, "") else text_id(current, "changed_attributes.assignee_id")
         else:
             agent = _assignee(document)
+        named = _assignee_name(document) if agent is not None and agent == _assignee(document) else {}
         return Adapted(
             [
                 event(
@@ -130,6 +132,7 @@ def to_events(delivery: Delivery) -> Adapted:
                         "type": "contact.assigned",
                         "occurred_at": at,
                         "agent_id": agent,
+                        "attributes": named,
                     }
                 )
             ]
@@ -178,12 +181,8 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
     else:
         raise Unmappable(f"unknown message_type {str(raw_type)[:40]!r}")
     private = document.get("private")
-    if (
-        (inbox := document.get("inbox"))
-        and base["queue_id"] is None
-        and isinstance(inbox, dict)
-        and inbox.get("id") not in (None, "")
-    ):
+    inbox = document.get("inbox")
+    if inbox and base["queue_id"] is None and isinstance(inbox, dict) and inbox.get("id") not in (None, ""):
         base["queue_id"] = text_id(inbox.get("id"), "inbox.id")
     return [
         event(
@@ -195,7 +194,12 @@ def _message(delivery: Delivery, document: dict[str, Any]) -> list[Any]:
                 "author": author,
                 "public": not private if isinstance(private, bool) else True,
                 "agent_id": agent,
-                "attributes": {"message_type": kind, "sender_type": sender_type or None},
+                "attributes": {
+                    "message_type": kind,
+                    "sender_type": sender_type or None,
+                    **_name("agent_name", sender.get("name") if agent else None),
+                    **_name("queue_name", inbox.get("name") if isinstance(inbox, dict) else None),
+                },
             }
         )
     ]
@@ -241,6 +245,17 @@ def _assignee(document: dict[str, Any]) -> str | None:
     if not isinstance(assignee, dict) or assignee.get("id") in (None, ""):
         return None
     return text_id(assignee.get("id"), "meta.assignee.id")
+
+
+def _name(field: str, value: Any) -> dict[str, str]:
+    """``{field: value}`` for a display name (``queue_name``, ``agent_name``) given as non-empty text, else nothing."""
+    return {field: value.strip()} if isinstance(value, str) and value.strip() else {}
+
+
+def _assignee_name(document: dict[str, Any]) -> dict[str, str]:
+    meta = document.get("meta")
+    assignee = meta.get("assignee") if isinstance(meta, dict) else None
+    return _name("agent_name", assignee.get("name")) if isinstance(assignee, dict) else {}
 
 
 def _time(value: Any, field: str) -> str:
