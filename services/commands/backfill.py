@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 
 from services.common.clock import wall_ms
+from services.common.events import parse_time, to_epoch_ms
 
 
 def _line(platform: str, totals, started: float) -> str:
     seconds = time.monotonic() - started
     return (
         f"backfill {platform}: {totals.pages:,} pages, {totals.records:,} contacts, {totals.events:,} events, "
-        f"{totals.skipped:,} skipped, {totals.records / seconds if seconds > 0 else 0:,.0f} contacts/s"
+        f"{totals.skipped:,} skipped, {totals.newer:,} newer (left to the webhooks), "
+        f"{totals.records / seconds if seconds > 0 else 0:,.0f} contacts/s"
     )
 
 
@@ -44,7 +46,9 @@ async def _backfill(args: argparse.Namespace) -> int:
             print(_line(args.platform, totals, started), file=sys.stderr, flush=True)
 
     since_ms = wall_ms() - int(args.days * 86_400_000)
+    created_before_ms = to_epoch_ms(args.created_before) if args.created_before else None
     async with httpx.AsyncClient(timeout=60.0) as client:
+        producer = None
         if args.to == "ingest":
             url = args.ingest_url.rstrip("/") + "/webhooks/canonical"
             token = os.environ.get("DESKPULSE_WEBHOOK_SECRET_CANONICAL")
@@ -52,17 +56,26 @@ async def _backfill(args: argparse.Namespace) -> int:
             async def send(events):
                 await send_to_ingest(client, url, events, token=token)
 
-            totals = await run(source, connection, client, send, since_ms=since_ms, state=state, progress=progress)
         else:
             producer = kafka_producer(settings.kafka_bootstrap)
             await asyncio.wait_for(producer.start(), 30)
-            try:
 
-                async def send(events):
-                    await send_to_kafka(producer, settings.events_topic, events)
+            async def send(events):
+                await send_to_kafka(producer, settings.events_topic, events)
 
-                totals = await run(source, connection, client, send, since_ms=since_ms, state=state, progress=progress)
-            finally:
+        try:
+            totals = await run(
+                source,
+                connection,
+                client,
+                send,
+                since_ms=since_ms,
+                state=state,
+                progress=progress,
+                created_before_ms=created_before_ms,
+            )
+        finally:
+            if producer is not None:
                 await producer.stop()
     print(_line(args.platform, totals, started) + " (done)", flush=True)
     return 0
@@ -80,6 +93,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("deskpulse backfill: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _time(text: str) -> str:
+    try:
+        parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r} (e.g. 2026-12-07T09:00:00Z)") from None
+    return text
 
 
 def register(sub) -> None:
@@ -101,5 +122,12 @@ def register(sub) -> None:
         "--state", type=Path, help="the resume file (default <data dir>/backfill/<platform>-<account>.json)"
     )
     parser.add_argument("--restart", action="store_true", help="forget a saved position and start over")
+    parser.add_argument(
+        "--created-before",
+        type=_time,
+        metavar="TIME",
+        help="only contacts created before this RFC 3339 time: when the platform's webhooks were connected "
+        "(the later ones came through them; docs/backfill.md)",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines on stderr")
     parser.set_defaults(func=cmd_backfill)

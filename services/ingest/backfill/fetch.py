@@ -31,6 +31,19 @@ def retry_after(value: str | None, now_s: float) -> float | None:
         return None
 
 
+def _wait(headers: Mapping[str, str], now_s: float) -> float | None:
+    """Seconds a 429 asks to wait: ``Retry-After``; else Help Scout's ``X-RateLimit-Retry-After`` (seconds); else
+    ``X-RateLimit-Reset`` (Intercom, Front: when the window resets, epoch seconds, or seconds from now if small)."""
+    wait = retry_after(headers.get("retry-after"), now_s) or retry_after(headers.get("x-ratelimit-retry-after"), now_s)
+    if wait is not None:
+        return wait
+    try:
+        reset = float(headers.get("x-ratelimit-reset", ""))
+    except ValueError:
+        return None
+    return max(0.0, reset - now_s) if reset > 1_000_000_000 else max(0.0, reset)
+
+
 async def get_json(
     client: httpx.AsyncClient,
     request: Request,
@@ -68,7 +81,7 @@ async def get_json(
             if response.status_code != 429 and response.status_code < 500:
                 raise BackfillError(f"{platform} answered {response.status_code} to {request.url}: {answer}")
             problem = f"{platform} answered {response.status_code}"
-            wait = retry_after(response.headers.get("retry-after"), now_s()) or delay
+            wait = _wait(response.headers, now_s()) or delay
         if attempt < attempts:
             wait = min(wait, max_wait_s)
             log.warning("%s; trying again in %.0f s (attempt %d of %d)", problem, wait, attempt + 1, attempts)

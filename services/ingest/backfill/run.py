@@ -8,6 +8,7 @@ have the same ids and count once. It is removed when the backfill finishes.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -19,15 +20,15 @@ from typing import Any
 
 import httpx
 
-from services.common.events import EventValidationError, parse_event
-from services.ingest.backfill import zendesk
+from services.common.events import EventValidationError, parse_event, to_epoch_ms
+from services.ingest.backfill import chatwoot, freshdesk, front, helpscout, intercom, zammad, zendesk
 from services.ingest.backfill.fetch import Sleep, get_json
 from services.ingest.backfill.source import BackfillError, Connection, Request
 from services.ingest.platforms.base import Unmappable
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, ModuleType] = {m.NAME: m for m in (zendesk,)}
+SOURCES: dict[str, ModuleType] = {m.NAME: m for m in (zendesk, freshdesk, intercom, helpscout, front, chatwoot, zammad)}
 Send = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 BATCH = 500
 
@@ -38,6 +39,7 @@ class Totals:
     records: int = 0
     events: int = 0
     skipped: int = 0  # records no event could be made of (logged with the reason)
+    newer: int = 0  # contacts created at or after ``created_before``: the webhooks have them
 
 
 class StateFile:
@@ -89,8 +91,11 @@ async def run(
     state: StateFile | None = None,
     progress: Callable[[Totals], None] = lambda totals: None,
     sleep: Sleep | None = None,
+    created_before_ms: int | None = None,
 ) -> Totals:
-    """Backfill every record the platform has changed since ``since_ms`` (or resume from ``state``)."""
+    """Backfill every record the platform has changed since ``since_ms`` (or resume from ``state``); with
+    ``created_before_ms``, only contacts created before it (those created later came through the webhooks, whose
+    own events would otherwise count a reply twice under two ids)."""
     resumed = state.load() if state is not None else None
     request: Request | None
     if resumed is not None:
@@ -98,16 +103,31 @@ async def run(
         log.info("resuming the %s backfill at page %d (%s)", source.NAME, totals.pages + 1, state and state.path)
     else:
         request, totals = source.first(connection, since_ms), Totals()
+
+    async def fetch(next_request: Request) -> Any:
+        return await get_json(client, next_request, connection.headers, source.NAME, sleep=sleep or asyncio.sleep)
+
+    if hasattr(source, "prepare"):
+        connection = await source.prepare(connection, fetch)
+    wants = inspect.signature(source.parse).parameters
     while request is not None:
-        document = await get_json(client, request, connection.headers, source.NAME, sleep=sleep or asyncio.sleep)
-        page = source.parse(document, connection)
+        document = await fetch(request)
+        extra = {"request": request, "since_ms": since_ms}
+        page = source.parse(document, connection, **{k: v for k, v in extra.items() if k in wants})
         events: list[dict[str, Any]] = []
         for record in page.records:
             try:
-                events.extend(events_of(source, record, connection))
+                documents = events_of(source, record, connection)
             except (EventValidationError, Unmappable, KeyError, TypeError, ValueError) as exc:
                 totals.skipped += 1
                 log.warning("%s backfill: skipped a record (%s)", source.NAME, str(exc)[:300])
+                continue
+            if created_before_ms is not None and any(
+                d["type"] == "contact.created" and to_epoch_ms(d["occurred_at"]) >= created_before_ms for d in documents
+            ):
+                totals.newer += 1
+                continue
+            events.extend(documents)
         for start in range(0, len(events), BATCH):
             await send(events[start : start + BATCH])
         totals.pages += 1

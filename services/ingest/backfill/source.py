@@ -6,8 +6,13 @@ A module ``services/ingest/backfill/<platform>.py`` has:
 - ``ENV``: the environment variables it reads (names only; values are secrets and never printed);
 - ``connect(environ, url) -> Connection``: where and how to call the API (``url`` overrides the configured base);
 - ``first(connection, since_ms) -> Request``: the first page of records changed since ``since_ms``;
-- ``parse(document, connection) -> Page``: a page's records and the request of the next page (None: done);
-- ``to_events(record, connection) -> list[dict]``: the canonical event documents of one record.
+- ``parse(document, connection[, request][, since_ms]) -> Page``: a page's records and the request of the next page
+  (None: done); ``request`` (the one this page answers) and ``since_ms`` are passed when ``parse`` names them
+  (a list with page numbers only, or without a "changed since" filter, needs them);
+- ``to_events(record, connection) -> list[dict]``: the canonical event documents of one record;
+- optionally ``async prepare(connection, fetch) -> Connection``: reference data read once per run, resumed ones
+  too, before the first page (e.g. names of ids the records hold); ``fetch(request)`` gets one JSON document with
+  the run's retries and rate-limit waits.
 """
 
 from __future__ import annotations

@@ -194,3 +194,21 @@ def test_the_command_sends_the_backlog_through_ingest(tmp_path, monkeypatch, cap
     assert "2 pages, 5 contacts" in out.out and TOKEN not in out.out + out.err
     published = [parse_event(json.loads(value)) for _, _, value in publisher.records]
     assert {e.contact_id for e in published} == {"35436", "35437", "35439", "35440"}
+
+
+def test_contacts_created_after_the_webhooks_were_connected_are_left_to_them():
+    fake = FakeZendesk()
+    with served(fake.app()) as url:
+        fake.base = url
+        events, totals = asyncio.run(backfill(url, created_before_ms=1_794_873_600_000))  # 2026-11-17T00:00:00Z
+    assert {e["contact_id"] for e in events} == {"35436", "35437"}  # created on the 16th
+    assert totals.newer == 2 and totals.records == 5  # 35439 and 35440, created on the 17th and 18th
+
+
+def test_the_rate_limit_headers_platforms_send_instead_of_retry_after():
+    from services.ingest.backfill.fetch import _wait
+
+    assert _wait({"x-ratelimit-retry-after": "12"}, 0.0) == 12.0  # Help Scout
+    assert _wait({"x-ratelimit-reset": "1794995230"}, 1_794_995_200.0) == 30.0  # Intercom: epoch seconds
+    assert _wait({"retry-after": "3", "x-ratelimit-reset": "1794995230"}, 1_794_995_200.0) == 3.0
+    assert _wait({}, 0.0) is None and _wait({"x-ratelimit-reset": "soon"}, 0.0) is None
