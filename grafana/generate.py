@@ -66,8 +66,23 @@ def higher_is_better(target: float, margin: float) -> ThresholdsConfig:
     return steps((None, RED), (target - margin, ORANGE), (target, GREEN))
 
 
+# Legends name queues and agents by their display names: a series per queue (agent) joins its
+# deskpulse_queue_info (deskpulse_agent_info) series, whose ``name`` is the SLA config's, the platform's or the id.
+INFO = {"queue": "deskpulse_queue_info", "agent": "deskpulse_agent_info"}
+
+
+def named(expr: str, legend: str) -> tuple[str, str]:
+    """``expr`` joined with the names of its queues or agents when ``legend`` shows them, and the legend with
+    ``{{name}}`` in place of the id."""
+    for key, info in INFO.items():
+        if "{{%s}}" % key in legend:
+            return f"({expr}) * on (platform, {key}) group_left (name) {info}", legend.replace("{{%s}}" % key, "{{name}}")
+    return expr, legend
+
+
 def query(expr: str, legend: str = "", ref: str = "A", instant: bool = False, fmt_table: bool = False) -> PromQuery:
-    b = PromQuery().expr(expr.replace("{}", "")).ref_id(ref).datasource(DS)
+    expr, legend = named(expr.replace("{}", ""), legend)
+    b = PromQuery().expr(expr).ref_id(ref).datasource(DS)
     if legend:
         b = b.legend_format(legend)
     if instant:

@@ -51,7 +51,7 @@ class Figures:
             day.timezone if day else self.settings.timezone, now, day.reset if day else self.settings.day_reset
         )
         out = scope_body(view, scope, kind, window, now, today)
-        if kind in ("queue", "agent"):
+        if kind in ("queue", "agent", "account"):
             out["name"] = self.name(kind, out["platform"], out["id"])
         out["trend"] = trend_body(view.days if view else {}, day_calendar(self.sla, kind, queue), now)
         out["stale_seconds"] = model.stale_seconds()

@@ -3,7 +3,7 @@
 Data only. ``services/api/metrics.py`` renders it, ``docs/metrics.md`` documents it (tests hold the three
 together), and the Prometheus rules (deploy/prometheus/rules) and Grafana dashboards use its names. Labels are
 bounded (platform, queue, agent, state, metric, result, rating, category, nps, channel, period, verdict, route,
-reason); never contact ids or free text.
+reason, and name: one per queue or agent); never contact ids or free text.
 
 Each family says what it shows: ``source`` is the read-model figure (a counter of the ``all`` window's totals,
 a live figure, a staffing figure), ``scale`` the factor to base units. Histograms come from the aggregator's
@@ -398,4 +398,30 @@ PIPELINE = (
 )
 
 # Every family, in exposition order.
-FAMILIES = (*QUEUE_FAMILIES, *STAFFING, *OUTLIERS, *CATEGORY_FAMILIES, AGENTS, *AGENT_FAMILIES, *PIPELINE)
+# Display names for legends (join ``* on (platform, queue) group_left (name) deskpulse_queue_info``): the SLA config's
+# ``names:``, else the name the platform's events gave, else the id. One series per queue and per agent.
+NAMES = (
+    Family(
+        "deskpulse_queue_info",
+        "gauge",
+        "Always 1: a queue's display name (the SLA config's, else the platform's, else its id), for legends",
+        ("platform", "queue", "name"),
+    ),
+    Family(
+        "deskpulse_agent_info",
+        "gauge",
+        "Always 1: an agent's display name (the SLA config's, else the platform's, else its id), for legends",
+        ("platform", "agent", "name"),
+    ),
+)
+
+FAMILIES = (
+    *QUEUE_FAMILIES,
+    *STAFFING,
+    *OUTLIERS,
+    *CATEGORY_FAMILIES,
+    AGENTS,
+    *AGENT_FAMILIES,
+    *NAMES,
+    *PIPELINE,
+)

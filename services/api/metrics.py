@@ -39,6 +39,7 @@ from services.api.metric_text import escape, header, labels, num
 from services.api.periods import day_calendar
 from services.api.scopeview import ScopeView
 from services.api.staffing import StaffingConfig, pool, scope_staffing, window_bounds
+from services.domain.slaconfig import SlaConfig
 from services.domain.windows import DayCalendar
 
 HISTOGRAM_PREFIXES = tuple(f.le_prefix for f in cat.QUEUE_HISTOGRAMS)
@@ -244,6 +245,18 @@ def _platform_text(platforms: Sequence[ScopeView]) -> str:
     return "".join(out)
 
 
+def _names_text(queues: Sequence[ScopeView], agents: Sequence[ScopeView], sla: SlaConfig | None) -> str:
+    """``NAMES``: every queue's and agent's display name (the SLA config's, else the platform's, else the id)."""
+    out = []
+    for family, kind, views in zip(cat.NAMES, ("queue", "agent"), (queues, agents)):
+        out.append(header(family))
+        for view in views:
+            key = view.id or ""
+            name = (sla.name_for(kind, view.platform, key) if sla is not None else None) or view.name or key
+            out.append(f"{family.name}{{{labels(family.labels, (view.platform or '', key, name))}}} 1\n")
+    return "".join(out)
+
+
 def _pipeline_text(health: Health) -> str:
     """The ``PIPELINE`` families of the scrape's health figures."""
     ready, age, stream, clients, snapshots, denied = cat.PIPELINE
@@ -326,6 +339,7 @@ def render(
     out.append(cache.section("category", _CATEGORY_HEADERS, categories, "_prometheus", key, _queue_text, les, True))
     out.append(_platform_text(platforms).encode())
     out.append(cache.section("agent", _AGENT_HEADERS, agents, "_prometheus", None, _agent_text))
+    out.append(_names_text(queues, agents, staffing.sla if staffing is not None else None).encode())
     out.append(_pipeline_text(health).encode())
     return b"".join(out)
 

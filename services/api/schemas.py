@@ -260,7 +260,9 @@ class ScopeBody(_Open):
     platform: str | None
     id: str | None
     name: str | None = Field(
-        None, description="queues and agents: the display name of `names:` in the SLA config (null without one)"
+        None,
+        description="queues, agents and accounts: the display name of `names:` in the SLA config, else the one the "
+        "platform's events gave (queues and agents), else null",
     )
     window: Window
     from_: str | None = Field(alias="from", description="window start (null for window all)")

@@ -272,6 +272,7 @@ class _NamesSpec(_Strict):
 
     queues: dict[str, DisplayName] = {}
     agents: dict[str, DisplayName] = {}
+    accounts: dict[str, DisplayName] = {}
 
 
 class _ConfigSpec(_Strict):
@@ -330,7 +331,7 @@ class SlaConfig:
     queue_days: Mapping[str, Day] = field(default_factory=dict)
     categories: CategoryMap | None = None  # None: no categories configured (no category scopes)
     complaints: ComplaintRule = _NO_COMPLAINTS
-    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # kind (queue, agent) -> key -> name
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # kind (queue, agent, account) -> key -> name
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> SlaConfig:
@@ -422,7 +423,11 @@ class SlaConfig:
             queue_days=dict(spec.days.queues),
             categories=CategoryMap.build(spec.categories) if spec.categories else None,
             complaints=ComplaintRule(frozenset(spec.complaints.categories), spec.complaints.bad_rating_at_most),
-            names={"queue": dict(spec.names.queues), "agent": dict(spec.names.agents)},
+            names={
+                "queue": dict(spec.names.queues),
+                "agent": dict(spec.names.agents),
+                "account": dict(spec.names.accounts),
+            },
         )
 
     def policy_for(
@@ -435,7 +440,8 @@ class SlaConfig:
         return None
 
     def name_for(self, kind: str, platform: str | None, key: str | None) -> str | None:
-        """The display name of a queue or an agent (``names:``): ``<platform>/<id>`` first, then the bare id."""
+        """The display name of a queue, an agent or an account (``names:``): ``<platform>/<id>`` first, then the bare
+        id."""
         names = self.names.get(kind)
         if not names or key is None:
             return None

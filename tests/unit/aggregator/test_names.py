@@ -1,5 +1,6 @@
 """Display names from the platforms' events (engine.event_names, name#<p>#<scope> records): published with the
-queue's and the agent's partials, kept across a rebuild, shown by the API unless the SLA config names them."""
+queue's and the agent's partials, kept across a rebuild, shown by the API unless the SLA config names them, and
+exported for Grafana's legends (deskpulse_queue_info, deskpulse_agent_info)."""
 
 from fastapi.testclient import TestClient
 
@@ -68,3 +69,18 @@ def test_the_api_shows_the_platforms_name_unless_the_sla_config_gives_one():
         assert client.get("/v1/queues/zendesk/q7").json()["name"] == "Billing (EMEA)"
         assert client.get("/v1/agents/zendesk/a1").json()["name"] == "Ana L."  # the config wins
         assert client.get("/v1/queues/zendesk/q8").json()["name"] is None
+        text = client.get("/metrics").text  # one info series per queue and agent, for Grafana's legends
+    assert 'deskpulse_queue_info{platform="zendesk",queue="q7",name="Billing (EMEA)"} 1' in text
+    assert 'deskpulse_queue_info{platform="zendesk",queue="q8",name="q8"} 1' in text  # no name: the id
+    assert 'deskpulse_agent_info{platform="zendesk",agent="a1",name="Ana L."} 1' in text
+
+
+def test_accounts_take_their_names_from_the_sla_config():
+    engine = Engine({})
+    engine.handle(0, parse_event(doc("contact.created", 0, "c1", account="acme", queue_id="q7")), T0)
+    model = ReadModel(clock=FixedClock(T0))
+    for key, value in engine.drain(T0):
+        model.apply(key, value)
+    config = SlaConfig.load({"names": {"accounts": {"zendesk/acme": "ACME Europe"}}})
+    with TestClient(create_app(Settings(), read_model=model, consume=False, sla=config)) as client:
+        assert client.get("/v1/accounts/zendesk/acme").json()["name"] == "ACME Europe"

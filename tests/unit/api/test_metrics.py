@@ -143,7 +143,7 @@ def test_exposition_is_exactly_the_documented_catalogue(registry):
 def test_no_contact_ids_in_labels(registry):
     labels = {name for m in registry.collect() for s in m.samples for name in s.labels}
     assert labels <= {"platform", "queue", "agent", "state", "metric", "result", "rating", "category", "le",
-                      "period", "verdict"}
+                      "period", "verdict", "name"}
 
 
 def test_real_scrape_passes_promtool_check_metrics():
