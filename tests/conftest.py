@@ -58,5 +58,6 @@ def unique_names(request) -> dict[str, str]:
         "DESKPULSE_EVENTS_TOPIC": f"t.{tag}.events",
         "DESKPULSE_DLQ_TOPIC": f"t.{tag}.dlq",
         "DESKPULSE_KPIS_TOPIC": f"t.{tag}.kpis",
+        "DESKPULSE_CONTACTS_TOPIC": f"t.{tag}.contacts",
         "DESKPULSE_AGGREGATOR_APP_ID": f"t-{tag}",
     }

@@ -124,6 +124,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         topic=settings.kpis_topic,
         published=SNAPSHOTS,
         clock=clock,
+        contacts_topic=settings.contacts_topic,
     )
 
     watchdog = Watchdog(app, settings.events_topic, rebuild.ready)

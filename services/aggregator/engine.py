@@ -37,7 +37,10 @@ from services.aggregator.contacts import add_event, facts, record_key
 from services.aggregator.contributions import EMPTY, Contribution, fold_retired, retired_contribution
 from services.aggregator.kpiconfig import DefaultConfig, KpiConfig
 from services.aggregator.kpis import contribution
+from services.aggregator.rows import contact_row
 from services.common.events import CanonicalEvent
+from services.domain.contactrow import encode as encode_contact
+from services.domain.contactrow import encode_key as encode_contact_key
 from services.domain.scopes import scope_id
 from services.domain.snapshot import encode, encode_key
 from services.domain.windows import DAY_KEEP_MS, DAY_MS, MINUTE_MS, Retention, StreamClock
@@ -114,6 +117,9 @@ class Engine:
         # key -> (record, its contribution) of recently written records, so the next event of a contact does
         # not fold the old record again. Checked by identity: the table hands back the object written.
         self._recent: dict[str, tuple[dict, Contribution]] = {}
+        # contact key -> partition, of contacts whose row (rows.py) is to be published: changed, retired (a
+        # tombstone) or rebuilt. Published a bounded number at a time (drain_contacts).
+        self._dirty_contacts: dict[str, int] = {}
 
     # -- contributions of records -------------------------------------------------------------------------
 
@@ -187,6 +193,8 @@ class Engine:
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
             self._dirty.add((scope, partition))
+        else:
+            self._dirty_contacts[key] = partition
         self._maybe_sweep(partition, part, wall_ms)
         if late:
             self.late_events += 1  # counted in its (still kept) bucket or only in the totals; reported
@@ -285,6 +293,7 @@ class Engine:
             part.aggregates.apply(key, contrib, contrib.retained())
             del self.table[key]
             self._recent.pop(key, None)
+            self._dirty_contacts[key] = partition  # its row goes too (a tombstone)
         self._dirty.update((scope, partition) for scope in (*retired["totals"], *retired.get("days", ())))
         log.info("retired %d closed contacts of partition %d", len(victims), partition)
         return len(victims)
@@ -335,6 +344,8 @@ class Engine:
                     part.clock.observe(steps[-1][0], wall_ms)
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
+                else:
+                    self._dirty_contacts[key] = p  # rows republished: a row lost with a killed worker comes back
             # One pass, the contributions summed per scope and bucket as they are computed, not applied one by one
             # (aggregates.BulkLoad): the same figures as incremental processing, ~4x less CPU (bench/rebuild.py).
             part.aggregates = PartitionAggregates(p, self.settings.retention)
@@ -357,6 +368,24 @@ class Engine:
         """Mark every scope of every partition for publication (after a publication that failed part-way)."""
         for p, part in self.partitions.items():
             self._dirty.update((scope, p) for scope in part.aggregates.scopes)
+
+    def drain_contacts(self, limit: int = 5_000) -> list[tuple[bytes, bytes | None]]:
+        """Up to ``limit`` contact rows to publish (``services.domain.contactrow``), oldest change first; None for a
+        retired contact (a tombstone). Contacts of partitions revoked since are left to their new owner."""
+        out: list[tuple[bytes, bytes | None]] = []
+        while self._dirty_contacts and len(out) < limit:
+            key, partition = next(iter(self._dirty_contacts.items()))
+            del self._dirty_contacts[key]
+            if partition not in self.partitions:
+                continue
+            record = self.table.get(key)
+            if record is None:
+                out.append((encode_contact_key(key), None))
+                continue
+            recent = self._recent.get(key)
+            contrib = recent[1] if recent is not None and recent[0] is record else self._contribution(record)
+            out.append((encode_contact_key(key), encode_contact(contact_row(key, facts(record), contrib, self.config))))
+        return out
 
     def drain(self, wall_ms: int) -> list[tuple[bytes, bytes]]:
         """Partial snapshots to publish now: scopes that changed, and scopes whose SLA clocks crossed a

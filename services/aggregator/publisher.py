@@ -40,10 +40,12 @@ class SnapshotPublisher:
         topic: str,
         published: Counter,
         clock: Clock,
+        contacts_topic: str | None = None,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._contacts_topic = contacts_topic
         self._ready = ready
         self._bootstrap = bootstrap
         self._topic = topic
@@ -103,9 +105,12 @@ class SnapshotPublisher:
         # after a restart held every snapshot back for another 4 × 90 s) nor on waiting for Kafka.
         started = self._monotonic()
         batch = self._engine.drain(self._clock())
+        rows = self._engine.drain_contacts() if self._contacts_topic else []
         try:
             for key, value in batch:
                 await producer.send(self._topic, value, key=key)
+            for key, row in rows:
+                await producer.send(self._contacts_topic, row, key=key)
         except KafkaError as exc:
             log.warning("publishing snapshots failed, every scope is published again next time: %s", exc)
             self._engine.republish_all()

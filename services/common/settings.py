@@ -47,6 +47,9 @@ class CommonSettings(BaseSettings):
     events_topic: str = "deskpulse.events.v1"
     dlq_topic: str = "deskpulse.dlq.v1"
     kpis_topic: str = "deskpulse.kpis.v1"
+    contacts_topic: str = Field(
+        "deskpulse.contacts.v1", description="Compacted topic of one row per contact (drill-down and export)"
+    )
     topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic (= aggregator parallelism)")
     topic_replication: int = Field(1, ge=1)
 
