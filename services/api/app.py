@@ -13,11 +13,13 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.api.consumer import SnapshotConsumer
+from services.api.contactstore import ContactStore
 from services.api.deps import Figures
 from services.api.fanout import SharedEvents
 from services.api.goals import GOAL_METRICS, unknown_metrics
 from services.api.reach import rule
 from services.api.readmodel import ReadModel
+from services.api.routers import contacts as contacts_router
 from services.api.routers import health, insights, metrics, pages, scopes, stream, teams
 from services.api.stream import ChangeFeed
 from services.api.tokens import Tokens, TokensFileError, counted
@@ -74,6 +76,7 @@ def create_app(
     read_model: ReadModel | None = None,
     consume: bool = True,
     sla: SlaConfig | None = None,
+    contacts: ContactStore | None = None,
     *,
     stream_interval_s: float = 0.5,
     keepalive_s: float = 15.0,
@@ -90,17 +93,22 @@ def create_app(
         log.warning("OPEN: %s", open_to_network)
     elif tokens.book.enabled:
         log.info("bearer tokens on: %s", counted(tokens.book.counts()))
-    consumer = SnapshotConsumer(settings, model) if consume else None
+    contacts = contacts if contacts is not None else ContactStore()
+    consumers = (
+        [SnapshotConsumer(settings, model), SnapshotConsumer(settings, contacts, settings.contacts_topic)]
+        if consume
+        else []
+    )
     feed = ChangeFeed(model, interval_s=stream_interval_s, buffer=replay_buffer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if consumer is not None:
+        for consumer in consumers:
             await consumer.start()
         await feed.start()
         yield
         await feed.stop()
-        if consumer is not None:
+        for consumer in consumers:
             await consumer.stop()
 
     # /docs from the project's own copy of Swagger UI (the default loads it from a CDN: a blank page offline)
@@ -116,6 +124,7 @@ def create_app(
     app.state.read_model = model
     app.state.figures = Figures(model, settings, sla)
     app.state.tokens = tokens
+    app.state.contacts = contacts
     app.state.denials = Counter()  # (route, reason) -> refused requests (deskpulse_api_denied_total)
     app.state.exposure = open_to_network
     app.state.change_feed = feed
@@ -131,8 +140,17 @@ def create_app(
             allow_credentials=False,
         )
 
-    # insights and teams first: /v1/queues/{queue}/outliers and .../team must win over /v1/queues/{queue_key:path}
-    for router in (insights.router, teams.router, scopes.router, stream.router, health.router, metrics.router):
+    # insights, teams and contacts first: /v1/queues/{queue}/outliers, .../team and .../contacts must win over
+    # /v1/queues/{queue_key:path}
+    for router in (
+        insights.router,
+        teams.router,
+        contacts_router.router,
+        scopes.router,
+        stream.router,
+        health.router,
+        metrics.router,
+    ):
         app.include_router(router)
     app.router.routes.insert(0, stream.light_route())  # the stream's common case, without FastAPI
 

@@ -1,5 +1,6 @@
-"""The read model's feed: the compacted ``deskpulse.kpis.v1`` topic consumed from the beginning, for as long as
-the API runs, applied in slices so no request waits behind a long batch."""
+"""The API's feeds: a compacted topic consumed from the beginning, for as long as the API runs, applied in slices
+so no request waits behind a long batch: ``deskpulse.kpis.v1`` into the read model, ``deskpulse.contacts.v1`` into
+the contact store (``contactstore.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import gc
 import logging
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from services.api.readmodel import ReadModel
 from services.api.slices import Slices
 from services.common.kafka import ensure_topics
 from services.common.settings import Settings
@@ -20,8 +21,16 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class Sink(Protocol):
+    """What a consumer feeds: records applied by key, and whether the topic has been read up to its end once."""
+
+    caught_up: bool
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None: ...
+
+
 async def apply_sliced(
-    model: ReadModel, records: Iterable[tuple[bytes | None, bytes | None]], slice_s: float = 0.005
+    model: Sink, records: Iterable[tuple[bytes | None, bytes | None]], slice_s: float = 0.005
 ) -> None:
     """Apply snapshot records on the event loop, letting other work in every ``slice_s``: a batch of thousands of
     records (a busy aggregator, a restart's catch-up) would otherwise hold every request for its whole length."""
@@ -32,19 +41,21 @@ async def apply_sliced(
 
 
 class SnapshotConsumer:
-    """Feeds a :class:`ReadModel` from the snapshot topic, from the beginning, for as long as it runs.
+    """Feeds a :class:`ReadModel` (or any :class:`Sink`) from a compacted topic (default: the snapshot topic), from
+    the beginning, for as long as it runs.
 
-    ``read_model.caught_up`` turns true once every partition has been read up to the end offsets seen at
-    start. If Kafka goes away the model keeps its last state and the consumer keeps retrying.
+    ``caught_up`` turns true once every partition has been read up to the end offsets seen at start. If Kafka goes
+    away the sink keeps its last state and the consumer keeps retrying.
     """
 
-    def __init__(self, settings: Settings, read_model: ReadModel) -> None:
+    def __init__(self, settings: Settings, read_model: Sink, topic: str | None = None) -> None:
         self._settings = settings
         self._model = read_model
+        self._topic = topic or settings.kpis_topic
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="snapshot-consumer")
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._topic}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -55,7 +66,7 @@ class SnapshotConsumer:
                 pass
 
     async def _run(self) -> None:
-        topic = self._settings.kpis_topic
+        topic = self._topic
         while True:
             consumer = None
             try:
@@ -74,7 +85,8 @@ class SnapshotConsumer:
                 raise
             except Exception as exc:  # keep serving the last state whatever happened; retry
                 log.warning(
-                    "snapshot consumer failed (%r); serving the last state and retrying",
+                    "consumer of %s failed (%r); serving the last state and retrying",
+                    topic,
                     exc,
                     exc_info=not isinstance(exc, (KafkaError, OSError, TimeoutError)),
                 )
@@ -105,4 +117,4 @@ class SnapshotConsumer:
                     del pending[tp]
             if not pending:
                 self._model.caught_up = True
-                log.info("read model caught up with %s (%d scopes)", self._settings.kpis_topic, self._model.scope_count)
+                log.info("caught up with %s (%r)", self._topic, self._model)

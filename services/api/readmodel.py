@@ -101,6 +101,9 @@ class ReadModel:
         self.last_update_monotonic = time.monotonic()
         self.last_update_wall_ms = self.clock()
 
+    def __repr__(self) -> str:
+        return f"ReadModel({self.scope_count} scopes)"
+
     @property
     def caught_up(self) -> bool:
         """True once the snapshot topic has been read up to the end offsets seen at start."""

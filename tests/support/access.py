@@ -11,8 +11,9 @@ import random
 from functools import cache
 from urllib.parse import unquote
 
-from services.aggregator.engine import Engine
+from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpiconfig import SlaKpiConfig
+from services.api.contactstore import ContactStore
 from services.api.readmodel import ReadModel
 from services.api.tokens import hash_token
 from services.common.clock import FixedClock
@@ -75,13 +76,14 @@ def _escalations(docs: list[dict]) -> list[dict]:
 
 
 @cache
-def floor() -> tuple[list[dict], ReadModel]:
+def _built() -> tuple[list[dict], ReadModel, ContactStore]:
     rng = random.Random(7)
     docs = history(rng, T0, contacts=240, mean_gap_ms=9 * DAY_MS // 240)
     docs += agent_shifts(rng, T0 + 9 * DAY_MS - 3_600_000, T0 + 9 * DAY_MS)
     docs += _escalations(docs[: len(docs) // 4])
     docs.sort(key=lambda d: d["occurred_at"])  # in time order, as the pipeline would see them within its grace
-    engine = Engine({}, config=SlaKpiConfig(SlaConfig.load(CONFIG)))
+    # nine days of history: contacts are kept (not retired) for all of it, so the store holds every contact
+    engine = Engine({}, config=SlaKpiConfig(SlaConfig.load(CONFIG)), settings=EngineSettings(contact_retention_ms=30 * DAY_MS))
     last = max(parse_event(d).occurred_ms for d in docs)
     for d in docs:
         e = parse_event(d)
@@ -90,7 +92,21 @@ def floor() -> tuple[list[dict], ReadModel]:
     for key, value in engine.drain(last):
         model.apply(key, value)
     model.caught_up = True
+    store = ContactStore()
+    while rows := engine.drain_contacts():
+        for key, value in rows:
+            store.apply(key, value)
+    return docs, model, store
+
+
+def floor() -> tuple[list[dict], ReadModel]:
+    docs, model, _ = _built()
     return docs, model
+
+
+def contacts() -> ContactStore:
+    """The contact rows of the floor, as the API's store holds them."""
+    return _built()[2]
 
 
 @cache

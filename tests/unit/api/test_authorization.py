@@ -26,7 +26,7 @@ from services.api.app import create_app
 from services.api.reach import ACCESS
 from services.common.settings import Settings
 from services.domain.slaconfig import SlaConfig
-from tests.support.access import CONFIG, FLAT, GRANTS, LEAD, ME, expected, floor, tokens_file, worked
+from tests.support.access import CONFIG, FLAT, GRANTS, LEAD, ME, contacts, expected, floor, tokens_file, worked
 from tests.support.serving import served
 
 # Which scope a route addresses, from its path parameters: a function of a subject scope id -> the path's values.
@@ -67,7 +67,7 @@ def path_for(route: APIRoute, subject: str) -> str:
 def app(tmp_path_factory):
     _, model = floor()
     settings = Settings(api_tokens=FLAT, api_tokens_file=tokens_file(tmp_path_factory.mktemp("t") / "tokens.yaml"))
-    return create_app(settings, read_model=model, consume=False, sla=SlaConfig.load(CONFIG))
+    return create_app(settings, read_model=model, consume=False, sla=SlaConfig.load(CONFIG), contacts=contacts())
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +203,7 @@ LISTS = {
     "/v1/teams": ("queue", False),
     "/v1/outliers": ("queue", True),
     "/v1/export/attainment.csv": ("queue", False),
+    "/v1/export/contacts.csv": ("contact", True),
 }
 
 
@@ -214,11 +215,19 @@ def test_lists_hold_exactly_what_the_token_may_see(app, client, who):
             continue
         assert route.path in LISTS, f"{route.path}: say which scopes the list holds"
         kind, people = LISTS[route.path]
-        response = get(client, route.path, who, limit=1000)
+        response = get(client, route.path, who, **({"window": "all"} if "contacts" in route.path else {"limit": 1000}))
         if who == "metrics":
             assert response.status_code == 403, route.path
             continue
         assert response.status_code == 200, (who, route.path, response.text)
+        if route.path == "/v1/export/contacts.csv":
+            rows = list(csv.DictReader(io.StringIO(response.text)))
+            me = {"agent": ME, "lead": LEAD}.get(who)
+            want = {r["key"] for r in contacts().rows.values()
+                    if expected(who, f"queue/{r['platform']}/{r['queue']}", people=True)
+                    or (me is not None and r["platform"] == "zendesk" and r["agent"] == me)}
+            assert {r["key"] for r in rows} == want and (want or who != "director"), who
+            continue
         if route.path.endswith(".csv"):
             rows = list(csv.DictReader(io.StringIO(response.text)))
             assert {f"queue/{r['platform']}/{r['queue']}" for r in rows} == {
@@ -308,7 +317,8 @@ def test_the_stream_carries_only_the_scopes_in_reach(app):
 def _schema():
     _, model = floor()
     path = tokens_file(Path(tempfile.mkdtemp()) / "tokens.yaml")
-    app = create_app(Settings(api_tokens_file=path), read_model=model, consume=False, sla=SlaConfig.load(CONFIG))
+    app = create_app(Settings(api_tokens_file=path), read_model=model, consume=False, sla=SlaConfig.load(CONFIG),
+                     contacts=contacts())
     return schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/v1/stream")
 
 
