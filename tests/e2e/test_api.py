@@ -6,6 +6,8 @@ whole file stays well under 90 s). Events go in through ingest's HTTP route; fig
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import subprocess
@@ -30,7 +32,8 @@ BASE = 1_795_000_000_000
 def pipeline(kafka_bootstrap, tmp_path_factory):
     tag = f"api-{int(time.time() * 1000) % 10**8}"
     names = {"DESKPULSE_EVENTS_TOPIC": f"t.{tag}.events", "DESKPULSE_DLQ_TOPIC": f"t.{tag}.dlq",
-             "DESKPULSE_KPIS_TOPIC": f"t.{tag}.kpis", "DESKPULSE_AGGREGATOR_APP_ID": f"t-{tag}"}
+             "DESKPULSE_KPIS_TOPIC": f"t.{tag}.kpis", "DESKPULSE_CONTACTS_TOPIC": f"t.{tag}.contacts",
+             "DESKPULSE_AGGREGATOR_APP_ID": f"t-{tag}"}
     pipe = Pipeline(kafka_bootstrap, names, tmp_path_factory.mktemp("api-logs"))
     pipe.start()
     try:
@@ -250,3 +253,23 @@ def test_api_stops_promptly_with_a_stream_open(kafka_bootstrap, unique_names, tm
         assert time.monotonic() - started < 5  # not uvicorn's 10 s graceful timeout
     finally:
         pipe.stop()
+
+
+def test_the_contacts_export_through_kafka_has_each_contacts_row_as_recomputed(pipeline, loaded):
+    """deskpulse.contacts.v1 end to end: the aggregator's rows reach the API, one per contact, adding up to the
+    recomputed figures (no contact is retired: the history is younger than the retention)."""
+    docs, _ = loaded
+    want = recompute.figures(docs)["all"]
+    with httpx.Client(timeout=10) as client:
+        def rows():
+            text = client.get(f"{pipeline.api_url}/v1/export/contacts.csv", params={"window": "all"}).text
+            out = list(csv.DictReader(io.StringIO(text)))
+            return out if len(out) == want["created"] else None
+
+        got = wait_for(rows, what="a row per contact")
+        waiting = client.get(f"{pipeline.api_url}/v1/queues/zendesk/billing/contacts",
+                             params={"state": "waiting", "limit": 1000}).json()
+    fr = [float(r["first_response_seconds"]) for r in got if r["first_response_seconds"]]
+    assert len(fr) == want["fr_count"] and round(sum(fr) * 1000) == want["fr_ms"]
+    assert sum(r["resolved_at"] != "" for r in got) == want.get("resolved", 0)
+    assert waiting["total"] == recompute.live(docs).get("queue/zendesk/billing", {}).get("waiting", 0)

@@ -100,3 +100,22 @@ def test_retired_contacts_leave_a_tombstone_and_a_rebuild_publishes_every_row_ag
     restarted = Engine(dict(engine.table), config=SlaKpiConfig(SlaConfig.load(CONFIG)), settings=settings)
     restarted.rebuild({0, 1, 2}, T0 + 3 * DAY_MS)
     assert set(rows_of(restarted)) == {"zendesk/new"}
+
+
+def test_every_row_is_valid_against_the_schema_that_names_the_modules_fields():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[3] / "schemas/deskpulse.contact.v1/schema.json").read_text())
+    assert tuple(schema["properties"]) == contactrow.FIELDS  # the wire order, too
+    assert schema["properties"]["schema"]["const"] == contactrow.SCHEMA_ID
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    config = {**CONFIG, "policies": [{"name": "std", "targets": {"first_response": "1h", "resolution": "8h"}}]}
+    engine = Engine({}, config=SlaKpiConfig(SlaConfig.load(config)))
+    rows = rows_of(run(history(random.Random(5), T0, contacts=150, mean_gap_ms=60_000), engine))
+    assert len(rows) >= 100 and any(r["sla_next_deadline"] for r in rows.values())
+    for row in rows.values():
+        validator.validate(row)
+    assert not validator.is_valid({**next(iter(rows.values())), "csat": "great"})
