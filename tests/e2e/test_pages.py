@@ -6,7 +6,8 @@ Three days of synthetic contacts and a shift of agents go in through ingest. The
 by a link to the worst team's page; that page must list the team's agents with the API's figures and lead to an
 agent's page, which must show the agent's state and open contacts as the API does, and follow the agent's next
 state change live. Every request stays on the API's host. Screenshots: ``test-artifacts/director.png``,
-``team.png``, ``agent.png``; load times and sizes: ``test-artifacts/pages-load.txt``.
+``team.png``, ``agent.png``; load times and sizes: ``test-artifacts/pages-load.txt``. The team page's Waiting
+tile leads to the contacts waiting, as the API lists them (the drill-down).
 """
 
 from __future__ import annotations
@@ -181,6 +182,18 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
                 flags = {m for m, j in row["judged"].items() if j["outlier"]}
                 assert shown.get_attribute("data-flagged") == (" ".join(sorted(flags)) or "none")
         wait_for(browser, "the charts", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 3)
+        # -- the drill-down: the Waiting tile leads to the contacts waiting, as the API lists them
+        waiting = client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/contacts",
+                             params={"state": "waiting", "limit": 100}).json()
+        browser.find_element(By.CSS_SELECTOR, '#now-tiles .tile[data-kpi="Waiting"]').click()
+        wait_for(browser, "the waiting contacts", lambda d: d.find_element(By.CSS_SELECTOR, "#contacts p")
+                 .get_attribute("data-total") == str(waiting["total"]))
+        shown = [td.text for td in browser.find_elements(By.CSS_SELECTOR, '#contacts td[data-col="contact"]')]
+        assert sorted(shown) == sorted(i["contact_id"] for i in waiting["items"])
+        assert waiting["total"] == queue["live"]["waiting"]  # the tile's figure and the contacts behind it agree
+        browser.find_element(By.CSS_SELECTOR, '#contacts-states button[data-state="open"]').click()
+        wait_for(browser, "the open contacts", lambda d: d.find_element(By.CSS_SELECTOR, "#contacts p")
+                 .get_attribute("data-total") == str(queue["live"]["open"]))
         screenshot(browser, "team")
 
         # -- the busiest agent's page, by its link

@@ -7,6 +7,8 @@
   var dp = window.deskpulse, el = dp.el, tile = dp.tile;
   var scope = document.body.dataset.scope; // agent/<platform>/<agent id>
   var key = dp.encodeScope(scope.slice("agent/".length));
+  dp.contactsDrill("contacts", "v1/agents/" + key, ["open", "waiting", "at_risk", "breaching", "reopened", "bad_rating"],
+    "open", null);
   var period = "week";
   var state = { body: null, receivedAt: 0, days: null };
 

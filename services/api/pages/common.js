@@ -300,6 +300,71 @@
     });
   }
 
+  // ---- the contacts behind a figure (drill-down) --------------------------------------------------------
+
+  var CONTACT_STATES = {
+    waiting: "Waiting", at_risk: "At risk", breaching: "Breaching", unassigned: "Unassigned", open: "Open",
+    reopened: "Reopened", bad_rating: "Bad rating", complaint: "Complaints",
+  };
+
+  // Ages and deadlines on the stream's time (``as_of`` of the list), as the figures: a replay shows its own present.
+  function since(iso, now) {
+    return iso ? duration((now - Date.parse(iso)) / 1000) : "—";
+  }
+
+  function deadline(row, now) {
+    if (!row.sla_next_deadline) return "—";
+    var left = (Date.parse(row.sla_next_deadline) - now) / 1000;
+    return left >= 0 ? "in " + duration(left) : "breached " + duration(-left) + " ago";
+  }
+
+  // The contacts of ``path`` ("v1/queues/<p>/<q>" or "v1/agents/<p>/<a>") in a state, in #<id>, with a button per
+  // state in #<id>-states; ``names`` maps agent ids to names (the agent column is left out when null).
+  // Returns show(state), for the tiles that lead to it.
+  function contactsDrill(id, path, states, initial, names) {
+    var box = document.getElementById(id + "-states");
+    var current = initial;
+    function load() {
+      box.querySelectorAll("button").forEach(function (b) {
+        b.setAttribute("aria-pressed", String(b.dataset.state === current));
+      });
+      api(path + "/contacts?limit=100&state=" + current).then(function (body) {
+        var now = Date.parse(body.as_of);
+        var columns = [
+          { label: "Contact", key: function (r) { return r.contact_id; },
+            cell: function (r) { return el("td", { "data-col": "contact", text: r.contact_id }); } },
+          { label: "Status", key: function (r) { return r.status; }, cell: function (r) { return el("td", { text: r.status || "—" }); } },
+          { label: "Age", key: function (r) { return r.created_at; }, cell: function (r) { return el("td", { className: "num", text: since(r.created_at, now) }); } },
+          { label: "First response", num: true, key: function (r) { return r.first_response_seconds; },
+            cell: function (r) { return el("td", { className: "num", text: duration(r.first_response_seconds) }); } },
+          { label: "Next SLA deadline", key: function (r) { return r.sla_next_deadline || "~"; },
+            cell: function (r) { return el("td", { className: r.sla_next_deadline && Date.parse(r.sla_next_deadline) <= now ? "missed" : null, text: deadline(r, now) }); } },
+          { label: "Category", key: function (r) { return r.category || ""; }, cell: function (r) { return el("td", { text: r.category || "—" }); } },
+          { label: "Channel", key: function (r) { return r.channel || ""; }, cell: function (r) { return el("td", { text: r.channel || "—" }); } },
+        ];
+        if (names) {
+          columns.splice(1, 0, { label: "Agent", key: function (r) { return r.agent || ""; },
+            cell: function (r) { return el("td", { text: r.agent ? (names[r.agent] || r.agent) : "unassigned" }); } });
+        }
+        var note = el("p", { className: "muted", "data-total": String(body.total),
+          text: body.total + " " + CONTACT_STATES[current].toLowerCase() + (body.total > body.items.length ? ", the " + body.items.length + " oldest shown" : "") });
+        var age = names ? 3 : 2; // oldest first, as the API lists them
+        fill(id, body.items.length ? [note, sortableTable(columns, body.items, { index: age, dir: 1 }, function (r) { return r.key; })] : [note]);
+      }).catch(function (e) { showError(id, e); });
+    }
+    states.forEach(function (state) {
+      var b = el("button", { type: "button", text: CONTACT_STATES[state], "data-state": state });
+      b.addEventListener("click", function () { current = state; load(); });
+      box.appendChild(b);
+    });
+    load();
+    return function show(state) {
+      current = state;
+      load();
+      document.getElementById(id).scrollIntoView({ behavior: "smooth", block: "start" });
+    };
+  }
+
   // ---- charts (uPlot) ----------------------------------------------------------------------------------
 
   var COLORS = ["#4b93f0", "#1f9d4c", "#f2b01e", "#b584f5", "#e0323c", "#3cc8c8", "#ff9f5a"];
@@ -374,5 +439,6 @@
     goalStatus: goalStatus,
     dayChart: dayChart,
     showError: showError,
+    contactsDrill: contactsDrill,
   };
 })();

@@ -12,6 +12,10 @@
   var platform = scope.split("/")[1];
   var queueId = scope.split("/").slice(2).join("/");
   var key = dp.encodeScope(scope.slice("queue/".length));
+  var agentNames = {}; // agent id -> display name, from the team body
+  // The contacts behind the figures; the Waiting and SLA clocks tiles lead to them.
+  var drill = dp.contactsDrill("contacts", "v1/queues/" + key,
+    ["waiting", "at_risk", "breaching", "unassigned", "open", "reopened", "bad_rating", "complaint"], "waiting", agentNames);
   var period = "week";
   var states = {}; // agent scope -> the agent's body.agent, from the stream
   var source = null;
@@ -47,6 +51,15 @@
       tile("CSAT today", dp.percent(body.csat.score), body.csat.rated + " rated", dp.goalStatus(goals.csat)),
       tile("Resolved today", dp.count(body.contacts.resolved), body.contacts.created + " created"),
     ]);
+    [["Waiting", "waiting"], ["Oldest waiting", "waiting"], ["SLA clocks", sla.breaching ? "breaching" : "at_risk"]].forEach(function (t) {
+      var node = document.querySelector('#now-tiles .tile[data-kpi="' + t[0] + '"]');
+      node.classList.add("drill");
+      node.setAttribute("role", "button");
+      node.setAttribute("tabindex", "0");
+      node.title = "the contacts behind it";
+      node.addEventListener("click", function () { drill(t[1]); });
+      node.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); drill(t[1]); } });
+    });
   }
 
   function stateCell(row) {
@@ -83,6 +96,7 @@
   }
 
   function renderAgents(body) {
+    body.agents.forEach(function (r) { agentNames[r.agent] = r.name || r.agent; });
     if (!body.agents.length) {
       dp.fill("agents", [el("p", { className: "empty", text: "No agent resolved or answered a contact of this queue in this period." })]);
       return;

@@ -59,8 +59,9 @@ def visible(access: Access, row: dict[str, Any]) -> bool:
 
 
 def _listing(rows: Iterable[dict[str, Any]], state: str, now_ms: int, limit: int) -> dict[str, Any]:
+    """The rows in ``state`` at ``now_ms`` (the stream's time, given back as ``as_of`` for ages and deadlines)."""
     chosen = sorted((r for r in rows if is_in(r, state, now_ms)), key=lambda r: (r["created_at"] or "", r["key"]))
-    return {"state": state, "total": len(chosen), "items": chosen[:limit]}
+    return {"state": state, "as_of": from_epoch_ms(now_ms), "total": len(chosen), "items": chosen[:limit]}
 
 
 @router.get(
