@@ -50,7 +50,8 @@ _STEP_FIELDS = (
 _T, _TYPE, _ID, _AGENT, _QUEUE, _STATUS, _AUTHOR, _PUBLIC, _CHANNEL, _PRIORITY, _ACCOUNT, _RATING = range(
     len(_STEP_FIELDS)
 )
-_LABELS = len(_STEP_FIELDS)  # optional last element
+_LABELS = len(_STEP_FIELDS)  # optional element: category labels (None when only a link follows)
+_URL = _LABELS + 1  # optional last element: the contact's page on its platform (``attributes.url``)
 
 # Channels where a customer waits in a queue for an agent to connect (service level, ASA, abandonment).
 LIVE_CHANNELS = frozenset({"voice", "chat", "messaging", "sms"})
@@ -90,7 +91,10 @@ def _step(event: CanonicalEvent) -> list[Any]:
         [event.rating.label, event.rating.score, event.rating.scale_max] if event.rating else None,
     ]
     labels = step_labels(event.attributes)
-    if labels is not None:
+    url = event.attributes.get("url") if event.attributes else None
+    if isinstance(url, str) and url.startswith("https://") and len(url) <= 2048:
+        step += [labels, url]
+    elif labels is not None:
         step.append(labels)
     return step
 
@@ -143,6 +147,7 @@ class ContactFacts:
     rating_agent: str | None  # assignee when the rating arrived
     last_event_at: int
     labels: Labels = NO_LABELS  # what the events' attributes say for categories, latest value per key
+    url: str | None = None  # the contact's page on its platform, the latest an event gave (attributes.url)
 
     @property
     def reopens(self) -> int:
@@ -184,12 +189,16 @@ def facts(record: ContactRecord) -> ContactFacts:
     replies: list[tuple[int, str | None]] = []
     next_replies: list[tuple[int, int, str | None]] = []
     labels: list[Any] | None = None
+    url = None
     for step in record["ev"]:
         kind, t = step[_TYPE], step[_T]
         if len(step) > _LABELS:
-            if labels is None:
-                labels = list(NO_LABELS)
-            fold_labels(labels, step[_LABELS])
+            if step[_LABELS] is not None:
+                if labels is None:
+                    labels = list(NO_LABELS)
+                fold_labels(labels, step[_LABELS])
+            if len(step) > _URL:
+                url = step[_URL]
         account = step[_ACCOUNT] or account
         queue = step[_QUEUE] or queue
         channel = step[_CHANNEL] or channel
@@ -276,4 +285,5 @@ def facts(record: ContactRecord) -> ContactFacts:
         rating_agent=rating_agent,
         last_event_at=record["ev"][-1][_T] if record["ev"] else 0,
         labels=freeze(labels) if labels is not None else NO_LABELS,
+        url=url,
     )

@@ -65,4 +65,5 @@ def contact_row(key: str, f: ContactFacts, contribution: Contribution, config: K
         "sla_resolution": _sla(counters, "resolution"),
         "sla_next_deadline": _time(min(c[0] for c in clocks)) if clocks else None,
         "sla_at_risk_from": _time(min(c[1] for c in clocks)) if clocks else None,
+        "url": f.url,
     }

@@ -49,6 +49,7 @@ FIELDS = (
     "sla_resolution",
     "sla_next_deadline",
     "sla_at_risk_from",
+    "url",
 )
 CSV_FIELDS = FIELDS[1:]
 SLA_OUTCOMES = ("met", "breached")

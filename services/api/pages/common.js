@@ -332,7 +332,11 @@
         var now = Date.parse(body.as_of);
         var columns = [
           { label: "Contact", key: function (r) { return r.contact_id; },
-            cell: function (r) { return el("td", { "data-col": "contact", text: r.contact_id }); } },
+            cell: function (r) {
+              // the contact on its platform, where its events gave a link (attributes.url)
+              var id = r.url ? el("a", { href: r.url, target: "_blank", rel: "noopener noreferrer", text: r.contact_id }) : r.contact_id;
+              return el("td", { "data-col": "contact" }, [id]);
+            } },
           { label: "Status", key: function (r) { return r.status; }, cell: function (r) { return el("td", { text: r.status || "—" }); } },
           { label: "Age", key: function (r) { return r.created_at; }, cell: function (r) { return el("td", { className: "num", text: since(r.created_at, now) }); } },
           { label: "First response", num: true, key: function (r) { return r.first_response_seconds; },

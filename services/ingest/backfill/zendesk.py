@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from services.common.events import to_epoch_ms
 from services.ingest.backfill.source import Connection, Page, Request, required
 from services.ingest.platforms.base import b64, labels, to_rfc3339
-from services.ingest.platforms.zendesk import _PRIORITY, NAME, _channel, _enum, _id, _status
+from services.ingest.platforms.zendesk import _PRIORITY, NAME, _channel, _enum, _id, _status, ticket_link
 
 ENV = ("DESKPULSE_BACKFILL_ZENDESK_URL", "DESKPULSE_BACKFILL_ZENDESK_EMAIL", "DESKPULSE_BACKFILL_ZENDESK_API_TOKEN")
 PATH = "/api/v2/incremental/tickets/cursor.json"
@@ -79,7 +79,7 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
             "type": "contact.created",
             "occurred_at": created,
             "status": "new",
-            "attributes": {**category, "backfilled": True},
+            "attributes": {**category, **ticket_link(connection.account, contact), "backfilled": True},
         },
     ]
 

@@ -294,7 +294,7 @@ def _trigger(doc: dict, delivery: Delivery) -> Adapted:
                     "type": "contact.created",
                     "status": status or "new",
                     "agent_id": assignee,
-                    "attributes": category,
+                    "attributes": {**category, **_link(ticket.get("url"))},
                     "occurred_at": to_rfc3339(_minutes(ticket.get("created_at")) or when, field="ticket.created_at"),
                 }
             )
@@ -415,6 +415,19 @@ def _minutes(value: Any) -> Any:
         text = value.strip()
         return text[:16] + ":00" + text[16:]
     return value
+
+
+def _link(url: Any) -> dict[str, str]:
+    """``{"url": "https://acme.zendesk.com/agent/tickets/1"}`` from what {{ticket.url}} renders, else nothing."""
+    if not isinstance(url, str) or ".zendesk.com/" not in url:
+        return {}
+    text = url.strip()
+    return {"url": text if text.startswith("https://") else "https://" + text.split("://", 1)[-1]}
+
+
+def ticket_link(subdomain: str | None, ticket: str) -> dict[str, str]:
+    """The agent's page of a ticket, when the account's subdomain is known (the backfill's records)."""
+    return {"url": f"https://{subdomain}.zendesk.com/agent/tickets/{ticket}"} if subdomain else {}
 
 
 def _subdomain(url: Any) -> str | None:

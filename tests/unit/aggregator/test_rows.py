@@ -119,3 +119,15 @@ def test_every_row_is_valid_against_the_schema_that_names_the_modules_fields():
     for row in rows.values():
         validator.validate(row)
     assert not validator.is_valid({**next(iter(rows.values())), "csat": "great"})
+
+
+def test_a_contacts_link_to_its_platform_is_the_latest_https_url_its_events_gave():
+    engine = Engine({})
+    for d in [doc("contact.created", 0, "c1", attributes={"url": "https://acme.zendesk.com/agent/tickets/1",
+                                                          "tags": ["billing"]}),
+              doc("contact.message", 5, "c1", author="customer", public=True, attributes={"url": "http://evil.test/"}),
+              doc("contact.created", 0, "c2")]:
+        engine.handle(0, parse_event(d), to_epoch_ms(d["occurred_at"]))
+    rows = rows_of(engine)
+    assert rows["zendesk/c1"]["url"] == "https://acme.zendesk.com/agent/tickets/1"  # not an http:// one
+    assert rows["zendesk/c2"]["url"] is None
