@@ -352,7 +352,9 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
         data_dir_check(settings.data_dir, _writable(settings.data_dir)),
     ]
     if bootstrap is not None and next(c for c in checks if c.name == "kafka").status == "ok":
-        wanted = {settings.events_topic: settings.topic_partitions, settings.kpis_topic: settings.topic_partitions}
+        wanted = dict.fromkeys(
+            (settings.events_topic, settings.kpis_topic, settings.contacts_topic), settings.topic_partitions
+        )
         checks.append(topics_check(probes.topics(bootstrap), wanted))
     ports = [("api", settings.api_host, settings.api_port), ("ingest", settings.ingest_host, settings.ingest_port)]
     if local:
