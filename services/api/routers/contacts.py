@@ -58,10 +58,20 @@ def visible(access: Access, row: dict[str, Any]) -> bool:
     )
 
 
-def _listing(rows: Iterable[dict[str, Any]], state: str, now_ms: int, limit: int) -> dict[str, Any]:
-    """The rows in ``state`` at ``now_ms`` (the stream's time, given back as ``as_of`` for ages and deadlines)."""
+def _listing(request: Request, figures: Figures, scope: str, state: str, limit: int) -> JSONResponse:
+    """The scope's rows in ``state`` at the stream's time (given back as ``as_of`` for ages and deadlines), the
+    oldest first."""
+    now_ms = figures.model.stream_ms() or 0
+    rows = store(request).of(scope)
     chosen = sorted((r for r in rows if is_in(r, state, now_ms)), key=lambda r: (r["created_at"] or "", r["key"]))
-    return {"state": state, "as_of": from_epoch_ms(now_ms), "total": len(chosen), "items": chosen[:limit]}
+    body = {
+        "scope": scope,
+        "state": state,
+        "as_of": from_epoch_ms(now_ms),
+        "total": len(chosen),
+        "items": chosen[:limit],
+    }
+    return JSONResponse(body)
 
 
 @router.get(
@@ -84,9 +94,7 @@ async def queue_contacts(
     limit: Limit = 100,
 ) -> JSONResponse:
     scope = figures.resolve("queue", queue_key, access, people=True)
-    return JSONResponse(
-        {"scope": scope, **_listing(store(request).of(scope), state, figures.model.stream_ms() or 0, limit)}
-    )
+    return _listing(request, figures, scope, state, limit)
 
 
 @router.get(
@@ -106,9 +114,7 @@ async def agent_contacts(
     limit: Limit = 100,
 ) -> JSONResponse:
     scope = figures.resolve("agent", agent_key, access)
-    return JSONResponse(
-        {"scope": scope, **_listing(store(request).of(scope), state, figures.model.stream_ms() or 0, limit)}
-    )
+    return _listing(request, figures, scope, state, limit)
 
 
 def _csv(rows: Iterable[Iterable[Any]]) -> str:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.common.events import to_epoch_ms
-from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required
+from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import Delivery, Unmappable, as_dict
 from services.ingest.platforms.chatwoot import NAME, _assignee, _conversation, _status, _time
 
@@ -94,15 +94,9 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     contact = common["contact_id"]
     status = _status(conversation, required=True)
     created = _time(record.get("created_at"), "created_at")
-    created_ms = to_epoch_ms(created)
     eid = f"{NAME}:backfill:{contact}"
 
-    def at(value: Any, field: str) -> str:
-        """A time of the conversation (0 or missing: its creation), never before its creation."""
-        if not value:
-            return created
-        text = _time(value, field)
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created, _time)
 
     events: list[dict[str, Any]] = [
         {

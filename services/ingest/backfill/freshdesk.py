@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.events import to_epoch_ms
-from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required
+from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import as_dict, b64, dig, labels, to_rfc3339
 from services.ingest.platforms.freshdesk import _PRIORITY, _SOURCE, _STATUS, NAME, _key, _subdomain, _text
 
@@ -147,7 +147,6 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     if contact is None or ticket.get("spam") is True or ticket.get("deleted") is True:
         return []  # spam and deleted tickets: nothing to count
     created = to_rfc3339(ticket.get("created_at"), field="ticket.created_at")
-    created_ms = to_epoch_ms(created)
     eid = f"{NAME}:backfill:{contact}"
     common: dict[str, Any] = {
         "schema": "deskpulse.event.v1",
@@ -170,13 +169,11 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
         },
     ]
 
+    after = times_after(created)
+
     def at(*values: Any) -> str:
         """The first time given, never before the ticket's creation."""
-        value = next((v for v in values if v), None)
-        if not value:
-            return created
-        text = to_rfc3339(value, field="stats")
-        return text if to_epoch_ms(text) >= created_ms else created
+        return after(next((v for v in values if v), None), "stats")
 
     agent = _text(record.get("agent"))
     if agent:

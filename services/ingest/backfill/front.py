@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.common.events import to_epoch_ms
-from services.ingest.backfill.source import Connection, Page, Request, required
+from services.ingest.backfill.source import Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import Unmappable, as_dict, dig, optional_id, to_rfc3339
 from services.ingest.platforms.front import _STATUS, NAME
 
@@ -63,7 +63,6 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     if contact is None or status not in (*_OPEN, "archived"):  # deleted (trashed): nothing to count
         return []
     created = to_rfc3339(record.get("created_at"), field="created_at")
-    created_ms = to_epoch_ms(created)
     eid = f"{NAME}:backfill:{contact}"
     common: dict[str, Any] = {
         "schema": "deskpulse.event.v1",
@@ -82,12 +81,7 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
         },
     ]
 
-    def at(value: Any, field: str) -> str:
-        """A time of the conversation, never before its creation."""
-        if not value:
-            return created
-        text = to_rfc3339(value, field=field)
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created)
 
     assignee = optional_id(as_dict(record.get("assignee")).get("id"))
     if assignee:

@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.common.events import from_epoch_ms, to_epoch_ms
-from services.ingest.backfill.source import Connection, Page, Request, required
+from services.common.events import from_epoch_ms
+from services.ingest.backfill.source import Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import Delivery, as_dict, dig, text_id
 from services.ingest.platforms.helpscout import (
     _RATING,
@@ -92,16 +92,13 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     common = _common(Delivery(b"", {}, account=connection.account), conversation, contact)
     common["schema"] = "deskpulse.event.v1"
     created = _time(conversation.get("createdAt"), field="createdAt")
-    created_ms = to_epoch_ms(created)
     eid = f"{NAME}:backfill:{contact}"
     threads = sorted(
         (t for t in as_dict(conversation.get("_embedded")).get("threads") or [] if _published(t)),
         key=lambda t: (_time(t.get("createdAt"), field="thread.createdAt"), str(t.get("id"))),
     )
 
-    def at(text: str) -> str:
-        """Never before the conversation's creation."""
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created)
 
     events: list[dict[str, Any]] = [
         {

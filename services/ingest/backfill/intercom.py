@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.common.events import to_epoch_ms
-from services.ingest.backfill.source import Connection, Page, Request, required
+from services.ingest.backfill.source import Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import Unmappable, as_dict, dig, labels, to_rfc3339
 from services.ingest.platforms.intercom import _STATE, NAME, _channel, _id, _rating
 
@@ -69,7 +69,6 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     if contact is None or state is None or dig(record, "source", "delivered_as") in OUTBOUND:
         return []
     created = to_rfc3339(record.get("created_at"), field="created_at")
-    created_ms = to_epoch_ms(created)
     stats = as_dict(record.get("statistics"))
     eid = f"{NAME}:backfill:{contact}"
     common: dict[str, Any] = {
@@ -93,12 +92,7 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
         },
     ]
 
-    def at(value: Any, field: str) -> str:
-        """A time of the conversation, never before its creation."""
-        if not value:
-            return created
-        text = to_rfc3339(value, field=field)
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created)
 
     assignee = _id(record.get("admin_assignee_id"))
     if assignee:

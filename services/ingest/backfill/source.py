@@ -17,9 +17,12 @@ A module ``services/ingest/backfill/<platform>.py`` has:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from services.common.events import to_epoch_ms
+from services.ingest.platforms.base import to_rfc3339
 
 
 class BackfillError(RuntimeError):
@@ -63,3 +66,21 @@ def required(environ: Mapping[str, str], names: tuple[str, ...], platform: str) 
     if missing:
         raise BackfillError(f"backfill {platform}: set {', '.join(missing)} (docs/backfill.md)")
     return [environ[n] for n in names]
+
+
+def _rfc3339(value: Any, field: str) -> str:
+    return to_rfc3339(value, field=field)
+
+
+def times_after(created: str, parse: Callable[[Any, str], str] = _rfc3339) -> Callable[..., str]:
+    """``at(value, field)``: a record's time as RFC 3339, never before the contact's creation ``created`` (a missing
+    time, or one before it, is the creation itself: the platform's clocks and the record's fields may disagree)."""
+    created_ms = to_epoch_ms(created)
+
+    def at(value: Any, field: str = "time") -> str:
+        if not value:
+            return created
+        text = parse(value, field)
+        return text if to_epoch_ms(text) >= created_ms else created
+
+    return at

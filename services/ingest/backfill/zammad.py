@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.common.events import from_epoch_ms, to_epoch_ms
-from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required
+from services.ingest.backfill.source import BackfillError, Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import optional_id, to_rfc3339
 from services.ingest.platforms.zammad import _NOBODY, NAME, _channel, _name, _priority, _ref_id, _status
 
@@ -92,7 +92,6 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
     status = _status(ticket)
     raw_state = _name(ticket.get("state"))
     created = to_rfc3339(ticket.get("created_at"), field="ticket.created_at")
-    created_ms = to_epoch_ms(created)
     eid = f"{NAME}:backfill:{contact}"
     common: dict[str, Any] = {
         "schema": "deskpulse.event.v1",
@@ -115,12 +114,7 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
         },
     ]
 
-    def at(value: Any, field: str) -> str:
-        """A time of the ticket, never before its creation."""
-        if not value:
-            return created
-        text = to_rfc3339(value, field=field)
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created)
 
     owner = _ref_id(ticket, "owner")
     if owner and owner != _NOBODY:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.common.events import to_epoch_ms
-from services.ingest.backfill.source import Connection, Page, Request, required
+from services.ingest.backfill.source import Connection, Page, Request, required, times_after
 from services.ingest.platforms.base import b64, labels, to_rfc3339
 from services.ingest.platforms.zendesk import _PRIORITY, NAME, _channel, _enum, _id, _status, ticket_link
 
@@ -83,12 +83,7 @@ def to_events(record: Mapping[str, Any], connection: Connection) -> list[dict[st
         },
     ]
 
-    def at(value: Any, field: str) -> str:
-        """A time of the ticket, never before its creation."""
-        if not value:
-            return created
-        text = to_rfc3339(value, field=field)
-        return text if to_epoch_ms(text) >= created_ms else created
+    at = times_after(created)
 
     assignee = _id(ticket.get("assignee_id"))
     if assignee:
