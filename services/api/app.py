@@ -23,6 +23,7 @@ from services.api.routers import contacts as contacts_router
 from services.api.routers import health, insights, metrics, pages, scopes, stream, teams
 from services.api.stream import ChangeFeed
 from services.api.tokens import Tokens, TokensFileError, counted
+from services.common.events import from_epoch_ms
 from services.common.settings import Settings, is_loopback
 from services.domain.slaconfig import SlaConfig, SlaConfigError
 
@@ -124,6 +125,8 @@ def create_app(
     app.state.read_model = model
     app.state.figures = Figures(model, settings, sla)
     app.state.tokens = tokens
+    # When the goals were read (the SLA config is read once, at start): /readyz and the team routes say it.
+    app.state.sla_loaded = from_epoch_ms(model.clock()) if sla is not None else None
     app.state.contacts = contacts
     app.state.denials = Counter()  # (route, reason) -> refused requests (deskpulse_api_denied_total)
     app.state.exposure = open_to_network

@@ -332,3 +332,6 @@ class Health(BaseModel):
         None, description="present once the aggregator has refused an event from the future"
     )
     warning: str | None = Field(None, description="present when the API listens beyond loopback without tokens")
+    sla_config: dict[str, str] | None = Field(
+        None, description="the SLA config read at start: its `path` and when it was read (`loaded_at`)"
+    )

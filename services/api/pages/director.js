@@ -78,7 +78,8 @@
 
   function renderTeams(body) {
     document.getElementById("period-label").textContent = (period === "week" ? "last 7 days" : "today") +
-      ", each queue's own local days and goals; change against the period before";
+      ", each queue's own local days and goals; change against the period before" +
+      (body.goals_loaded_at ? " · goals as read " + body.goals_loaded_at.slice(0, 16).replace("T", " ") + " UTC" : "");
     if (!body.items.length) {
       dp.fill("teams", [el("p", { className: "empty", text: "No queue has figures yet." })]);
       return;

@@ -66,6 +66,9 @@ async def readyz(request: Request, model: Annotated[ReadModel, Depends(get_model
         figures["future_events"] = future
     if request.app.state.exposure:
         figures["warning"] = request.app.state.exposure
+    if request.app.state.sla_loaded is not None:
+        settings = request.app.state.settings
+        figures["sla_config"] = {"path": str(settings.sla_config or ""), "loaded_at": request.app.state.sla_loaded}
     if model.caught_up:
         return JSONResponse({"status": "ready", **figures})
     return JSONResponse(

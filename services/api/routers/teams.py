@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.api import outliers
@@ -228,6 +228,7 @@ async def agent_teams(
     openapi_extra=rule("list"),
 )
 async def every_team(
+    request: Request,
     figures: Annotated[Figures, Depends(get_figures)],
     access: AccessDep,
     period: Period = "week",
@@ -258,7 +259,8 @@ async def every_team(
             }
         )
     items.sort(key=worst_first)
-    return JSONResponse({"period": period, "items": items, "total": len(items)})
+    loaded = request.app.state.sla_loaded  # when the goals were read (at start)
+    return JSONResponse({"period": period, "goals_loaded_at": loaded, "items": items, "total": len(items)})
 
 
 @router.get(

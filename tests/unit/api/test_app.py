@@ -176,3 +176,19 @@ def test_a_broken_tokens_file_stops_the_api_from_starting(tmp_path):
     tokens.write_text("tokens:\n  - {name: ops, role: boss, sha256: x}\n")
     with pytest.raises(ConfigError, match="'role' must be one of"):
         create_app(Settings(api_tokens_file=tokens), read_model=ReadModel(), consume=False)
+
+
+def test_readyz_and_the_teams_say_when_the_sla_config_was_read():
+    from services.domain.slaconfig import SlaConfig
+
+    model = ReadModel(clock=FixedClock(1_795_000_000_000))
+    model.caught_up = True
+    config = SlaConfig.load({"goals": {"global": {"csat": ">= 0.8"}}})
+    settings = Settings(sla_config="deploy/sla.example.yaml")
+    with TestClient(create_app(settings, read_model=model, consume=False, sla=config)) as client:
+        ready = client.get("/readyz").json()
+        assert ready["sla_config"] == {"path": "deploy/sla.example.yaml", "loaded_at": "2026-11-18T11:06:40.000Z"}
+        assert client.get("/v1/teams").json()["goals_loaded_at"] == "2026-11-18T11:06:40.000Z"
+    with TestClient(create_app(Settings(), read_model=model, consume=False)) as client:
+        assert "sla_config" not in client.get("/readyz").json()
+        assert client.get("/v1/teams").json()["goals_loaded_at"] is None
