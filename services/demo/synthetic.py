@@ -229,6 +229,17 @@ class LivePresence:
     mean_s: float = 90.0
     _next: dict[tuple[str, str], int] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _logins: list[str] = field(default_factory=list)  # the first states, drawn once: a floor has every state
+
+    def _first_state(self) -> str:
+        """At login, as on a floor at any moment: most agents available or busy, some on a break, some not in yet
+        (one of each at least, so the board shows every state from the start)."""
+        if not self._logins:
+            agents = sum(len(a) for a in AGENTS.values())
+            rest = [self.rng.choice(("available", "available", "busy", "busy", "away")) for _ in range(agents - 2)]
+            self._logins = ["away", "offline", *rest]
+            self.rng.shuffle(self._logins)
+        return self._logins.pop()
 
     def due(self, now_ms: int) -> list[dict]:
         out = []
@@ -238,7 +249,7 @@ class LivePresence:
                 if at > now_ms:
                     continue
                 first = (platform, agent) not in self._next
-                state = self.rng.choice(("available", "busy")) if first else self.rng.choice(STATES)
+                state = self._first_state() if first else self.rng.choice(STATES)
                 out.append(
                     {
                         "schema": SCHEMA_ID,

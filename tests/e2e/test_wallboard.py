@@ -267,7 +267,9 @@ def test_wallboard_passes_its_token_to_the_stream(browser):
         assert browser.execute_script(f"{js}.percent(0.29)") == "29%"
         assert browser.execute_script(f"{js}.percent(null)") == "—"
         assert browser.execute_script(f"{js}.duration(3725.4)") == "1:02:05"
-        assert browser.execute_script(f"{js}.staffingGrade({{agents_needed: 3, agents_available: 3}})") == "green"
+        grades = [browser.execute_script(f"{js}.staffingGrade({{agents_needed: 10, agents_available: {n}}})")
+                  for n in (9, 10, 11, 12)]
+        assert grades == ["red", "amber", "green", "green"]  # amber: exactly enough, or within a tenth
         assert browser.execute_script(f"{js}.staffingGrade({{agents_needed: 3, agents_available: null, "
                                       f"reason: 'no_agent_presence'}})") == "neutral"
         assert browser.execute_script(f"{js}.staffingText({{agents_needed: 3, agents_available: null, "

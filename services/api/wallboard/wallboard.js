@@ -317,7 +317,8 @@
       frGoal ? goalText(frGoal.op, duration(frGoal.target)) : "");
 
     // Staffing: agents the Erlang C forecast needs for the queue's SL target over the staffing window, against
-    // the agents available or busy on its platform now; red when fewer are on the floor than needed.
+    // the agents available or busy on its platform now; red when fewer are on the floor than needed, amber when
+    // exactly enough or within a tenth.
     var staffing = body ? body.staffing : null;
     setTile(tiles[4], count(staffing ? staffing.agents_needed : null), staffingGrade(staffing),
       staffingText(staffing));
@@ -332,7 +333,9 @@
 
   function staffingGrade(s) {
     if (!s || !known(s.agents_needed) || !known(s.agents_available)) return "neutral";
-    return s.agents_available < s.agents_needed ? "red" : "green";
+    // as the other tiles: amber when met by less than 10 % (AMBER_SHARE) of the agents needed
+    if (s.agents_available < s.agents_needed) return "red";
+    return s.agents_available - s.agents_needed < s.agents_needed * AMBER_SHARE ? "amber" : "green";
   }
 
   function staffingText(s) {

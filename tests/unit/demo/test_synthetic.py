@@ -18,7 +18,9 @@ def test_every_agent_logs_in_at_the_start_then_changes_state_about_every_mean_se
     first = presence.due(T0)
     agents = {(e["platform"], e["agent_id"]) for e in first}
     assert agents == {(p, a) for p, names in AGENTS.items() for a in names}
-    assert {e["state"] for e in first} <= {"available", "busy"}  # the floor at work
+    states = [e["state"] for e in first]  # a floor at any moment: every state, most at work
+    assert set(states) == {"available", "busy", "away", "offline"}
+    assert states.count("available") + states.count("busy") > len(states) / 2
     assert presence.due(T0) == []  # nothing more is due at the same instant
     later = [e for minute in range(1, 61) for e in presence.due(T0 + minute * 60_000)]
     per_agent = len(later) / len(agents)
