@@ -154,6 +154,10 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     async def publish_snapshots():
         await publisher.publish()
 
+    @app.timer(1.0)
+    async def publish_contact_rows():
+        await publisher.publish_contacts()
+
     # Faust's annotation of connect() rejects every coroutine function (mypy reads its receiver union as one type).
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_producers(app: faust.App, **kwargs: Any) -> None:

@@ -387,6 +387,15 @@ class Engine:
             out.append((encode_contact_key(key), encode_contact(contact_row(key, facts(record), contrib, self.config))))
         return out
 
+    def rows_again(self, keys: list[bytes]) -> None:
+        """Mark contact rows (as ``drain_contacts`` keyed them) to be published again, e.g. after a failed send."""
+        for key in keys:
+            name = key.decode()
+            record = self.table.get(name)
+            partition = record.get("p") if isinstance(record, dict) else None
+            if partition is not None:
+                self._dirty_contacts.setdefault(name, partition)
+
     def drain(self, wall_ms: int) -> list[tuple[bytes, bytes]]:
         """Partial snapshots to publish now: scopes that changed, and scopes whose SLA clocks crossed a
         threshold since. Returns (key, value) bytes for the KPI topic (``services.domain.snapshot``)."""

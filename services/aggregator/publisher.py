@@ -105,12 +105,9 @@ class SnapshotPublisher:
         # after a restart held every snapshot back for another 4 × 90 s) nor on waiting for Kafka.
         started = self._monotonic()
         batch = self._engine.drain(self._clock())
-        rows = self._engine.drain_contacts() if self._contacts_topic else []
         try:
             for key, value in batch:
                 await producer.send(self._topic, value, key=key)
-            for key, row in rows:
-                await producer.send(self._contacts_topic, row, key=key)
         except KafkaError as exc:
             log.warning("publishing snapshots failed, every scope is published again next time: %s", exc)
             self._engine.republish_all()
@@ -120,6 +117,29 @@ class SnapshotPublisher:
         # interval: publication waits four times as long as it took, so it never takes over a fifth of the time.
         self._next = started + PACING * (self._monotonic() - started)
         return len(batch)
+
+    async def publish_contacts(self, limit: int = 2_000) -> int:
+        """Publish up to ``limit`` contact rows (``engine.drain_contacts``) on their own timer, so rows never hold
+        back the snapshots or their pacing. Rows that fail to go out are marked to go again; any other fault is
+        logged and the rows are left for the next rebuild (they are derived, never lost figures)."""
+        if not self._contacts_topic or not self._ready():
+            return 0
+        producer = await self.producer()
+        if producer is None:
+            return 0
+        try:
+            rows = self._engine.drain_contacts(limit)
+        except Exception:  # a row is a view of the figures: never let it stop the worker
+            log.exception("building contact rows failed; they go out again after the next rebuild")
+            return 0
+        try:
+            for key, row in rows:
+                await producer.send(self._contacts_topic, row, key=key)
+        except KafkaError as exc:
+            log.warning("publishing contact rows failed, they are published again: %s", exc)
+            self._engine.rows_again([key for key, _ in rows])
+            return 0
+        return len(rows)
 
     async def stop(self) -> None:
         """Stop the producer if one was started (at worker shutdown)."""

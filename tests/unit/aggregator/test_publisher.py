@@ -164,3 +164,44 @@ async def test_no_producer_is_made_before_the_first_publication(ready):
     assert s.made == []
     await s.publisher.publish()
     assert len(s.made) == (1 if ready else 0)
+
+
+async def test_contact_rows_go_on_their_own_and_never_hold_back_the_snapshots():
+    from aiokafka.errors import KafkaConnectionError
+
+    class RowsEngine(FakeEngine):
+        def __init__(self, monotonic):
+            super().__init__(monotonic)
+            self.rows = [(b"zendesk/1", b"{}"), (b"zendesk/2", None)]
+            self.again: list[bytes] = []
+            self.broken = False
+
+        def drain_contacts(self, limit=2_000):
+            if self.broken:
+                raise KeyError("a row that cannot be built")
+            rows, self.rows = self.rows[:limit], self.rows[limit:]
+            return rows
+
+        def rows_again(self, keys):
+            self.again.extend(keys)
+
+    producer = FakeProducer()
+    s = Setup([producer])
+    s.engine = engine = RowsEngine(s.monotonic)
+    s.publisher = SnapshotPublisher(
+        engine, lambda: True, bootstrap="k:9092", topic="kpis", clock=s.clock, contacts_topic="contacts",
+        published=Counter("x", "x", registry=CollectorRegistry()), producer_factory=s.make, monotonic=s.monotonic)
+    engine.pending = [(b"all#0", b"{}")]
+    assert await s.publisher.publish() == 1
+    assert [t for t, _, _ in producer.sent] == ["kpis"]  # no row rides along with the snapshots
+    assert await s.publisher.publish_contacts(limit=1) == 1 and await s.publisher.publish_contacts() == 1
+    assert producer.sent[1:] == [("contacts", b"zendesk/1", b"{}"), ("contacts", b"zendesk/2", None)]  # a tombstone
+    engine.rows = [(b"zendesk/3", b"{}")]
+    producer.send_error = KafkaConnectionError()
+    assert await s.publisher.publish_contacts() == 0 and engine.again == [b"zendesk/3"]  # to go again
+    producer.send_error = None
+    engine.broken = True
+    assert await s.publisher.publish_contacts() == 0  # logged; the worker goes on
+    engine.pending = [(b"all#0", b"{}")]
+    s.monotonic.now += 10
+    assert await s.publisher.publish() == 1  # and the snapshots too
