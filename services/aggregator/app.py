@@ -110,6 +110,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
             retention=Retention(grace_ms=int(settings.grace_s * 1000)),
             contact_retention_ms=int(settings.contact_retention_s * 1000),
             max_ahead_ms=int(settings.max_clock_skew_s * 1000),
+            contact_rows=settings.contact_rows,
         ),
     )
     rebuild = RebuildOnRebalance(app, engine, settings.events_topic, clock, load=state.sync)
@@ -124,7 +125,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         topic=settings.kpis_topic,
         published=SNAPSHOTS,
         clock=clock,
-        contacts_topic=settings.contacts_topic,
+        contacts_topic=settings.contacts_topic if settings.contact_rows else None,
     )
 
     watchdog = Watchdog(app, settings.events_topic, rebuild.ready)

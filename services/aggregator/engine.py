@@ -90,6 +90,7 @@ class EngineSettings:
     contact_retention_ms: int = 3 * DAY_MS  # closed contacts stay in memory this long (reopens, late events)
     sweep_interval_ms: int = MINUTE_MS
     max_ahead_ms: int | None = 5 * MINUTE_MS  # DESKPULSE_MAX_CLOCK_SKEW_S: how far stream time may lead the wall clock
+    contact_rows: bool = True  # keep track of the contact rows to publish (DESKPULSE_CONTACT_ROWS)
 
 
 class _Partition:
@@ -193,7 +194,7 @@ class Engine:
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
             self._dirty.add((scope, partition))
-        else:
+        elif self.settings.contact_rows:
             self._dirty_contacts[key] = partition
         self._maybe_sweep(partition, part, wall_ms)
         if late:
@@ -293,7 +294,8 @@ class Engine:
             part.aggregates.apply(key, contrib, contrib.retained())
             del self.table[key]
             self._recent.pop(key, None)
-            self._dirty_contacts[key] = partition  # its row goes too (a tombstone)
+            if self.settings.contact_rows:
+                self._dirty_contacts[key] = partition  # its row goes too (a tombstone)
         self._dirty.update((scope, partition) for scope in (*retired["totals"], *retired.get("days", ())))
         log.info("retired %d closed contacts of partition %d", len(victims), partition)
         return len(victims)
@@ -344,7 +346,7 @@ class Engine:
                     part.clock.observe(steps[-1][0], wall_ms)
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
-                else:
+                elif self.settings.contact_rows:
                     self._dirty_contacts[key] = p  # rows republished: a row lost with a killed worker comes back
             # One pass, the contributions summed per scope and bucket as they are computed, not applied one by one
             # (aggregates.BulkLoad): the same figures as incremental processing, ~4x less CPU (bench/rebuild.py).

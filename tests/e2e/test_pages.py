@@ -48,7 +48,8 @@ SLA = Path(__file__).resolve().parents[2] / "deploy" / "sla.example.yaml"
 @pytest.fixture
 def pipeline(kafka_bootstrap, unique_names, tmp_path):
     pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs",
-                    extra_env={"DESKPULSE_SLA_CONFIG": str(SLA), "DESKPULSE_API_TOKENS": TOKEN})
+                    extra_env={"DESKPULSE_SLA_CONFIG": str(SLA), "DESKPULSE_API_TOKENS": TOKEN,
+                               "DESKPULSE_CONTACT_ROWS": "true"})
     try:
         yield pipe
     finally:
