@@ -95,11 +95,9 @@ def create_app(
     elif tokens.book.enabled:
         log.info("bearer tokens on: %s", counted(tokens.book.counts()))
     contacts = contacts if contacts is not None else ContactStore()
-    consumers = (
-        [SnapshotConsumer(settings, model), SnapshotConsumer(settings, contacts, settings.contacts_topic)]
-        if consume
-        else []
-    )
+    consumers = [SnapshotConsumer(settings, model)] if consume else []
+    if consume and settings.contact_rows:  # the contact rows are opt-in (DESKPULSE_CONTACT_ROWS)
+        consumers.append(SnapshotConsumer(settings, contacts, settings.contacts_topic))
     feed = ChangeFeed(model, interval_s=stream_interval_s, buffer=replay_buffer)
 
     @asynccontextmanager

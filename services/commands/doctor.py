@@ -24,6 +24,7 @@ from pathlib import Path
 
 from services.api.tokens import TokenBook, TokensFileError, counted, load_file
 from services.common.clock import wall_ms
+from services.common.kafka import deskpulse_topics
 from services.common.localkafka import from_settings
 from services.common.settings import Settings, get_settings, is_loopback
 
@@ -352,9 +353,7 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
         data_dir_check(settings.data_dir, _writable(settings.data_dir)),
     ]
     if bootstrap is not None and next(c for c in checks if c.name == "kafka").status == "ok":
-        wanted = dict.fromkeys(
-            (settings.events_topic, settings.kpis_topic, settings.contacts_topic), settings.topic_partitions
-        )
+        wanted = {spec.name: spec.partitions for spec in deskpulse_topics(settings) if spec.name != settings.dlq_topic}
         checks.append(topics_check(probes.topics(bootstrap), wanted))
     ports = [("api", settings.api_host, settings.api_port), ("ingest", settings.ingest_host, settings.ingest_port)]
     if local:

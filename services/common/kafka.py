@@ -34,13 +34,18 @@ def deskpulse_topics(settings: CommonSettings) -> list[TopicSpec]:
             settings.topic_partitions,
             {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
         ),
-        # Compacted too: the latest row per contact, a tombstone once it is retired.
-        TopicSpec(
-            settings.contacts_topic,
-            settings.topic_partitions,
-            {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
-        ),
-    ]
+    ] + (
+        # Compacted too: the latest row per contact, a tombstone once it is retired (opt-in: DESKPULSE_CONTACT_ROWS).
+        [
+            TopicSpec(
+                settings.contacts_topic,
+                settings.topic_partitions,
+                {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
+            )
+        ]
+        if getattr(settings, "contact_rows", False)
+        else []
+    )
 
 
 async def ensure_topics(
