@@ -140,7 +140,8 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         # replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             partitions = {event.message.partition for event in batch}
-            ready = await state.loaded(partitions, assigned)  # their records loaded by the recovery hook first
+            # their records loaded by the recovery hook first (a partition is judged revoked only outside a rebalance)
+            ready = await state.loaded(partitions, assigned, rebalancing=lambda: bool(app.rebalancing))
             batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
             watchdog.flushing = True
             await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
