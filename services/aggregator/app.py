@@ -140,6 +140,10 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         # replays the batch (idempotent).
         async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
             partitions = {event.message.partition for event in batch}
+            # Not in the middle of a rebalance or a recovery: Faust hands over a batch before its recovery is
+            # complete now and then, and the recovery hook's load then overwrote what the batch wrote (a restart's
+            # figures short for good). Bounded: after 60 s it goes on as before, with a warning (never a stall).
+            await settled(app)
             # their records loaded by the recovery hook first (a partition is judged revoked only outside a rebalance)
             ready = await state.loaded(partitions, assigned, rebalancing=lambda: bool(app.rebalancing))
             batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
@@ -167,6 +171,17 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         await state.stop()
 
     return app
+
+
+async def settled(app: faust.App, poll_s: float = 0.05, most_s: float = 60.0) -> None:
+    """Wait while the app rebalances or its tables recover, at most ``most_s`` seconds."""
+    waited = 0.0
+    while app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+        if waited >= most_s:
+            log.warning("a batch goes on after %.0f s of rebalance or recovery", waited)
+            return
+        await asyncio.sleep(poll_s)
+        waited += poll_s
 
 
 def lock_data_dir(settings: AggregatorSettings):
