@@ -27,7 +27,8 @@ from services.domain.goals import MAX_PERIOD_DAYS
 from services.domain.slaconfig import SlaConfig
 from services.domain.windows import UTC_DAYS, DayCalendar, sum_buckets
 
-DAYS_KEPT = MAX_PERIOD_DAYS  # today and 15 days before (windows.DAY_KEEP_MS)
+DAYS_KEPT = MAX_PERIOD_DAYS  # today and the 31 days before (windows.DAY_KEEP_MS)
+CHART_DAYS = 16  # what /v1/days lists unless asked for more: the pages' charts (today and the 15 days before)
 WEEK = 7
 _QUEUE_BOUND = ("queue", "queue_agent", "queue_category", "queue_agent_category")
 
@@ -105,7 +106,7 @@ def local_date(calendar: DayCalendar, start_ms: int) -> str:
 
 
 def days_body(
-    days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: int, n: int = DAYS_KEPT
+    days: Mapping[int, Mapping[str, int]], calendar: DayCalendar, now_ms: int, n: int = CHART_DAYS
 ) -> dict[str, Any]:
     """Per local day, oldest first: workload and quality figures."""
     out = []

@@ -16,14 +16,15 @@ _GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$", re.ASCI
 
 # KPIs the aggregator keeps per local day, so a goal over a period (``GoalPeriod``) can be measured to date.
 DAY_GOAL_METRICS = frozenset({"csat", "first_response_seconds_avg", "one_touch_rate", "reopen_rate", "complaint_rate"})
-MAX_PERIOD_DAYS = DAY_KEEP_MS // DAY_MS  # the local days the aggregator keeps (today and the 15 before)
+MAX_PERIOD_DAYS = DAY_KEEP_MS // DAY_MS  # the local days the aggregator keeps (today and the 31 before)
 
 
 @dataclass(frozen=True)
 class GoalPeriod:
-    """The T of a SMART goal: ``today``, ``week`` (the local calendar week, Monday to Sunday) or a date range."""
+    """The T of a SMART goal: ``today``, ``week`` (the local calendar week, Monday to Sunday), ``month`` (the local
+    calendar month) or a date range."""
 
-    kind: Literal["today", "week", "range"]
+    kind: Literal["today", "week", "month", "range"]
     first: date | None = None  # range: the first and last local day, both included
     last: date | None = None
 
@@ -34,17 +35,16 @@ class GoalPeriod:
         if self.kind == "week":
             monday = today - timedelta(days=today.weekday())
             return monday, monday + timedelta(days=6)
+        if self.kind == "month":
+            following = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return today.replace(day=1), following - timedelta(days=1)
         assert self.first is not None and self.last is not None
         return self.first, self.last
 
     def __str__(self) -> str:
-        return (
-            f"{self.first}..{self.last}"
-            if self.kind == "range"
-            else f"this {self.kind}"
-            if self.kind == "week"
-            else "today"
-        )
+        if self.kind == "range":
+            return f"{self.first}..{self.last}"
+        return "today" if self.kind == "today" else f"this {self.kind}"
 
 
 @dataclass(frozen=True)

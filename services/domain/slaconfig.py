@@ -190,11 +190,11 @@ class _RangeSpec(_Strict):
 
 class _PeriodGoalSpec(_Strict):
     target: Annotated[str, AfterValidator(_check_goal)]
-    period: Literal["today", "week"] | _RangeSpec
+    period: Literal["today", "week", "month"] | _RangeSpec
 
 
 def _goal_value(value: Any) -> str | _PeriodGoalSpec:
-    """A goal: a comparison (``">= 0.90"``), or ``{target: <comparison>, period: today | week | {from, to}}``."""
+    """A goal: a comparison (``">= 0.90"``), or ``{target: <comparison>, period: today | week | month | {from, to}}``."""
     if isinstance(value, str):
         return _check_goal(value)
     if not isinstance(value, dict):

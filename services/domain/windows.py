@@ -31,9 +31,9 @@ TRAILING = {
 WINDOWS = ("5m", "15m", "30m", "1h", "24h", "today", "all")
 LEVEL_SIZE = {"m": MINUTE_MS, "q": QUARTER_MS}
 # Day buckets ("d"): local days of a scope's time zone (``DayCalendar``), not a fixed grid, for the few counters
-# that per-day and per-week figures need (catalogue.DAY_COUNTERS). Kept for today and the 15 days before, so a week
-# (today and the 6 days before) can be compared with the week before it.
-DAY_KEEP_MS = 16 * DAY_MS
+# that per-day, per-week and per-month figures need (catalogue.DAY_COUNTERS). Kept for today and the 31 days before,
+# so a calendar month (at most 31 days) can be measured to date, and a week compared with the week before it.
+DAY_KEEP_MS = 32 * DAY_MS
 
 
 def bucket_start(t_ms: int, size_ms: int) -> int:

@@ -198,8 +198,9 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
             return client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/contacts",
                               params={"state": "open", "limit": 1}).json()["total"]
 
+        # the list is read again every 10 s, so it follows rows that arrive after the click
         wait_for(browser, "the open contacts", lambda d: d.find_element(By.CSS_SELECTOR, "#contacts p")
-                 .get_attribute("data-total") == str(open_total()))
+                 .get_attribute("data-total") == str(open_total()), timeout=45)
         screenshot(browser, "team")
 
         # -- the busiest agent's page, by its link

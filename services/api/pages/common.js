@@ -320,15 +320,22 @@
 
   // The contacts of ``path`` ("v1/queues/<p>/<q>" or "v1/agents/<p>/<a>") in a state, in #<id>, with a button per
   // state in #<id>-states; ``names`` maps agent ids to names (the agent column is left out when null).
+  // The list is read again every DRILL_REFRESH_MS (contacts change state while it is open); only the answer to the
+  // latest request is shown, so a slow answer for the previous state never replaces the current one.
   // Returns show(state), for the tiles that lead to it.
+  var DRILL_REFRESH_MS = 10000;
+
   function contactsDrill(id, path, states, initial, names) {
     var box = document.getElementById(id + "-states");
     var current = initial;
+    var asked = 0;
     function load() {
       box.querySelectorAll("button").forEach(function (b) {
         b.setAttribute("aria-pressed", String(b.dataset.state === current));
       });
+      var mine = ++asked;
       api(path + "/contacts?limit=100&state=" + current).then(function (body) {
+        if (mine !== asked) return; // a newer request is on its way
         var now = Date.parse(body.as_of);
         var columns = [
           { label: "Contact", key: function (r) { return r.contact_id; },
@@ -354,7 +361,7 @@
           text: body.total + " " + CONTACT_STATES[current].toLowerCase() + (body.total > body.items.length ? ", the " + body.items.length + " oldest shown" : "") });
         var age = names ? 3 : 2; // oldest first, as the API lists them
         fill(id, body.items.length ? [note, sortableTable(columns, body.items, { index: age, dir: 1 }, function (r) { return r.key; })] : [note]);
-      }).catch(function (e) { showError(id, e); });
+      }).catch(function (e) { if (mine === asked) showError(id, e); });
     }
     states.forEach(function (state) {
       var b = el("button", { type: "button", text: CONTACT_STATES[state], "data-state": state });
@@ -362,6 +369,7 @@
       box.appendChild(b);
     });
     load();
+    setInterval(function () { if (!document.hidden) load(); }, DRILL_REFRESH_MS);
     return function show(state) {
       current = state;
       load();

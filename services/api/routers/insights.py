@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from services.api import outliers
 from services.api.deps import AUTH_ERRORS, AccessDep, Figures, get_figures
 from services.api.judgements import judge_queue, summary
-from services.api.periods import day_calendar, days_body
+from services.api.periods import CHART_DAYS, DAYS_KEPT, day_calendar, days_body
 from services.api.reach import rule
 from services.api.schemas import Error
 
@@ -22,13 +22,14 @@ _DAYS_KINDS = ("all", "platform", "account", "queue", "agent", "category")
 
 @router.get(
     "/days/{scope:path}",
-    summary="A scope's figures per local day (today and the 15 days before)",
+    summary="A scope's figures per local day (today and the days before it)",
     response_model=None,
     description="`scope` is a scope id: `all`, `platform/zendesk`, `queue/zendesk/billing`, `agent/zendesk/42`, "
     "`category/billing`. Days are the queue's local days (`days:` in the SLA config) for queues, "
     "the default days for the rest (docs/kpis.md, Per day and per week). Each day: contacts created "
     "and resolved, complaints and complaint rate, reopen rate, one-touch rate, CSAT, average first "
-    "response, and the workload (replies, answered, handled, resolved; per channel for agents).",
+    "response, and the workload (replies, answered, handled, resolved; per channel for agents). "
+    f"`days`: how many local days, today included ({CHART_DAYS} unless asked; at most the {DAYS_KEPT} kept).",
     responses={404: {"model": Error, "description": "unknown scope"}, **AUTH_ERRORS},
     openapi_extra=rule("scope"),
 )
@@ -36,6 +37,7 @@ async def days(
     scope: Annotated[str, Path(description="scope id, e.g. `queue/zendesk/billing`")],
     figures: Annotated[Figures, Depends(get_figures)],
     access: AccessDep,
+    n: Annotated[int, Query(alias="days", ge=1, le=DAYS_KEPT, description="local days, today included")] = CHART_DAYS,
 ) -> JSONResponse:
     access.check(scope)
     kind = "all" if scope == "all" else scope.partition("/")[0]
@@ -49,7 +51,7 @@ async def days(
             "kind": kind,
             "platform": view.platform,
             "id": view.id,
-            **days_body(view.days, calendar, view.stream_ms),
+            **days_body(view.days, calendar, view.stream_ms, n),
         }
     )
 

@@ -122,6 +122,15 @@ def test_days_route_lists_local_days_oldest_first(trend_client):
     assert trend_client.get("/v1/days/queue/zendesk/nope").status_code == 404
 
 
+def test_days_route_lists_as_many_days_as_asked_up_to_the_32_kept(trend_client):
+    month = trend_client.get("/v1/days/queue/zendesk/q1", params={"days": 32}).json()["days"]
+    assert len(month) == 32 and month[-16:] == trend_client.get("/v1/days/queue/zendesk/q1").json()["days"]
+    assert [d["date"] for d in month] == sorted(d["date"] for d in month)
+    for bad in (0, 33, "x"):
+        response = trend_client.get("/v1/days/queue/zendesk/q1", params={"days": bad})
+        assert response.status_code == 422 and "days" in str(response.json()["detail"])
+
+
 def test_without_day_buckets_trends_are_empty_not_errors(client):
     body = client.get("/v1/categories/other").json()
     assert body["trend"]["week"]["complaint_rate"] is None and body["trend"]["week"]["resolved"] == 0

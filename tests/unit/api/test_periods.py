@@ -141,11 +141,12 @@ def test_day_buckets_survive_retirement_and_a_rebuild():
     assert_days_match(model_of(restored, now), docs, CONFIG, now)
 
 
-def test_days_older_than_sixteen_days_expire_but_totals_stay():
+def test_days_older_than_the_32_kept_expire_but_totals_stay():
     docs = spread(3, contacts=30, gap_ms=600_000)
     now = max(recompute.ms(d) for d in docs)
     engine = run(docs, CONFIG, partitions=1)
-    later = now + 17 * DAY_MS
+    assert model_of(engine, now + 31 * DAY_MS).view("all").days != {}  # a month later, still kept
+    later = now + 33 * DAY_MS
     model = model_of(engine, later)
     view = model.view("all")
     assert view.days == {} and view.totals["created"] == 30
@@ -154,7 +155,7 @@ def test_days_older_than_sixteen_days_expire_but_totals_stay():
                                   "occurred_at": recompute_iso(later)}), later)
     retired = engine.table[retired_key(0)]
     assert retired["totals"]["all"]["created"] >= 20
-    assert all(int(d) >= later - 20 * DAY_MS for days in retired.get("days", {}).values() for d in days)
+    assert all(int(d) >= later - 34 * DAY_MS for days in retired.get("days", {}).values() for d in days)
 
 
 def recompute_iso(t_ms):

@@ -261,6 +261,17 @@ def test_a_week_goal_to_date_what_the_rest_needs_and_where_the_last_days_lead():
     assert body["status"] == "at_risk" and body["goal"] == "csat >= 0.8 (this week)"
 
 
+def test_a_month_goal_counts_every_day_of_the_month_so_far():
+    # Wednesday 2026-11-18: the 1st to the 18th of November are kept (32 local days), October's last day is not counted
+    first_of_month = MON - 15 * DAY_MS
+    days = {first_of_month: {"resolved": 10, "complaints": 4}, MON: {"resolved": 30, "complaints": 0},
+            first_of_month - DAY_MS: {"resolved": 99, "complaints": 99}}
+    body = period_goal(goal("complaint_rate", "<= 0.2", GoalPeriod("month")), days, UTC_DAYS, WED)
+    assert (body["from"], body["to"], body["days_elapsed"], body["days_total"]) == ("2026-11-01", "2026-11-30", 18, 30)
+    assert body["to_date"] == 0.1 and body["partial"] is False and body["goal"] == "complaint_rate <= 0.2 (this month)"
+    assert body["covered_from"] == "2026-11-01T00:00:00.000Z"
+
+
 def test_statuses_of_a_period_goal():
     first, last = date(2026, 11, 16), date(2026, 11, 17)  # Monday and Tuesday, over by Wednesday
     days = {MON: {"resolved": 10, "complaints": 1}, MON + DAY_MS: {"resolved": 10, "complaints": 1}}
@@ -270,7 +281,7 @@ def test_statuses_of_a_period_goal():
                        WED)["status"] == "missed"
     later = GoalPeriod("range", date(2026, 11, 20), date(2026, 11, 22))
     assert period_goal(goal("csat", ">= 0.8", later), days, UTC_DAYS, WED)["status"] == "not_started"
-    old = GoalPeriod("range", date(2026, 10, 1), date(2026, 10, 5))  # before the 16 days kept
+    old = GoalPeriod("range", date(2026, 10, 1), date(2026, 10, 5))  # before the 32 days kept
     assert period_goal(goal("csat", ">= 0.8", old), days, UTC_DAYS, WED)["status"] == "no_data"
     # a week at 100 % CSAT so far on a goal of 10 %: the rest cannot lose it; at 0 % on a goal of 99 %: lost
     good = {MON: {"csat_good": 50}}

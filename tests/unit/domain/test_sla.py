@@ -414,10 +414,21 @@ def test_goals_over_a_period_are_kept_apart_and_validated():
     assert period["complaint_rate"].period == GoalPeriod("range", date(2026, 12, 1), date(2026, 12, 14))
     assert str(period["complaint_rate"]) == "complaint_rate <= 0.1 (2026-12-01..2026-12-14)"
     assert GoalPeriod("week").days(date(2026, 12, 3)) == (date(2026, 11, 30), date(2026, 12, 6))  # Mon..Sun
+    month = SlaConfig.load({"goals": {"global": {"csat": {"target": ">= 0.9", "period": "month"}}}})
+    assert month.period_goals_for(None)["csat"].period == GoalPeriod("month")
+    assert str(month.period_goals_for(None)["csat"]) == "csat >= 0.9 (this month)"
+    # a whole calendar month, whatever its length; a range as long as the longest month
+    for today, first, last in ((date(2026, 12, 31), date(2026, 12, 1), date(2026, 12, 31)),
+                               (date(2026, 2, 1), date(2026, 2, 1), date(2026, 2, 28)),
+                               (date(2028, 2, 29), date(2028, 2, 1), date(2028, 2, 29)),
+                               (date(2026, 4, 15), date(2026, 4, 1), date(2026, 4, 30))):
+        assert GoalPeriod("month").days(today) == (first, last)
+    SlaConfig.load({"goals": {"global": {"csat": {"target": ">= 0.9", "period": {"from": "2026-12-01",
+                                                                              "to": "2026-12-31"}}}}})
     problems = {
-        "month": ({"csat": {"target": ">= 0.9", "period": "month"}}, "Input should be 'today' or 'week'"),
-        "long": ({"csat": {"target": ">= 0.9", "period": {"from": "2026-12-01", "to": "2026-12-31"}}},
-                 "a period of at most 16 days"),
+        "unknown": ({"csat": {"target": ">= 0.9", "period": "year"}}, "Input should be 'today', 'week' or 'month'"),
+        "long": ({"csat": {"target": ">= 0.9", "period": {"from": "2026-12-01", "to": "2027-01-02"}}},
+                 "a period of at most 32 days"),
         "kpi": ({"service_level": {"target": ">= 0.8", "period": "week"}}, "a goal over a period needs a KPI kept"),
         "target": ({"csat": {"target": "high", "period": "week"}}, "target: invalid goal 'high'"),
     }
