@@ -101,7 +101,7 @@ class Stack:
         from services.common.settings import Settings
 
         return Settings(kafka_bootstrap=self.bootstrap, events_topic=self.events_topic,
-                        kpis_topic=self.names["DESKPULSE_KPIS_TOPIC"], dlq_topic=self.names["DESKPULSE_DLQ_TOPIC"],
+                        kpis_topic=self.names["DESKPULSE_KPIS_TOPIC"], dlq_topic=self.names["DESKPULSE_DLQ_TOPIC"], contacts_topic=self.names["DESKPULSE_CONTACTS_TOPIC"],
                         topic_partitions=self.partitions)
 
     def ensure_topics(self) -> None:

@@ -104,7 +104,7 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
     services: list[Service] = []
     try:
         settings = Settings(kafka_bootstrap=bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
-                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
+                            kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"], contacts_topic=names["DESKPULSE_CONTACTS_TOPIC"],
                             topic_partitions=partitions)
         asyncio.run(ensure_topics(settings))
         docs = make_events(events)

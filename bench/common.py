@@ -120,6 +120,7 @@ def topic_names(prefix: str = "bench") -> dict[str, str]:
         "DESKPULSE_EVENTS_TOPIC": f"{tag}.events",
         "DESKPULSE_KPIS_TOPIC": f"{tag}.kpis",
         "DESKPULSE_DLQ_TOPIC": f"{tag}.dlq",
+        "DESKPULSE_CONTACTS_TOPIC": f"{tag}.contacts",
         "DESKPULSE_AGGREGATOR_APP_ID": tag.replace(".", "-"),
     }
 

@@ -482,7 +482,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     connections = 64
     names = topic_names("bench-ingest")
     settings = Settings(kafka_bootstrap=ctx.bootstrap, events_topic=names["DESKPULSE_EVENTS_TOPIC"],
-                        kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
+                        kpis_topic=names["DESKPULSE_KPIS_TOPIC"], dlq_topic=names["DESKPULSE_DLQ_TOPIC"], contacts_topic=names["DESKPULSE_CONTACTS_TOPIC"],
                         topic_partitions=PARTITIONS)
     asyncio.run(ensure_topics(settings))
 

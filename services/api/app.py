@@ -96,7 +96,7 @@ def create_app(
         log.info("bearer tokens on: %s", counted(tokens.book.counts()))
     contacts = contacts if contacts is not None else ContactStore()
     consumers = [SnapshotConsumer(settings, model)] if consume else []
-    if consume and settings.contact_rows:  # the contact rows are opt-in (DESKPULSE_CONTACT_ROWS)
+    if consume and settings.contact_rows:  # unless DESKPULSE_CONTACT_ROWS=false
         consumers.append(SnapshotConsumer(settings, contacts, settings.contacts_topic))
     feed = ChangeFeed(model, interval_s=stream_interval_s, buffer=replay_buffer)
 

@@ -35,7 +35,7 @@ def deskpulse_topics(settings: CommonSettings) -> list[TopicSpec]:
             {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
         ),
     ] + (
-        # Compacted too: the latest row per contact, a tombstone once it is retired (opt-in: DESKPULSE_CONTACT_ROWS).
+        # Compacted too: the latest row per contact, a tombstone once it is retired (unless DESKPULSE_CONTACT_ROWS=false).
         [
             TopicSpec(
                 settings.contacts_topic,
@@ -43,7 +43,7 @@ def deskpulse_topics(settings: CommonSettings) -> list[TopicSpec]:
                 {"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"},
             )
         ]
-        if getattr(settings, "contact_rows", False)
+        if getattr(settings, "contact_rows", False)  # the aggregator and the API have it; ingest does not
         else []
     )
 

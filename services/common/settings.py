@@ -85,9 +85,9 @@ class AggregatorSettings(CommonSettings):
     snapshot_interval_s: float = Field(0.5, gt=0, description="How often changed scopes are published")
     aggregator_batch_max: int = Field(2_000, ge=1, description="Most events processed as one batch")
     contact_rows: bool = Field(
-        False,
+        True,
         description="Publish one row per contact on DESKPULSE_CONTACTS_TOPIC (the API's drill-down lists and "
-        "contacts export); off: those stay empty",
+        "contacts export); off: no contacts topic, and those routes answer 404",
     )
     aggregator_batch_s: float = Field(
         0.05, gt=0, description="Longest wait to fill a batch before processing what has arrived"

@@ -21,7 +21,8 @@ def test_doctor_finds_the_cluster_and_its_topics(kafka_bootstrap, unique_names, 
     assert before["topics"].status == "ok" and "created by the services at first start" in before["topics"].detail
     asyncio.run(ensure_topics(settings))
     after = {c.name: c for c in doctor.run(settings, probes)}
-    assert after["topics"].detail == (f"{settings.events_topic} (3 partitions), {settings.kpis_topic} (3 partitions)")
+    assert after["topics"].detail == (f"{settings.events_topic} (3 partitions), {settings.kpis_topic} (3 partitions), "
+                                      f"{settings.contacts_topic} (3 partitions)")
     unreachable = doctor.Probes(environ={"DESKPULSE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     down = {c.name: c for c in doctor.run(settings, unreachable)}
     assert down["kafka"].status == "fail" and "topics" not in down

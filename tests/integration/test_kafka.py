@@ -29,6 +29,7 @@ def settings_for(bootstrap: str, names: dict[str, str], **extra) -> Settings:
         events_topic=names["DESKPULSE_EVENTS_TOPIC"],
         dlq_topic=names["DESKPULSE_DLQ_TOPIC"],
         kpis_topic=names["DESKPULSE_KPIS_TOPIC"],
+        contacts_topic=names["DESKPULSE_CONTACTS_TOPIC"],
         **extra,
     )
 

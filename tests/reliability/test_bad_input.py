@@ -339,7 +339,8 @@ def test_bad_input_gets_4xx_with_detail_and_nothing_is_published(kafka_bootstrap
     pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs", extra_env=env)
     events_topic, dlq_topic = unique_names["DESKPULSE_EVENTS_TOPIC"], unique_names["DESKPULSE_DLQ_TOPIC"]
     settings = Settings(kafka_bootstrap=kafka_bootstrap, events_topic=events_topic, dlq_topic=dlq_topic,
-                        kpis_topic=unique_names["DESKPULSE_KPIS_TOPIC"], topic_partitions=pipe.partitions)
+                        kpis_topic=unique_names["DESKPULSE_KPIS_TOPIC"],
+                        contacts_topic=unique_names["DESKPULSE_CONTACTS_TOPIC"], topic_partitions=pipe.partitions)
     asyncio.run(ensure_topics(settings))  # as the aggregator would: "zero records" must mean an existing, empty topic
     codes = {}
     try:

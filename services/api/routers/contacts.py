@@ -9,7 +9,7 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.api.contactstore import STATES, ContactStore, agent_of, is_in, queue_of
@@ -36,12 +36,21 @@ ExportWindow = Annotated[
 ]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
-    404: {"model": Error, "description": "unknown queue or agent"},
+    404: {"model": Error, "description": "unknown queue or agent, or contact rows off (DESKPULSE_CONTACT_ROWS)"},
     409: {"model": Error, "description": "a bare id several platforms use"},
 }
 
 
+ROWS_OFF = (
+    "contact rows are off on this deployment (DESKPULSE_CONTACT_ROWS=false): the drill-down lists and the contacts "
+    "export need them on, on the aggregator and the API (docs/configuration.md)"
+)
+
+
 def store(request: Request) -> ContactStore:
+    """The API's contact rows; 404 saying why when they are off (no list would be an empty one that misleads)."""
+    if not request.app.state.settings.contact_rows:
+        raise HTTPException(404, ROWS_OFF)
     return request.app.state.contacts
 
 
@@ -138,7 +147,11 @@ def _cells(row: dict[str, Any]) -> Iterator[Any]:
     "`category/<c>`), as far back as deskpulse keeps contacts: the open ones, and closed ones until they are "
     "retired (3 days after their last event by default; the figures keep their totals, not the rows: docs/api.md, "
     "Contacts). Only the contacts the token may see.",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **AUTH_ERRORS},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        404: {"model": Error, "description": "contact rows off (DESKPULSE_CONTACT_ROWS)"},
+        **AUTH_ERRORS,
+    },
     openapi_extra=rule("list"),
 )
 async def contacts_csv(

@@ -66,6 +66,19 @@ def test_an_agents_contacts_are_the_ones_assigned_to_them(client):
     assert all(i["open"] for i in body["items"])
 
 
+def test_with_contact_rows_off_the_routes_say_so_rather_than_list_nothing():
+    _, model = floor()
+    app = create_app(Settings(contact_rows=False), read_model=model, consume=False, sla=SlaConfig.load(CONFIG),
+                     contacts=contacts())
+    with TestClient(app) as off:
+        for path in ("/v1/queues/zendesk/billing/contacts", "/v1/agents/zendesk/ze-agent-01/contacts",
+                     "/v1/export/contacts.csv"):
+            response = off.get(path)
+            assert response.status_code == 404, path
+            assert "DESKPULSE_CONTACT_ROWS=false" in response.json()["detail"], path
+        assert off.get("/v1/queues/zendesk/nope/contacts").json()["detail"] != response.json()["detail"]
+
+
 def test_bad_parameters_are_422_with_a_detail(client):
     for params in ({"state": "lost"}, {"limit": 0}):
         response = client.get("/v1/queues/zendesk/billing/contacts", params=params)
