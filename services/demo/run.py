@@ -267,7 +267,7 @@ def demo_services(
     ``sla_config``: the feed's SLA policies and goals, for the aggregator and the API (unless
     DESKPULSE_SLA_CONFIG names one already).
     """
-    env = {"DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_CONTACT_ROWS": "true"}  # the pages' drill-down
+    env = {"DESKPULSE_KAFKA_BOOTSTRAP": bootstrap}
     if data_dir is not None:
         env["DESKPULSE_DATA_DIR"] = str(data_dir)
     if sla_config is not None and not os.environ.get("DESKPULSE_SLA_CONFIG"):

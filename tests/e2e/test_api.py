@@ -33,7 +33,6 @@ def pipeline(kafka_bootstrap, tmp_path_factory):
     tag = f"api-{int(time.time() * 1000) % 10**8}"
     names = {"DESKPULSE_EVENTS_TOPIC": f"t.{tag}.events", "DESKPULSE_DLQ_TOPIC": f"t.{tag}.dlq",
              "DESKPULSE_KPIS_TOPIC": f"t.{tag}.kpis", "DESKPULSE_CONTACTS_TOPIC": f"t.{tag}.contacts",
-             "DESKPULSE_CONTACT_ROWS": "true",
              "DESKPULSE_AGGREGATOR_APP_ID": f"t-{tag}"}
     pipe = Pipeline(kafka_bootstrap, names, tmp_path_factory.mktemp("api-logs"))
     pipe.start()

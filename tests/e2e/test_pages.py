@@ -48,8 +48,7 @@ SLA = Path(__file__).resolve().parents[2] / "deploy" / "sla.example.yaml"
 @pytest.fixture
 def pipeline(kafka_bootstrap, unique_names, tmp_path):
     pipe = Pipeline(kafka_bootstrap, unique_names, tmp_path / "logs",
-                    extra_env={"DESKPULSE_SLA_CONFIG": str(SLA), "DESKPULSE_API_TOKENS": TOKEN,
-                               "DESKPULSE_CONTACT_ROWS": "true"})
+                    extra_env={"DESKPULSE_SLA_CONFIG": str(SLA), "DESKPULSE_API_TOKENS": TOKEN})
     try:
         yield pipe
     finally:
