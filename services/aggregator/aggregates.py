@@ -144,7 +144,7 @@ class PartitionAggregates:
                 changed.add(scope)
         for bucket_key in old.buckets.keys() | new.buckets.keys():
             before, after = old.buckets.get(bucket_key), new.buckets.get(bucket_key)
-            if before == after:
+            if before is after or before == after:  # the same dict: an agent's buckets kept from before
                 continue
             scope, level, start = bucket_key
             if start < self.cutoffs[level]:

@@ -130,13 +130,15 @@ class Engine:
         part: _Partition | None = None,
         key: str | None = None,
         out: Contribution | None = None,
+        previous: tuple[dict, Contribution] | None = None,
     ) -> Contribution:
         """A record's contribution; with ``part``, a closed contact is also queued for retirement. ``out``: an
-        empty contribution to fill (``kpis.contribution``)."""
+        empty contribution to fill (``kpis.contribution``). ``previous``: the record it replaces and that record's
+        contribution, which an agent's contribution extends (``agents.contribution``)."""
         if record is None:
             return EMPTY
         if record.get("kind") == "agent":
-            return agents.contribution(record, self.settings.retention)
+            return agents.contribution(record, self.settings.retention, previous)
         f = facts(record)
         if part is not None and key is not None and not f.is_open:  # callers pass ``key`` with ``part``
             heapq.heappush(part.closed, (f.last_event_at, key))
@@ -180,7 +182,7 @@ class Engine:
         self.table[key] = new
         recent = self._recent.pop(key, None)
         before = recent[1] if recent is not None and recent[0] is old else self._contribution(old)
-        after = self._contribution(new, part, key)
+        after = self._contribution(new, part, key, previous=(old, before) if old is not None else None)
         self._recent[key] = (new, after)
         if len(self._recent) > RECENT_CONTRIBUTIONS:
             del self._recent[next(iter(self._recent))]  # the least recently written

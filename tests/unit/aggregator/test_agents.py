@@ -35,7 +35,8 @@ def test_leaving_out_expired_buckets_changes_no_window(monkeypatch):
         trimmed.handle(0, parse_event(d), parse_event(d).occurred_ms)
     # The same stream with contributions holding every bucket of the record's two days.
     full = Engine({})
-    monkeypatch.setattr(agents, "contribution", lambda record, retention=None, f=agents.contribution: f(record))
+    monkeypatch.setattr(agents, "contribution",
+                        lambda record, retention=None, previous=None, f=agents.contribution: f(record))
     for d in docs:
         full.handle(0, parse_event(d), parse_event(d).occurred_ms)
     got, want = figures(trimmed, now), figures(full, now)
@@ -57,3 +58,29 @@ def test_contribution_leaves_out_only_buckets_behind_the_cutoff_at_the_newest_ch
             assert trimmed.buckets[(scope, level, start)] == counters
         else:
             assert (scope, level, start) not in trimmed.buckets
+
+
+def test_a_contribution_extended_from_the_previous_one_equals_one_split_from_every_interval():
+    # Three days of changes arriving mostly in order, some late or repeated: each step's contribution built from
+    # the previous one (the engine's path) equals the one split from every interval again, at every step.
+    docs = two_days_of_presence(agents_kept=2)
+    docs += agent_shifts(random.Random(9), T0 + 2 * DAY_MS + 7 * HOUR_MS, T0 + 3 * DAY_MS)
+    rng = random.Random(5)
+    arrivals = [parse_event(d) for d in docs]
+    for i in rng.sample(range(len(arrivals)), len(arrivals) // 10):  # a tenth late, by up to 20 changes
+        arrivals.insert(min(len(arrivals), i + rng.randrange(1, 20)), arrivals.pop(i))
+    arrivals += rng.sample(arrivals, 20)  # redelivered
+    retention = Retention()
+    previous: dict[str, tuple] = {}
+    extended = 0
+    for event in arrivals:
+        old = previous.get(event.agent_id)
+        record = agents.add_state(old[0] if old else None, event, 0)
+        if record is None:
+            continue
+        got = agents.contribution(record, retention, old)
+        want = agents.contribution(record, retention)
+        assert got.buckets == want.buckets and got.totals == want.totals and got.live == want.live
+        extended += old is not None and record["ev"][-2] is old[0]["ev"][-1]
+        previous[event.agent_id] = (record, got)
+    assert extended > len(arrivals) / 2  # the path it takes for changes in order
