@@ -78,6 +78,17 @@ def main() -> None:
           f"{used / n_agents / 1e3:.0f} kB each in memory (records and time-in-state buckets); "
           f"changelog {changelog / n_agents / 1e3:.1f} kB each")
 
+    # presence alone: three days of state changes (records pruned to two days), CPU per change
+    tracemalloc.stop()
+    presence = [parse_event(d) for d in agent_shifts(random.Random(4), T0, T0 + 3 * 86_400_000)]
+    presence.sort(key=lambda e: e.occurred_ms)
+    timed = Engine({})
+    cpu_started = time.process_time()
+    for e in presence:
+        timed.handle(hash(e.kafka_key) % args.partitions, e, e.occurred_ms)
+    cpu = time.process_time() - cpu_started
+    print(f"presence: {len(presence)} state changes over 3 days, {cpu / len(presence) * 1e6:.0f} µs of CPU each")
+
 
 if __name__ == "__main__":
     main()
