@@ -38,6 +38,8 @@ OPEN_STATUSES: frozenset[str] = frozenset({"new", "open", "pending", "on_hold"})
 DONE_STATUSES: frozenset[str] = frozenset({"solved", "closed"})
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.ASCII)
+# What format_time produces: such a string, if it is a real date and time, is its own normal form.
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
 _PLATFORM = re.compile(r"^[a-z][a-z0-9_]{0,31}$", re.ASCII)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,7 +81,7 @@ class CanonicalEvent(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _normalise_time(cls, value: str) -> str:
-        return format_time(parse_time(value))
+        return normalise_time(value)
 
     @field_validator("platform")
     @classmethod
@@ -151,13 +153,11 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def parse_time(value: str) -> datetime:
     """Parse an RFC 3339 timestamp (any offset, up to nanoseconds) into an aware UTC datetime."""
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not (match := _RFC3339.match(value)):
         raise ValueError("not an RFC 3339 timestamp (e.g. 2026-11-20T09:15:02.123Z)")
-    text = value.replace("Z", "+00:00")
-    main, _, rest = text.partition(".")
-    if rest:  # Python parses at most 6 fractional digits: truncate nanoseconds to microseconds.
-        digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
-        text = f"{main}.{digits[:6]}{rest[len(digits) :]}"
+    text = value  # fromisoformat reads the Z suffix itself
+    if match.end(1) - match.start(1) > 7:  # Python parses at most 6 fractional digits: truncate to microseconds
+        text = value[: match.start(1) + 7] + value[match.end(1) :]
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -168,6 +168,22 @@ def parse_time(value: str) -> datetime:
 def format_time(moment: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: the form every canonical event carries."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def normalise_time(value: str) -> str:
+    """``format_time(parse_time(value))``: a timestamp in the canonical form, or ``ValueError`` as ``parse_time``.
+
+    A value already in that form (what adapters hand the model) is checked to be a real date and time but not
+    parsed and formatted again.
+    """
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass  # parse_time raises the error
+        else:
+            return value
+    return format_time(parse_time(value))
 
 
 def to_epoch_ms(value: str) -> int:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from services.common.events import (
-    EventValidationError, format_time, from_epoch_ms, parse_event, parse_time, to_epoch_ms,
+    EventValidationError, format_time, from_epoch_ms, normalise_time, parse_event, parse_time, to_epoch_ms,
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "deskpulse.event.v1"
@@ -67,6 +67,36 @@ def test_error_names_the_field():
 )
 def test_times_are_normalised_to_utc_milliseconds(text, expected):
     assert format_time(parse_time(text)) == expected
+
+
+def outcome(f, value):
+    try:
+        return "ok", f(value)
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+field = st.integers(min_value=0, max_value=99).map(lambda n: f"{n:02d}")
+timestamps = st.builds(
+    lambda y, mo, d, h, mi, s, frac, zone: f"{y:04d}-{mo}-{d}T{h}:{mi}:{s}{frac}{zone}",
+    st.integers(min_value=0, max_value=9999), field, field, field, field, field,
+    st.sampled_from(["", ".1", ".12", ".123", ".123456", ".1234567", ".123456789"]),
+    st.sampled_from(["Z", "+00:00", "-00:00", "+05:30", "-23:59", "+24:00", "", "z", "Z\n"]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(timestamps, st.text(max_size=30)))
+def test_normalising_is_parsing_then_formatting(text):
+    # normalise_time skips the round trip for a value already in the canonical form: same answer, same error.
+    assert outcome(normalise_time, text) == outcome(lambda v: format_time(parse_time(v)), text)
+
+
+@pytest.mark.parametrize("text", ["2026-02-29T10:00:00.000Z", "2026-11-20T24:00:00.000Z", "0000-01-01T00:00:00.000Z",
+                                  "2026-11-20T09:15:60.000Z", "2026-13-01T00:00:00.000Z"])
+def test_a_canonical_looking_time_that_is_no_date_is_refused(text):
+    with pytest.raises(ValueError, match="not a valid calendar date and time"):
+        normalise_time(text)
 
 
 def test_epoch_milliseconds_are_exact():
