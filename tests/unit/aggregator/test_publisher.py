@@ -63,7 +63,10 @@ class Monotonic:
 
 
 class Setup:
-    def __init__(self, producers: list[FakeProducer], ready=lambda: True, cost_s: float = 0.0) -> None:
+    """``monotonic`` is both the wall clock and the CPU clock, unless a separate ``wall`` clock is given."""
+
+    def __init__(self, producers: list[FakeProducer], ready=lambda: True, cost_s: float = 0.0,
+                 wall: Monotonic | None = None) -> None:
         self.registry = CollectorRegistry()
         self.monotonic = Monotonic()
         self.engine = FakeEngine(self.monotonic, cost_s)
@@ -73,7 +76,7 @@ class Setup:
         self.publisher = SnapshotPublisher(
             self.engine, ready, bootstrap="k:9092", topic="kpis", clock=self.clock,
             published=Counter(METRIC.removesuffix("_total"), "published", registry=self.registry),
-            producer_factory=self.make, monotonic=self.monotonic)
+            producer_factory=self.make, monotonic=wall or self.monotonic, cpu=self.monotonic)
 
     def make(self) -> FakeProducer:
         producer = self.producers.pop(0)
@@ -123,6 +126,23 @@ async def test_the_next_publication_waits_four_times_as_long_as_the_last_took():
     assert len(calls) == 1  # paced before readiness is even checked (that may rebuild)
     s.monotonic.now = 108.0
     assert await s.publisher.publish() == 1
+
+
+async def test_time_spent_waiting_for_kafka_does_not_pace_the_next_publication():
+    # A send that waits 39 s for a broker that went down (wall time, no CPU): the next publication may start as
+    # soon as it is due, not 4 x 39 s later (figures held back for minutes after the broker came back).
+    wall = Monotonic(100.0)
+
+    class Waiting(FakeProducer):
+        async def send(self, topic, value, key=None):
+            wall.now += 39.0
+            await super().send(topic, value, key)
+
+    s = Setup([Waiting()], cost_s=0.5, wall=wall)  # the fake engine's drain costs 0.5 s of CPU
+    s.engine.pending = [(b"all#0", b"{}")]
+    assert await s.publisher.publish() == 1 and (wall.now, s.monotonic.now) == (139.0, 100.5)
+    s.engine.pending = [(b"all#0", b"{}")]
+    assert await s.publisher.publish() == 1  # due at 100 + 4 x 0.5, long past
 
 
 async def test_while_kafka_is_away_it_waits_logs_once_and_connects_later(caplog):
