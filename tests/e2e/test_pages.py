@@ -183,11 +183,17 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
                 assert shown.get_attribute("data-flagged") == (" ".join(sorted(flags)) or "none")
         wait_for(browser, "the charts", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 3)
         # -- the drill-down: the Waiting tile leads to the contacts waiting, as the API lists them
-        waiting = client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/contacts",
-                             params={"state": "waiting", "limit": 100}).json()
+        def waiting_rows():
+            return client.get(f"{api}/v1/queues/{worst['platform']}/{worst['id']}/contacts",
+                              params={"state": "waiting", "limit": 100}).json()
+
+        # contact rows go out on their own timer, after the figures: wait until the API holds every one of them
+        wait_for(browser, "the contact rows of the waiting tile's contacts",
+                 lambda d: waiting_rows()["total"] == queue["live"]["waiting"], timeout=45)
+        waiting = waiting_rows()
         browser.find_element(By.CSS_SELECTOR, '#now-tiles .tile[data-kpi="Waiting"]').click()
         wait_for(browser, "the waiting contacts", lambda d: d.find_element(By.CSS_SELECTOR, "#contacts p")
-                 .get_attribute("data-total") == str(waiting["total"]))
+                 .get_attribute("data-total") == str(waiting["total"]), timeout=45)
         shown = [td.text for td in browser.find_elements(By.CSS_SELECTOR, '#contacts td[data-col="contact"]')]
         assert sorted(shown) == sorted(i["contact_id"] for i in waiting["items"])
         assert waiting["total"] == queue["live"]["waiting"]  # the tile's figure and the contacts behind it agree
