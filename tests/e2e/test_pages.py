@@ -192,10 +192,17 @@ def test_director_team_and_agent_pages_show_the_apis_figures_and_lead_to_each_ot
                  lambda d: waiting_rows()["total"] == queue["live"]["waiting"], timeout=45)
         waiting = waiting_rows()
         browser.find_element(By.CSS_SELECTOR, '#now-tiles .tile[data-kpi="Waiting"]').click()
-        wait_for(browser, "the waiting contacts", lambda d: d.find_element(By.CSS_SELECTOR, "#contacts p")
-                 .get_attribute("data-total") == str(waiting["total"]), timeout=45)
-        shown = [td.text for td in browser.find_elements(By.CSS_SELECTOR, '#contacts td[data-col="contact"]')]
-        assert sorted(shown) == sorted(i["contact_id"] for i in waiting["items"])
+
+        def listed(d):
+            """The list's total and its contacts, read in one script (the list is drawn again every 10 s)."""
+            total, ids = d.execute_script(
+                "var p = document.querySelector('#contacts p');"
+                "return [p && p.dataset.total, Array.from("
+                "document.querySelectorAll('#contacts td[data-col=\"contact\"]'), function (td) { return td.textContent; })];")
+            return total, sorted(ids)
+
+        wait_for(browser, "the waiting contacts", lambda d: listed(d)
+                 == (str(waiting["total"]), sorted(i["contact_id"] for i in waiting["items"])), timeout=45)
         assert waiting["total"] == queue["live"]["waiting"]  # the tile's figure and the contacts behind it agree
         browser.find_element(By.CSS_SELECTOR, '#contacts-states button[data-state="open"]').click()
 

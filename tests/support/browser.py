@@ -19,6 +19,7 @@ from tests.support.tools import require_module, require_tool
 
 webdriver = require_module("selenium.webdriver")  # a test extra: skips without it, or fails to collect under CI
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -63,14 +64,19 @@ def page_name(driver) -> str:
 
 
 def wait_for(driver, what: str, check, timeout: float = 20):
-    """Wait until ``check(driver)`` is truthy; on timeout, say what the page showed (and keep a screenshot)."""
+    """Wait until ``check(driver)`` is truthy; on timeout, say what the page showed (and keep a screenshot).
+
+    A check that finds no element yet, or one the page replaced between finding and reading it (pages re-render
+    on every update), is asked again: neither means the page will never show it."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: check(d))
-    except Exception:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+            lambda d: check(d))
+    except Exception as error:
         name = page_name(driver)
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / f"{name}-failure.png"))
-        raise AssertionError(f"{name} never showed {what}; page text:\n"
+        raise AssertionError(f"{name} never showed {what} ({type(error).__name__}); page text:\n"
                              f"{driver.find_element(By.TAG_NAME, 'body').text}") from None
 
 
