@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, start_http_server
 
 from services.aggregator import localstate
@@ -27,7 +28,7 @@ from services.aggregator.rebalance import RebuildOnRebalance
 from services.aggregator.watchdog import Watchdog
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics_when_reachable
 from services.common.settings import AggregatorSettings
 from services.domain.slaconfig import SlaConfig, SlaConfigError
 from services.domain.windows import Retention
@@ -209,7 +210,16 @@ def run(settings: AggregatorSettings, metrics_port: int | None = None) -> None:
     lock = lock_data_dir(settings)  # noqa: F841 (kept open while the worker runs)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
+    try:
+        loop.run_until_complete(ensure_topics_when_reachable(settings, settings.kafka_start_wait_s))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.error(
+            "Kafka at %s did not answer in %.0f s (DESKPULSE_KAFKA_START_WAIT_S): %r",
+            settings.kafka_bootstrap,
+            settings.kafka_start_wait_s,
+            exc,
+        )
+        raise SystemExit(1) from None
     if metrics_port:
         start_http_server(metrics_port, addr=settings.api_host)
     app = build_app(settings, config)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.common.settings import CommonSettings
 
@@ -68,6 +68,30 @@ async def ensure_topics(
                 pass
     finally:
         await admin.close()
+
+
+async def ensure_topics_when_reachable(
+    settings: CommonSettings, wait_s: float, first_retry_s: float = 1.0, longest_retry_s: float = 15.0
+) -> None:
+    """``ensure_topics`` once Kafka answers: a broker that is not up yet (containers starting together, a broker
+    restarting) is waited for up to ``wait_s``, with a warning per attempt; after that the last error is raised."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    retry_s = first_retry_s
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except (KafkaError, OSError, TimeoutError) as exc:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise
+            pause = min(retry_s, left)
+            log.warning(
+                "Kafka at %s does not answer (%r); trying again in %.0f s", settings.kafka_bootstrap, exc, pause
+            )
+            await asyncio.sleep(pause)
+            retry_s = min(retry_s * 2, longest_retry_s)
 
 
 async def metadata_round_trip(bootstrap: str, timeout_s: float = 10.0) -> None:

@@ -99,6 +99,11 @@ class AggregatorSettings(CommonSettings):
         "across its restarts (a StatefulSet's pod name), so a restarted worker gets its partitions back at once "
         "instead of after the session timeout; unset: dynamic membership",
     )
+    kafka_start_wait_s: float = Field(
+        300.0,
+        ge=0,
+        description="How long a starting aggregator waits for Kafka to answer before it gives up (exit 1)",
+    )
     aggregator_standby_replicas: int = Field(
         0,
         ge=0,
