@@ -1,4 +1,6 @@
-from services.api.readmodel import ReadModel
+import gc
+
+from services.api.readmodel import FULL_COLLECTION_AFTER, ReadModel
 from services.api.scopeview import merge
 from services.common.clock import FixedClock
 from tests.support.partials import encoded, partial
@@ -134,3 +136,18 @@ def test_agent_state_reads_the_newest_partial_without_merging():
     assert model.agent_state("agent/zendesk/7") == "away"
     assert model.agent_state("agent/zendesk/8") is None
     assert model.view("agent/zendesk/7").agent["state"] == "away"  # the merge agrees
+
+
+def test_catching_up_freezes_the_heap_and_makes_full_collections_rare():
+    threshold = gc.get_threshold()
+    try:
+        gc.unfreeze()
+        gc.set_threshold(700, 10, 10)
+        model = ReadModel()
+        assert gc.get_freeze_count() == 0
+        model.caught_up = True
+        assert gc.get_freeze_count() > 0  # the model as it stands is out of the cyclic GC's reach
+        assert gc.get_threshold() == (700, 10, FULL_COLLECTION_AFTER) and FULL_COLLECTION_AFTER > 10
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
