@@ -1,6 +1,6 @@
 """Aggregator throughput through real Kafka, beside a baseline, on one machine in one run.
 
-    .venv/bin/python bench/aggregator_kafka.py [--events 60000] [--partitions 4] [--workers 1 2]
+    .venv/bin/python bench/aggregator_kafka.py [--events 60000] [--partitions 4] [--workers 1 2] [--engine-off]
     (``make bench`` runs ``run(ctx)`` on the run's shared broker; ``measure(bootstrap, …)`` returns the raw figures)
 
 1. Writes N canonical events (synthetic contacts, keyed by contact) to a fresh events topic.
@@ -8,6 +8,8 @@
    consumer of this topic must pay.
 3. deskpulse: one aggregator worker process (Faust, contact table with changelog, snapshots) started on the
    backlog; events/s until its metrics count every event.
+4. With ``--engine-off``, one more worker on a fresh backlog whose engine does nothing (``bench/_engine_off.py``):
+   Faust's own ceiling on this machine, beside the other two.
 Uses DESKPULSE_KAFKA_BOOTSTRAP if set, else starts a local broker.
 """
 
@@ -95,10 +97,11 @@ def counted(url: str) -> float:
 
 
 def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: Path | None = None,
-            say=print, workers: int = 1) -> dict:
+            say=print, workers: int = 1, engine_off: bool = False) -> dict:
     """Writes ``events`` events to a fresh topic, then times the baseline consumer and ``workers`` aggregator
-    workers (one consumer group, a data directory each) on that backlog. Returns the figures as a dict (events/s,
-    ratio, start-up, peak RSS of the largest worker)."""
+    workers (one consumer group, a data directory each) on that backlog; ``engine_off``: workers whose engine does
+    nothing (Faust's own ceiling). Returns the figures as a dict (events/s, ratio, start-up, peak RSS of the
+    largest worker)."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="deskpulse-bench-"))
     names = topic_names("bench-agg")
     services: list[Service] = []
@@ -119,9 +122,11 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
         for i in range(workers):
             port = free_port()
             env = {**names, "DESKPULSE_KAFKA_BOOTSTRAP": bootstrap, "DESKPULSE_TOPIC_PARTITIONS": str(partitions),
-                   "DESKPULSE_LOG_LEVEL": "WARNING", "DESKPULSE_DATA_DIR": str(workdir / f"data-{i}")}
+                   "DESKPULSE_LOG_LEVEL": "WARNING", "DESKPULSE_DATA_DIR": str(workdir / f"data-{i}"),
+                   "PYTHONPATH": str(ROOT)}
             service = Service(f"aggregator-{i}", ["aggregator", "--metrics-port", str(port)], env,
-                              workdir / f"aggregator-{names['DESKPULSE_AGGREGATOR_APP_ID']}-{i}.log")
+                              workdir / f"aggregator-{names['DESKPULSE_AGGREGATOR_APP_ID']}-{i}.log",
+                              module="bench._engine_off" if engine_off else "services.cli")
             service.start()
             services.append(service)
             urls.append(f"http://127.0.0.1:{port}/metrics")
@@ -140,7 +145,8 @@ def measure(bootstrap: str, events: int = 60_000, partitions: int = 4, workdir: 
             time.sleep(0.2)
         done = time.perf_counter()
         steady = (len(docs) - first[1]) / (done - first[0]) if first and done > first[0] else float("nan")
-        say(f"deskpulse aggregator ({workers} worker{'s' if workers > 1 else ''}, {partitions} partitions): "
+        say(f"deskpulse aggregator ({workers} worker{'s' if workers > 1 else ''}, {partitions} partitions"
+            f"{', engine off' if engine_off else ''}): "
             f"{steady:,.0f} events/s once consuming ({len(docs) / (done - launched):,.0f} events/s including "
             f"start-up {first[0] - launched:.1f} s); ratio to baseline {steady / base_rate:.2f}")
         return {"events": len(docs), "partitions": partitions, "workers": workers, "baseline_rate": base_rate,
@@ -186,6 +192,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="worker counts to measure one after the other, each on a fresh topic (e.g. 1 2)")
+    parser.add_argument("--engine-off", action="store_true",
+                        help="then one worker whose engine does nothing, on a fresh topic: Faust's own ceiling")
     args = parser.parse_args()
     broker = None
     bootstrap = os.environ.get("DESKPULSE_KAFKA_BOOTSTRAP")
@@ -201,6 +209,12 @@ def main() -> None:
         if len(rates) > 1:
             one = rates[min(rates)]
             print("scale-out: " + ", ".join(f"{w} workers {r:,.0f} events/s ({r / one:.2f}×)" for w, r in rates.items()))
+        if args.engine_off:
+            off = measure(bootstrap, events=args.events, partitions=args.partitions, engine_off=True)["rate"]
+            one = rates[min(rates)]
+            print(f"one worker {one:,.0f} events/s, its engine off {off:,.0f} events/s: the engine's share "
+                  f"{1 - one / off:.0%} of the worker's time per event ({1e6 / one:,.0f} µs; Faust's path and parsing "
+                  f"{1e6 / off:,.0f} µs)")
     finally:
         if broker is not None:
             broker.stop()

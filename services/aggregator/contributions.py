@@ -102,6 +102,15 @@ class Contribution:
                     add(out.setdefault(scope, {}), for_scope(scope, counters))
         return out
 
+    def totals_of(self, scope: str) -> Counters:
+        """``all_totals().get(scope, {})`` without the other scopes' sums (a contact row needs ``all`` only)."""
+        out = dict(self.totals.get(scope, {}))
+        if not is_light(scope):
+            for _, scopes, items, _ in self.facts:
+                if scope in scopes:
+                    add(out, for_scope(scope, dict(items)))
+        return out
+
     def day_buckets(self) -> dict[BucketKey, Counters]:
         """The day buckets of the facts (and of ``buckets``), per (scope, "d", day start)."""
         out = {key: dict(c) for key, c in self.buckets.items() if key[1] == "d"}

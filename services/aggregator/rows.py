@@ -29,7 +29,7 @@ def _sla(counters: dict[str, int], metric: str) -> str | None:
 
 
 def contact_row(key: str, f: ContactFacts, contribution: Contribution, config: KpiConfig) -> dict[str, Any]:
-    counters = contribution.all_totals().get("all", {})
+    counters = contribution.totals_of("all")
     clocks = contribution.clocks.get("all") or []
     rating = f.rating[1] if f.rating is not None else None
     resolved = f.resolved_at is not None

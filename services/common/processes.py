@@ -44,12 +44,13 @@ class Service:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    module: str = "services.cli"  # what ``python -m`` runs with ``args``
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", *self.args],
+                [sys.executable, "-m", self.module, *self.args],
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -168,3 +168,26 @@ def test_sla_targets_become_histogram_bounds():
     config = SlaKpiConfig(SlaConfig.load({"policies": [{"name": "p", "targets": {"first_response": "7m"}}],
                                            "service_levels": {"default": {"threshold_seconds": 45}}}))
     assert {420.0, 45.0} <= set(config.histogram_bounds_s())
+
+
+def test_one_scopes_totals_are_that_scope_of_all_totals():
+    """``totals_of`` (a contact row's figures) against ``all_totals``, over synthetic contacts of every shape."""
+    import random
+
+    from services.common.events import parse_event
+    from services.demo.synthetic import history
+
+    config = SlaKpiConfig(SlaConfig.load({"policies": [{"name": "all", "targets": {"first_response": "10m"}}]}))
+    records: dict = {}
+    for d in history(random.Random(6), T0, 120, mean_gap_ms=60_000):
+        e = parse_event(d)
+        records[e.contact_id] = add_event(records.get(e.contact_id), e, 0) or records.get(e.contact_id)
+    checked = 0
+    for record in records.values():
+        c = contribution(facts(record), config)
+        every = c.all_totals()
+        scopes = {s for _, fact_scopes, _, _ in c.facts for s in fact_scopes} | {"queue/none/none"}
+        for scope in scopes:
+            assert c.totals_of(scope) == every.get(scope, {}), scope
+            checked += bool(every.get(scope))
+    assert checked > 400  # agents' per-channel counters, light scopes (none) and absent scopes among them
