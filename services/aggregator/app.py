@@ -24,7 +24,7 @@ from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.localstate import LocalState
 from services.aggregator.publisher import SnapshotPublisher
-from services.aggregator.rebalance import RebuildOnRebalance
+from services.aggregator.rebalance import RebuildOnRebalance, in_flux
 from services.aggregator.watchdog import Watchdog
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
@@ -177,7 +177,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
 async def settled(app: faust.App, poll_s: float = 0.05, most_s: float = 60.0) -> None:
     """Wait while the app rebalances or its tables recover, at most ``most_s`` seconds."""
     waited = 0.0
-    while app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+    while in_flux(app):
         if waited >= most_s:
             log.warning("a batch goes on after %.0f s of rebalance or recovery", waited)
             return

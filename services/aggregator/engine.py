@@ -196,8 +196,8 @@ class Engine:
             scope = f"agent/{new['pl']}/{new['a']}"
             part.agent_scopes[scope] = key
             self._dirty.add((scope, partition))
-        elif self.settings.contact_rows:
-            self._dirty_contacts[key] = partition
+        else:
+            self._row_changed(key, partition)
         self._maybe_sweep(partition, part, wall_ms)
         if late:
             self.late_events += 1  # counted in its (still kept) bucket or only in the totals; reported
@@ -296,8 +296,7 @@ class Engine:
             part.aggregates.apply(key, contrib, contrib.retained())
             del self.table[key]
             self._recent.pop(key, None)
-            if self.settings.contact_rows:
-                self._dirty_contacts[key] = partition  # its row goes too (a tombstone)
+            self._row_changed(key, partition)  # its row goes too (a tombstone)
         self._dirty.update((scope, partition) for scope in (*retired["totals"], *retired.get("days", ())))
         log.info("retired %d closed contacts of partition %d", len(victims), partition)
         return len(victims)
@@ -348,8 +347,8 @@ class Engine:
                     part.clock.observe(steps[-1][0], wall_ms)
                 if record.get("kind") == "agent":
                     part.agent_scopes[f"agent/{record['pl']}/{record['a']}"] = key
-                elif self.settings.contact_rows:
-                    self._dirty_contacts[key] = p  # rows republished: a row lost with a killed worker comes back
+                else:
+                    self._row_changed(key, p)  # rows republished: a row lost with a killed worker comes back
             # One pass, the contributions summed per scope and bucket as they are computed, not applied one by one
             # (aggregates.BulkLoad): the same figures as incremental processing, ~4x less CPU (bench/rebuild.py).
             part.aggregates = PartitionAggregates(p, self.settings.retention)
@@ -372,6 +371,11 @@ class Engine:
         """Mark every scope of every partition for publication (after a publication that failed part-way)."""
         for p, part in self.partitions.items():
             self._dirty.update((scope, p) for scope in part.aggregates.scopes)
+
+    def _row_changed(self, key: str, partition: int) -> None:
+        """Queue contact ``key``'s row for publication (``drain_contacts``), when contact rows are on."""
+        if self.settings.contact_rows:
+            self._dirty_contacts[key] = partition
 
     def drain_contacts(self, limit: int = 5_000) -> list[tuple[bytes, bytes | None]]:
         """Up to ``limit`` contact rows to publish (``services.domain.contactrow``), oldest change first; None for a

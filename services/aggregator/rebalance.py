@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def in_flux(app: faust.App) -> bool:
+    """Whether ``app`` is rebalancing or its tables are still recovering: no batch and no rebuild meanwhile."""
+    return bool(app.rebalancing) or not app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+
+
 class RebuildOnRebalance:
     """The rebalance generation the engine's aggregates were built for; ``ready`` rebuilds them when it is stale.
 
@@ -88,7 +93,7 @@ class RebuildOnRebalance:
         recovery is under way.
         """
         app = self._app
-        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+        if in_flux(app):
             return False
         if self.built_for != app.rebalancing_count:
             active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == self._events_topic}
