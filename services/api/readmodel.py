@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.api.scopeview import ScopeView, merge
+from services.common import heap
 from services.common.clock import Clock, wall_ms
 from services.domain.scopes import LIGHT_KINDS
 from services.domain.snapshot import decode, decode_key
@@ -39,26 +40,15 @@ class ViewsCopy:
         return self.cached + [view for _, _, view in self.merged]
 
 
-# Young collections between two full ones (CPython's default is 10): see settle_heap.
-FULL_COLLECTION_AFTER = 1_000
-
-
 def settle_heap() -> None:
-    """Move every object alive now out of the cyclic GC's reach (``gc.freeze``), and make full collections rare.
+    """Move every object alive now out of the cyclic GC's reach, and make full collections rare (``heap.freeze``).
 
     The read model is millions of small acyclic objects (decoded partials); without the freeze every full
     collection walks all of them, a pause of hundreds of ms at 10,000 agents. Refcounting still frees a
     replaced partial at once, frozen or not.
-
-    After the freeze few objects count as long-lived, and CPython starts a full collection whenever those that
-    survived since outnumber a quarter of them: under a herd of stream clients that was one every second or two,
-    each a pause of the whole API of 0.1-0.3 s (``bench/stream.py``). Full collections now wait for 1,000 young
-    ones instead of 10: only garbage in reference cycles waits longer to be freed.
     """
     gc.collect()
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
+    heap.freeze()
 
 
 class ReadModel:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from services.aggregator.rebalance import RebuildOnRebalance
 from services.common.clock import FixedClock
+from services.common.heap import FULL_COLLECTION_AFTER
 from tests.support.events import T0
 
 
@@ -101,3 +102,16 @@ def test_when_faust_reports_recovery_complete_the_records_are_loaded_then_the_ag
     assert len(steps) == 2  # ready() does not rebuild again in the same generation
     app.rebalancing_count += 1  # a rebalance that did not reach the hook: ready() rebuilds (no load)
     assert rebuild.ready() is True and steps[2:] == [("rebuild", {0, 2})]
+
+
+def test_what_a_rebuild_built_is_frozen_and_full_collections_made_rare():
+    threshold = gc.get_threshold()
+    try:
+        gc.unfreeze()
+        gc.set_threshold(700, 10, 10)
+        app, engine, clock, rebuild = setup()
+        rebuild.on_recovered({0, 2})
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == (700, 10, FULL_COLLECTION_AFTER)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

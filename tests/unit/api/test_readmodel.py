@@ -1,8 +1,9 @@
 import gc
 
-from services.api.readmodel import FULL_COLLECTION_AFTER, ReadModel
+from services.api.readmodel import ReadModel
 from services.api.scopeview import merge
 from services.common.clock import FixedClock
+from services.common.heap import FULL_COLLECTION_AFTER
 from tests.support.partials import encoded, partial
 
 T = 1_795_000_000_000
