@@ -66,7 +66,7 @@ class RebuildOnRebalance:
         # Loading and rebuilding allocate millions of long-lived objects: the cyclic collector, run over and over
         # as they pile up, took three quarters of the load's CPU (7.5 s of 9.6 s for 207,725 records). Paused, then
         # everything built is frozen: later collections no longer walk it (15-28 % of the CPU at 200k contacts),
-        # and full ones are rare (heap.freeze).
+        # and full ones are rare (heap.settle).
         gc.disable()
         gc.unfreeze()
         try:
@@ -74,8 +74,7 @@ class RebuildOnRebalance:
                 self._load(active)
             self._engine.rebuild(active, self._clock())
         finally:
-            gc.collect()
-            heap.freeze()
+            heap.settle()
             gc.enable()
         self.built_for = self._app.rebalancing_count
         log.info(

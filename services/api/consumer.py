@@ -101,7 +101,7 @@ class SnapshotConsumer:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             if self._model.caught_up and time.monotonic() - settled > 300:
-                gc.freeze()  # partials that arrived since: keep full collections short (see settle_heap)
+                gc.freeze()  # partials that arrived since: keep full collections short (see common/heap.py)
                 settled = time.monotonic()
             for records in batches.values():
                 await apply_sliced(self._model, ((r.key, r.value) for r in records))

@@ -16,8 +16,10 @@ import gc
 FULL_COLLECTION_AFTER = 1_000
 
 
-def freeze() -> None:
-    """Move every object alive now out of the collector's reach (``gc.freeze``) and make full collections rare."""
+def settle() -> None:
+    """Collect what is garbage now, move every object still alive out of the collector's reach (``gc.freeze``),
+    and make full collections rare."""
+    gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
