@@ -77,20 +77,20 @@ def test_flat_tokens_are_directors_and_no_tokens_is_the_open_api(tmp_path):
 
 def test_an_edited_file_is_read_again_and_a_broken_edit_keeps_the_last_good_tokens(tmp_path, caplog):
     clock = FixedClock(T0)
-    path = write(tmp_path, "tokens:\n" + entry("one", "director", "t1"))
+    path = write(tmp_path, "tokens:\n" + entry("one", "director", "tok-one-9c1d"))
     tokens = Tokens([], path, clock=clock, recheck_s=2)
-    assert tokens.current().lookup("t1", T0).name == "one"
-    path.write_text("tokens:\n" + entry("two", "director", "t2"))
+    assert tokens.current().lookup("tok-one-9c1d", T0).name == "one"
+    path.write_text("tokens:\n" + entry("two", "director", "tok-two-4e8b"))
     os.utime(path, ns=(T0 * 1_000_000, T0 * 1_000_000))
-    assert tokens.current().lookup("t2", T0) == "unknown"  # checked at most every 2 s
+    assert tokens.current().lookup("tok-two-4e8b", T0) == "unknown"  # checked at most every 2 s
     clock.advance(2_000)
-    assert tokens.current().lookup("t2", T0).name == "two" and tokens.current().lookup("t1", T0) == "unknown"
+    assert tokens.current().lookup("tok-two-4e8b", T0).name == "two" and tokens.current().lookup("tok-one-9c1d", T0) == "unknown"
     path.write_text("tokens:\n  - name: broken\n")
     os.utime(path, ns=((T0 + 5) * 1_000_000, (T0 + 5) * 1_000_000))
     clock.advance(2_000)
     with caplog.at_level(logging.ERROR):
-        assert tokens.current().lookup("t2", T0).name == "two"
-    assert "still using the tokens read before" in caplog.text and "t2" not in caplog.text
+        assert tokens.current().lookup("tok-two-4e8b", T0).name == "two"
+    assert "still using the tokens read before" in caplog.text and "tok-two-4e8b" not in caplog.text
 
 
 def test_new_tokens_are_long_random_and_url_safe():
