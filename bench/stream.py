@@ -1,11 +1,13 @@
 """Live-stream herd benchmark: a floor of wallboards connecting to ``/v1/stream`` at the same moment.
 
     .venv/bin/python bench/stream.py [--agents 10000] [--queues 1000] [--herds 50,200,500] [--unfiltered 200]
+                                     [--processes 2]
 
 Starts the API in a process of its own (``bench/api.py serve``: a read model of ``--agents`` agents and
 ``--queues`` queues, four partition partials each, ``--churn`` scopes changing per second as a busy aggregator
-publishes), then for each herd opens that many SSE connections at once from this process (raw asyncio sockets,
-the lightest client, so the figures are mostly the server's):
+publishes), then for each herd opens that many SSE connections at the same instant from ``--processes`` client
+processes (default: one per core; raw asyncio protocols that decompress and scan each piece as it arrives and
+keep nothing, the lightest client that still reads every byte, so the figures are mostly the server's):
 
 - the wallboard page's subscription (``scope=all&scope=queue/``, window 15m) for each size of ``--herds``;
 - ``--unfiltered`` clients of the README's unfiltered ``/v1/stream``;
@@ -23,6 +25,7 @@ import asyncio
 import http.client
 import json
 import multiprocessing
+import os
 import random
 import sys
 import threading
@@ -59,50 +62,193 @@ class Herd:
     rss: int = 0
     elapsed_s: float = 0.0  # from the herd's start until every client had its snapshot (or gave up)
     server_cpu_s: float = 0.0  # the API process's CPU time meanwhile
-    client_cpu_s: float = 0.0  # this process's (the clients') CPU time meanwhile
+    client_cpu_s: float = 0.0  # the client processes' CPU time meanwhile
 
 
-async def _client(host: str, port: int, herd: Herd, started: float, release: asyncio.Event) -> None:
-    writer = None
+class _Verified:
+    """The compressed bytes of a snapshot one client of this process decompressed and checked, shared with the
+    others: a client whose stream starts with exactly those bytes has that same, checked snapshot (equal input to
+    the same decompressor gives equal output), so it compares bytes instead of decompressing and scanning them all
+    again. A client whose bytes differ (a snapshot built again meanwhile) decompresses and checks its own."""
+
+    def __init__(self) -> None:
+        self.prefix: bytes | None = None
+        self.given_up = False
+        self.waiting: set[_SnapshotReader] = set()
+
+    def publish(self, prefix: bytes | None) -> None:
+        """``prefix``: the stream's first bytes, through the end of a checked snapshot; None: the check failed."""
+        self.prefix, self.given_up = prefix, prefix is None
+        for reader in list(self.waiting):
+            reader.compare()
+        self.waiting.clear()
+
+
+class _SnapshotReader(asyncio.Protocol):
+    """One client: reads the response head, then the chunked body as it arrives, and has its first snapshot once
+    either it decompressed it and found the end of the event and every scope in it (the ``checker`` of its process,
+    or any client whose bytes differ from the checked ones), or its bytes equal those of a snapshot checked so. It
+    keeps nothing else: a browser parses the JSON on its own machine, while here hundreds of clients share the
+    API's two cores, and the lighter each client, the more the figures are the server's."""
+
+    SCOPE = b'{"scope":'
+
+    def __init__(self, herd: Herd, started: float, verified: _Verified, checker: bool) -> None:
+        self.herd, self.started, self.verified = herd, started, verified
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()  # framing not yet parsed (the head, a chunk-size line)
+        self.remaining = -2  # bytes of the current chunk and its CRLF still to come; -2: the head, -1: a size line
+        self.decompressor = None
+        self.inflating = checker  # decompressing and scanning (else: holding bytes to compare)
+        self.held = bytearray()  # the body's bytes so far, until the snapshot is had
+        self.compared = 0  # how many of them equal the checked prefix
+        self.tail = b""  # the last bytes of the decompressed body so far, for a match across two pieces
+        self.start = b""  # its first bytes, to check the event's kind
+        self.scopes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return  # attached and reading updates, as a wallboard stays
+        self.buffer += data
+        while self.buffer and not self.done.done():
+            if self.remaining == -2:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = bytes(self.buffer[:end]).lower()
+                del self.buffer[: end + 4]
+                status = head.split(b"\r\n", 1)[0]
+                if b" 200 " not in status:
+                    return self._fail(status.decode())
+                compressed = b"content-encoding: gzip" in head
+                if compressed != self.herd.gzip:
+                    return self._fail(f"asked for gzip: {self.herd.gzip}, got it: {compressed}")
+                self.decompressor = zlib.decompressobj(31) if compressed else None
+                self.remaining = -1
+            elif self.remaining == -1:
+                end = self.buffer.find(b"\r\n")
+                if end < 0:
+                    return
+                self.remaining = int(self.buffer[:end], 16) + 2  # the chunk and its CRLF
+                del self.buffer[: end + 2]
+            else:
+                before = self.remaining
+                piece = self.buffer[:before]
+                del self.buffer[: len(piece)]
+                self.remaining = before - len(piece) or -1
+                body = bytes(piece[: max(0, before - 2)])  # without the CRLF after the chunk
+                if body:
+                    self._body(body)
+
+    def _body(self, body: bytes) -> None:
+        self.held += body
+        if self.inflating:
+            self._scan(self._inflate(body))
+        elif self.verified.prefix is not None or self.verified.given_up:
+            self.compare()
+        else:
+            self.verified.waiting.add(self)
+
+    def _inflate(self, body: bytes) -> bytes:
+        return self.decompressor.decompress(body) if self.decompressor is not None else body
+
+    def compare(self) -> None:
+        """Against the checked prefix: had when every byte of it is here and equal; on a difference (or no checked
+        snapshot), decompress and check everything held."""
+        if self.done.done():
+            return
+        prefix = self.verified.prefix
+        n = min(len(self.held), len(prefix)) if prefix is not None else 0
+        if prefix is None or self.held[self.compared : n] != prefix[self.compared : n]:
+            self.inflating = True
+            self._scan(self._inflate(bytes(self.held)))
+            return
+        self.compared = n
+        if n == len(prefix):
+            self.herd.firsts.append(time.perf_counter() - self.started)
+            self._had()
+
+    def _had(self) -> None:
+        self.done.set_result(None)
+        self.decompressor, self.held = None, bytearray()  # what an attached client reads next is dropped
+
+    def _scan(self, out: bytes) -> None:
+        if len(self.start) < 64:
+            self.start += out[: 64 - len(self.start)]
+        pattern = self.SCOPE
+        boundary = self.tail + out[: len(pattern) - 1]
+        if self.tail.endswith(b"\n") and out.startswith(b"\n"):
+            end = 0
+        else:
+            end = out.find(b"\n\n")
+            end = end + 1 if end >= 0 else -1  # the count stops before the event's last line break
+        if end < 0:
+            self.scopes += boundary.count(pattern) + out.count(pattern)
+            self.tail = (self.tail + out)[-(len(pattern) - 1) :]
+            return
+        self.scopes += boundary.count(pattern) + out.count(pattern, 0, end)
+        self.herd.firsts.append(time.perf_counter() - self.started)
+        wrong = None
+        if not self.start.startswith(b"id: ") or b"event: snapshot" not in self.start:
+            wrong = f"the first event is not a snapshot: {self.start[:64]!r}"
+        elif self.scopes != self.herd.expected_scopes:
+            wrong = f"snapshot with {self.scopes} scopes, expected {self.herd.expected_scopes}"
+        if wrong is not None:
+            self.herd.failures.append(wrong)
+        prefix = bytes(self.held) if wrong is None else None
+        self._had()
+        if self.verified.prefix is None and not self.verified.given_up:
+            self.verified.publish(prefix)
+
+    def _fail(self, why: str) -> None:
+        self.herd.failures.append(why[:200])
+        self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.verified.waiting.discard(self)
+        if not self.done.done():
+            self._fail(f"connection lost before the snapshot: {exc!r}")
+
+
+async def _client(host: str, port: int, herd: Herd, started: float, release, verified: _Verified,
+                  checker: bool) -> None:
+    transport = None
     try:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+        loop = asyncio.get_running_loop()
+        transport, reader = await loop.create_connection(
+            lambda: _SnapshotReader(herd, started, verified, checker), host, port)
         encoding = "Accept-Encoding: gzip, deflate\r\n" if herd.gzip else ""
-        writer.write(f"GET {herd.path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{encoding}\r\n".encode())
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        if b" 200 " not in head.split(b"\r\n", 1)[0]:
-            herd.failures.append(head.split(b"\r\n", 1)[0].decode())
-            return
-        compressed = b"content-encoding: gzip" in head.lower()
-        if compressed != herd.gzip:
-            herd.failures.append(f"asked for gzip: {herd.gzip}, got it: {compressed}")
-            return
-        decompressor = zlib.decompressobj(31) if compressed else None
-        body = bytearray()
-        seen = 0
-        while True:  # chunked transfer encoding, up to the end of the first event
-            size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
-            chunk = (await reader.readexactly(size + 2))[:-2]
-            body += decompressor.decompress(chunk) if decompressor is not None else chunk
-            end = body.find(b"\n\n", max(0, seen - 1))
-            seen = len(body)
-            if end >= 0:
-                break
-        herd.firsts.append(time.perf_counter() - started)
-        snapshot = bytes(body[:end])
-        scopes = snapshot.count(b'{"scope":')
-        if not snapshot.startswith(b"id: ") or b"event: snapshot" not in snapshot[:64] or scopes != herd.expected_scopes:
-            herd.failures.append(f"snapshot with {scopes} scopes, expected {herd.expected_scopes}")
-        while not release.is_set():  # stay attached, reading updates, until the herd is measured
-            try:
-                await asyncio.wait_for(reader.read(1 << 20), 0.5)
-            except TimeoutError:
-                pass
-    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        transport.write(f"GET {herd.path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{encoding}\r\n".encode())
+        await reader.done
+        await release()  # stay attached, reading updates, until the herd is measured
+    except OSError as exc:
         herd.failures.append(repr(exc)[:200])
     finally:
-        if writer is not None:
-            writer.close()
+        if transport is not None:
+            transport.close()
+
+
+def _clients(host: str, port: int, herd: Herd, count: int, started: float, results, release) -> None:
+    """In a process of its own: ``count`` of the herd's clients, connecting at ``started`` (``time.perf_counter``,
+    the same clock in every process). Puts (seconds to each snapshot, failures, this process's CPU until the last
+    had it) on ``results``, then stays attached until ``release`` is set."""
+
+    async def main() -> None:
+        await asyncio.sleep(max(0.0, started - time.perf_counter()))
+        cpu = time.process_time()
+        done = asyncio.Event()
+        verified = _Verified()
+        tasks = [asyncio.create_task(_client(host, port, herd, started, done.wait, verified, checker=i == 0))
+                 for i in range(count)]
+        deadline = started + herd.timeout_s
+        while len(herd.firsts) + len(herd.failures) < count and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        results.put((herd.firsts, herd.failures, time.process_time() - cpu))
+        await asyncio.to_thread(release.wait, herd.timeout_s + 300)
+        done.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
 
 
 def _observe(url: str, agents: int, scrape_after_s: float, stop, results) -> None:
@@ -139,37 +285,44 @@ def _observe(url: str, agents: int, scrape_after_s: float, stop, results) -> Non
     results.put((out, scrape[0] if scrape else None))
 
 
-async def _run_herd(url: str, server_pid: int, agents: int, herd: Herd) -> Herd:
+def _run_herd(url: str, server_pid: int, agents: int, herd: Herd, processes: int) -> Herd:
+    """The herd's clients split over ``processes`` processes (one process can use one core: on two cores, one
+    process of clients would be the slowest part of the measurement), all connecting at the same instant."""
     parts = urlsplit(url)
-    release = asyncio.Event()
     context = multiprocessing.get_context("spawn")
-    stop, results = context.Event(), context.Queue()
-    observer = context.Process(target=_observe, args=(url, agents, 0.5, stop, results))
+    stop, results, release = context.Event(), context.Queue(), context.Event()
+    started = time.perf_counter() + 3.0  # every process's interpreter is up by then, and the observer polling
+    observer = context.Process(target=_observe, args=(url, agents, started - time.perf_counter() + 0.5, stop, results))
     observer.start()
-    await asyncio.sleep(1.0)  # the observer's interpreter is up and polling (20 polls a second)
-    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(_client(parts.hostname, parts.port, herd, started, release))
-             for _ in range(herd.clients)]
-    deadline = started + herd.timeout_s
-    while len(herd.firsts) + len(herd.failures) < herd.clients and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+    shares = [herd.clients // processes + (1 if i < herd.clients % processes else 0) for i in range(processes)]
+    found = context.Queue()
+    workers = [context.Process(target=_clients, args=(parts.hostname, parts.port, herd, n, started, found, release))
+               for n in shares if n]
+    for worker in workers:
+        worker.start()
+    time.sleep(max(0.0, started - time.perf_counter()))
+    server_cpu = cpu_seconds(server_pid)
+    for _ in workers:
+        firsts, failures, cpu = found.get(True, herd.timeout_s + 60)
+        herd.firsts += firsts
+        herd.failures += failures
+        herd.client_cpu_s += cpu
     herd.elapsed_s = time.perf_counter() - started
     herd.server_cpu_s = cpu_seconds(server_pid) - server_cpu
-    herd.client_cpu_s = time.process_time() - client_cpu
     stop.set()
-    status, herd.scrape_s = await asyncio.to_thread(results.get, True, 180)
+    status, herd.scrape_s = results.get(True, 180)
     herd.status = status[-max(1, round((time.perf_counter() - started) / 0.05)):]  # the polls during the herd
-    await asyncio.to_thread(observer.join, 30)
+    observer.join(30)
     herd.rss = rss_bytes(server_pid)  # every client still attached and reading
     release.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.sleep(1.0)  # the server notices the disconnections
+    for worker in workers:
+        worker.join(60)
+    time.sleep(1.0)  # the server notices the disconnections
     return herd
 
 
 def measure(agents: int, queues: int, herds: list[int], unfiltered: int, churn: int, say=print,
-            gzip: bool = True) -> list[Herd]:
+            gzip: bool = True, processes: int = 2) -> list[Herd]:
     server, url = start_server(agents, queues, churn)
     scopes = queues + agents + len(PLATFORMS) + 1
     out = []
@@ -183,7 +336,7 @@ def measure(agents: int, queues: int, herds: list[int], unfiltered: int, churn: 
         if unfiltered:
             plan.append(Herd(f"{unfiltered} unfiltered clients{plain}", UNFILTERED, unfiltered, scopes, 300, gzip))
         for herd in plan:
-            asyncio.run(_run_herd(url, server.pid, agents, herd))
+            _run_herd(url, server.pid, agents, herd, processes)
             say(describe(herd))
             out.append(herd)
     finally:
@@ -242,7 +395,8 @@ def run(ctx) -> list[Figure]:
     clients, 200 unfiltered), or a quarter of them with ``--quick``."""
     agents, queues, herds, unfiltered = ((2_500, 250, [50, 200], 50) if ctx.quick
                                          else (10_000, 1_000, [50, 200, 500], 200))
-    result = measure(agents, queues, herds, unfiltered, churn=200, say=lambda text: progress(f"stream: {text}"))
+    result = measure(agents, queues, herds, unfiltered, churn=200, say=lambda text: progress(f"stream: {text}"),
+                     processes=os.cpu_count() or 1)
     return figures(result, f"{agents:,} agents, {queues:,} queues, 4 partition partials each, 200 scopes changing/s")
 
 
@@ -253,11 +407,13 @@ def main() -> None:
     parser.add_argument("--herds", default="50,200,500", help="wallboard-page clients per herd, comma-separated")
     parser.add_argument("--unfiltered", type=int, default=200, help="unfiltered clients in the last herd (0: none)")
     parser.add_argument("--churn", type=int, default=200, help="scopes whose partial changes per second")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="client processes the herd is split over (default: one per core)")
     parser.add_argument("--identity", action="store_true",
                         help="clients do not ask for gzip (as curl without --compressed); default: they do, as browsers")
     args = parser.parse_args()
     herds = measure(args.agents, args.queues, [int(n) for n in args.herds.split(",") if n], args.unfiltered,
-                    args.churn, gzip=not args.identity)
+                    args.churn, gzip=not args.identity, processes=args.processes)
     print(json.dumps([{"herd": h.label, "served": len(h.firsts), "clients": h.clients, "failures": len(h.failures),
                        "first_p50_s": round(percentile(h.firsts, 50), 3) if h.firsts else None,
                        "first_max_s": round(max(h.firsts), 3) if h.firsts else None,
