@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -191,5 +191,8 @@ def to_epoch_ms(value: str) -> int:
     return (parse_time(value) - _EPOCH) // timedelta(milliseconds=1)
 
 
+@lru_cache(maxsize=1 << 16)
 def from_epoch_ms(ms: int) -> str:
+    """``format_time`` of an epoch-ms instant. Remembered: a body of the API formats the same few instants (today's
+    and this week's bounds, the stream time) for every scope, and a snapshot builds thousands of bodies."""
     return format_time(datetime.fromtimestamp(ms / 1000, tz=UTC))

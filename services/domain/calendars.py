@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -179,10 +180,12 @@ def local_date(tz: str | ZoneInfo, at_ms: int) -> date:
     return datetime.fromtimestamp(at_ms // 1000, zone(tz)).date()
 
 
+@lru_cache(maxsize=1 << 14)
 def wall_to_ms(tz: str | ZoneInfo, day: date, minute: int) -> int:
     """First instant at which the local clock shows ``day`` + ``minute`` minutes, or later (minute may exceed 1440).
 
     Inside a fall-back repeat that is the first occurrence; inside a spring-forward gap it is the transition.
+    Remembered: the API asks for the same few local days' bounds for every scope it builds a body of.
     """
     z = zone(tz)
     naive = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
