@@ -101,7 +101,11 @@ async def open_stream(
         # Everything numbered up to here is in the snapshot or the replay; what comes later, the subscriber has.
         last = feed.seq
         subscriber.pending = {s: q for s, q in subscriber.pending.items() if q > last}
-        first += await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip)
+        # One write for every change since, not one each: a snapshot that took seconds to build is followed by
+        # hundreds of them, and each write of its own costs a pass through the ASGI stack.
+        replayed = b"".join(await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip))
+        if replayed:
+            first.append(replayed)
     except BaseException:
         feed.unsubscribe(subscriber)
         raise
