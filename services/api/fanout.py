@@ -36,6 +36,10 @@ from services.api.slices import Slices
 from services.api.stream import ChangeFeed, ScopeFilter
 
 CHUNK = 256 * 1024  # bytes of a snapshot written at a time
+# Streams set up at once. When a shared snapshot is ready, every client waiting for it would otherwise resume in
+# the same turn of the event loop and prepare its first events there, one after the other: with 200 clients that
+# turn lasted a second, and every other request waited behind it.
+OPENINGS = 8
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS (RFC 1952)
 
 Body = Callable[[str, str], dict]  # (scope, window) -> the scope's public body (deps.Figures.body)
@@ -101,6 +105,7 @@ class SharedEvents:
         self._building: dict[tuple, asyncio.Future[Snapshot]] = {}
         self._updates: OrderedDict[tuple[int, str], Payload] = OrderedDict()
         self._max_updates = updates
+        self.openings = asyncio.Semaphore(OPENINGS)  # held while a new stream prepares its first events
         self.builds = 0  # snapshots built
         self.served = 0  # snapshots handed to clients: built or shared
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -14,7 +15,7 @@ from services.api.deps import Access, get_stream_access
 from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEvents
 from services.api.reach import Reach, rule
 from services.api.schemas import Error, Window
-from services.api.stream import ChangeFeed, ScopeFilter
+from services.api.stream import ChangeFeed, ScopeFilter, Subscriber
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 MAX_SCOPES = 200
@@ -82,30 +83,8 @@ async def open_stream(
     # in the feed's replay buffer.
     subscriber = feed.subscribe(match)
     try:
-        replay = None
-        if last_event_id is not None and last_event_id.strip().isdigit():
-            replay = feed.since(int(last_event_id.strip()), match)
-        if replay is None:
-            # The shared snapshot may be a few seconds old: the changes since it follow it (still the newest figures
-            # of every scope the client sees, with no gap).
-            snapshot = await shared.snapshot(window, match)
-            for _ in range(3):  # a build outrun by more changes than the replay buffer holds is built again
-                replay = feed.since(snapshot.seq, match)
-                if replay is not None:
-                    break
-                snapshot = await shared.snapshot(window, match)
-            first = [snapshot.data.encoded(gzip)]
-            replay = replay or []
-        else:
-            first = []
-        # Everything numbered up to here is in the snapshot or the replay; what comes later, the subscriber has.
-        last = feed.seq
-        subscriber.pending = {s: q for s, q in subscriber.pending.items() if q > last}
-        # One write for every change since, not one each: a snapshot that took seconds to build is followed by
-        # hundreds of them, and each write of its own costs a pass through the ASGI stack.
-        replayed = b"".join(await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip))
-        if replayed:
-            first.append(replayed)
+        async with shared.openings:  # a floor connecting at once is set up a few at a time (fanout.OPENINGS)
+            last, first = await _first_events(feed, shared, subscriber, match, window, last_event_id, model, gzip)
     except BaseException:
         feed.unsubscribe(subscriber)
         raise
@@ -119,6 +98,8 @@ async def open_stream(
                 yield RESUMED.encoded(gzip)
             for data in first:
                 for start in range(0, len(data), CHUNK):  # a slow client holds one chunk, not the whole snapshot
+                    if start:
+                        await asyncio.sleep(0)  # the others' chunks, and any request, between two of this one
                     yield memoryview(data)[start : start + CHUNK]
             while True:
                 changes = await subscriber.next(keepalive_s)
@@ -141,6 +122,45 @@ async def open_stream(
     if gzip:
         headers["Content-Encoding"] = "gzip"
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _first_events(
+    feed: ChangeFeed,
+    shared: SharedEvents,
+    subscriber: Subscriber,
+    match: ScopeFilter,
+    window: str,
+    last_event_id: str | None,
+    model,
+    gzip: bool,
+) -> tuple[int, list[bytes]]:
+    """What a new stream sends first: a snapshot (shared) and the changes since it, or on a reconnect with
+    ``Last-Event-ID`` only the changes since that id; and the feed's number up to which they cover everything."""
+    replay = None
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        replay = feed.since(int(last_event_id.strip()), match)
+    if replay is None:
+        # The shared snapshot may be a few seconds old: the changes since it follow it (still the newest figures
+        # of every scope the client sees, with no gap).
+        snapshot = await shared.snapshot(window, match)
+        for _ in range(3):  # a build outrun by more changes than the replay buffer holds is built again
+            replay = feed.since(snapshot.seq, match)
+            if replay is not None:
+                break
+            snapshot = await shared.snapshot(window, match)
+        first = [snapshot.data.encoded(gzip)]
+        replay = replay or []
+    else:
+        first = []
+    # Everything numbered up to here is in the snapshot or the replay; what comes later, the subscriber has.
+    last = feed.seq
+    subscriber.pending = {s: q for s, q in subscriber.pending.items() if q > last}
+    # One write for every change since, not one each: a snapshot that took seconds to build is followed by
+    # hundreds of them, and each write of its own costs a pass through the ASGI stack.
+    replayed = b"".join(await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip))
+    if replayed:
+        first.append(replayed)
+    return last, first
 
 
 class LightStream:
