@@ -66,22 +66,25 @@ class Herd:
 
 
 class _Verified:
-    """The compressed bytes of a snapshot one client of this process decompressed and checked, shared with the
-    others: a client whose stream starts with exactly those bytes has that same, checked snapshot (equal input to
-    the same decompressor gives equal output), so it compares bytes instead of decompressing and scanning them all
-    again. A client whose bytes differ (a snapshot built again meanwhile) decompresses and checks its own."""
+    """The compressed bytes of the snapshots clients of this process decompressed and checked, shared with the
+    others: a client whose stream starts with exactly the bytes of a checked snapshot has that same snapshot (equal
+    input to the same decompressor gives equal output), so it compares bytes instead of decompressing and scanning
+    them all again. A client whose bytes match no checked snapshot and no check under way (a snapshot built again
+    meanwhile) decompresses and checks its own, and the clients with its bytes wait for that check."""
 
     def __init__(self) -> None:
-        self.prefix: bytes | None = None
-        self.given_up = False
+        self.prefixes: list[bytes] = []  # checked: the stream's first bytes, through the end of the snapshot
+        self.checking: set[_SnapshotReader] = set()  # clients decompressing and checking theirs
         self.waiting: set[_SnapshotReader] = set()
 
-    def publish(self, prefix: bytes | None) -> None:
-        """``prefix``: the stream's first bytes, through the end of a checked snapshot; None: the check failed."""
-        self.prefix, self.given_up = prefix, prefix is None
-        for reader in list(self.waiting):
+    def finished(self, checker: _SnapshotReader, prefix: bytes | None) -> None:
+        """``checker``'s check is over: ``prefix`` the bytes of its snapshot, checked, or None (it was wrong)."""
+        self.checking.discard(checker)
+        if prefix is not None:
+            self.prefixes.append(prefix)
+        waiting, self.waiting = self.waiting, set()
+        for reader in waiting:
             reader.compare()
-        self.waiting.clear()
 
 
 class _SnapshotReader(asyncio.Protocol):
@@ -99,12 +102,15 @@ class _SnapshotReader(asyncio.Protocol):
         self.buffer = bytearray()  # framing not yet parsed (the head, a chunk-size line)
         self.remaining = -2  # bytes of the current chunk and its CRLF still to come; -2: the head, -1: a size line
         self.decompressor = None
-        self.inflating = checker  # decompressing and scanning (else: holding bytes to compare)
+        self.inflating = False  # decompressing and scanning (else: holding bytes to compare)
         self.held = bytearray()  # the body's bytes so far, until the snapshot is had
-        self.compared = 0  # how many of them equal the checked prefix
+        self.like: bytes | _SnapshotReader | None = None  # a checked snapshot's bytes, or a checker, it matches
+        self.compared = 0  # how many of its bytes equal those
         self.tail = b""  # the last bytes of the decompressed body so far, for a match across two pieces
         self.start = b""  # its first bytes, to check the event's kind
         self.scopes = 0
+        if checker:
+            self._check()
 
     def data_received(self, data: bytes) -> None:
         if self.done.done():
@@ -144,29 +150,47 @@ class _SnapshotReader(asyncio.Protocol):
         self.held += body
         if self.inflating:
             self._scan(self._inflate(body))
-        elif self.verified.prefix is not None or self.verified.given_up:
-            self.compare()
         else:
-            self.verified.waiting.add(self)
+            self.compare()
 
     def _inflate(self, body: bytes) -> bytes:
         return self.decompressor.decompress(body) if self.decompressor is not None else body
 
     def compare(self) -> None:
-        """Against the checked prefix: had when every byte of it is here and equal; on a difference (or no checked
-        snapshot), decompress and check everything held."""
-        if self.done.done():
+        """Had once every byte of a checked snapshot is here and equal; waits while its bytes so far equal those of
+        a checked snapshot or of a check under way; otherwise decompresses and checks everything held itself."""
+        if self.done.done() or self.inflating:
             return
-        prefix = self.verified.prefix
-        n = min(len(self.held), len(prefix)) if prefix is not None else 0
-        if prefix is None or self.held[self.compared : n] != prefix[self.compared : n]:
-            self.inflating = True
-            self._scan(self._inflate(bytes(self.held)))
-            return
+        if self.like is not None and (isinstance(self.like, bytes) or self.like in self.verified.checking):
+            candidates: list = [self.like]
+        else:  # not compared yet, or the check it waited for is over: its snapshot is among the checked, or wrong
+            candidates = [*self.verified.prefixes, *self.verified.checking]
+            self.like = None
+        for like in candidates:
+            if self.like is not like:
+                self.like, self.compared = like, 0
+            if self._same(like if isinstance(like, bytes) else like.held):
+                if not isinstance(like, bytes):
+                    self.verified.waiting.add(self)
+                elif self.compared == len(like):
+                    self.herd.firsts.append(time.perf_counter() - self.started)
+                    self._had()
+                return  # the rest is on its way
+        self._check()
+
+    def _same(self, other: bytes | bytearray) -> bool:
+        """Whether the bytes held so far equal ``other``'s so far, comparing only what was not compared yet."""
+        n = min(len(self.held), len(other))
+        if self.held[self.compared : n] != other[self.compared : n]:
+            return False
         self.compared = n
-        if n == len(prefix):
-            self.herd.firsts.append(time.perf_counter() - self.started)
-            self._had()
+        return True
+
+    def _check(self) -> None:
+        self.inflating = True
+        self.verified.checking.add(self)
+        if self.held:
+            self._scan(self._inflate(bytes(self.held)))
 
     def _had(self) -> None:
         self.done.set_result(None)
@@ -197,12 +221,12 @@ class _SnapshotReader(asyncio.Protocol):
             self.herd.failures.append(wrong)
         prefix = bytes(self.held) if wrong is None else None
         self._had()
-        if self.verified.prefix is None and not self.verified.given_up:
-            self.verified.publish(prefix)
+        self.verified.finished(self, prefix)
 
     def _fail(self, why: str) -> None:
         self.herd.failures.append(why[:200])
         self.done.set_result(None)
+        self.verified.finished(self, None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.verified.waiting.discard(self)

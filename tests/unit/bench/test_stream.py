@@ -68,12 +68,12 @@ def test_clients_with_the_checked_bytes_have_it_and_a_client_with_other_bytes_ch
     async def run():
         herd = Herd("h", UNFILTERED, 3, expected_scopes=300, timeout_s=1)
         verified = _Verified()
-        same, other = (_SnapshotReader(herd, 0.0, verified, checker=False) for _ in range(2))
         checker = _SnapshotReader(herd, 0.0, verified, checker=True)
-        feed(same, response([snapshot(300)], True, 4096), 512)  # all here before anything is checked: it waits
-        assert not same.done.done()
+        same, other = (_SnapshotReader(herd, 0.0, verified, checker=False) for _ in range(2))
+        feed(same, response([snapshot(300)], True, 4096), 512)  # all here before the check is over: it waits
+        assert not same.done.done() and same in verified.waiting
         feed(checker, response([snapshot(300)], True, 4096), 512)
-        assert same.done.done() and checker.done.done() and verified.prefix is not None
+        assert same.done.done() and checker.done.done() and len(verified.prefixes) == 1 and not same.inflating
         feed(other, response([snapshot(299, seq=9)], True, 4096), 512)  # built again, one scope short
         assert other.done.done() and other.inflating
         assert herd.failures == ["snapshot with 299 scopes, expected 300"] and len(herd.firsts) == 3
@@ -81,14 +81,31 @@ def test_clients_with_the_checked_bytes_have_it_and_a_client_with_other_bytes_ch
     asyncio.run(run())
 
 
-def test_when_the_checker_finds_a_wrong_snapshot_the_waiting_clients_check_their_own():
+def test_clients_of_two_snapshots_each_wait_for_one_check_of_theirs():
+    async def run():
+        herd = Herd("h", UNFILTERED, 40, expected_scopes=300, timeout_s=1)
+        verified = _Verified()
+        readers = [_SnapshotReader(herd, 0.0, verified, checker=i == 0) for i in range(40)]
+        streams = [response([snapshot(300, seq=7 if i % 2 else 8)], True, 4096) for i in range(40)]
+        for start in range(0, max(map(len, streams)), 700):  # the clients' reads interleaved, as on one loop
+            for reader, raw in zip(readers, streams):
+                reader.data_received(raw[start : start + 700])
+        assert all(r.done.done() for r in readers) and herd.failures == [] and len(herd.firsts) == 40
+        assert sum(r.inflating for r in readers) == 2 and len(verified.prefixes) == 2
+
+    asyncio.run(run())
+
+
+def test_when_the_check_finds_a_wrong_snapshot_the_waiting_clients_check_their_own():
     async def run():
         herd = Herd("h", UNFILTERED, 2, expected_scopes=300, timeout_s=1)
         verified = _Verified()
+        checker = _SnapshotReader(herd, 0.0, verified, checker=True)
         waiting = _SnapshotReader(herd, 0.0, verified, checker=False)
-        feed(waiting, response([snapshot(300)], True, 4096), 512)
-        feed(_SnapshotReader(herd, 0.0, verified, checker=True), response([snapshot(1)], True, 4096), 512)
-        assert verified.given_up and waiting.done.done() and waiting.inflating
-        assert herd.failures == ["snapshot with 1 scopes, expected 300"]  # the waiting one's own snapshot was whole
+        feed(waiting, response([snapshot(1)], True, 4096), 512)
+        assert not waiting.done.done()
+        feed(checker, response([snapshot(1)], True, 4096), 512)
+        assert verified.prefixes == [] and waiting.done.done() and waiting.inflating
+        assert herd.failures == ["snapshot with 1 scopes, expected 300"] * 2
 
     asyncio.run(run())
