@@ -218,6 +218,7 @@ class LiveTraffic:
 
 
 STATES = ("available", "available", "busy", "busy", "busy", "away", "offline")  # a floor mostly at work
+HELD_AT_LOGIN_MS = 120_000  # how long at least the agents found away or offline at the start stay so
 
 
 @dataclass
@@ -262,5 +263,8 @@ class LivePresence:
                         "attributes": {"raw_state": state.title()},
                     }
                 )
-                self._next[(platform, agent)] = at + int(self.rng.expovariate(1 / (self.mean_s * 1000))) + 1_000
+                wait = int(self.rng.expovariate(1 / (self.mean_s * 1000))) + 1_000
+                if first and state in ("away", "offline"):
+                    wait += HELD_AT_LOGIN_MS  # on a break, or not in yet: the board shows every state from the start
+                self._next[(platform, agent)] = at + wait
         return out

@@ -6,7 +6,7 @@ import random
 from services.api.goals import unknown_metrics
 from services.common.events import parse_event, to_epoch_ms
 from services.demo import run
-from services.demo.synthetic import AGENTS, CHANNELS, QUEUES, TAGS, LivePresence
+from services.demo.synthetic import AGENTS, CHANNELS, HELD_AT_LOGIN_MS, QUEUES, TAGS, LivePresence
 from services.domain.categories import freeze, step_labels
 from services.domain.slaconfig import SlaConfig
 
@@ -29,6 +29,16 @@ def test_every_agent_logs_in_at_the_start_then_changes_state_about_every_mean_se
     for event in first + later:
         parse_event(event)  # canonical events, as ingest takes them
         assert to_epoch_ms(event["occurred_at"]) <= T0 + 60 * 60_000
+
+
+def test_the_board_shows_agents_in_every_state_at_every_moment_of_the_first_minutes():
+    for seed in range(20):
+        presence = LivePresence(random.Random(seed))
+        now: dict[tuple[str, str], str] = {}
+        for second in range(0, HELD_AT_LOGIN_MS // 1000, 5):
+            for event in presence.due(T0 + second * 1000):
+                now[(event["platform"], event["agent_id"])] = event["state"]
+            assert {"available", "busy", "away", "offline"} <= set(now.values()), (seed, second)
 
 
 def test_the_floors_config_fits_the_synthetic_queues():
