@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from services.api.deps import Access, get_stream_access
 from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEvents
 from services.api.reach import Reach, rule
+from services.api.readmodel import ReadModel
 from services.api.schemas import Error, Window
 from services.api.stream import ChangeFeed, ScopeFilter, Subscriber
 
@@ -131,7 +132,7 @@ async def _first_events(
     match: ScopeFilter,
     window: str,
     last_event_id: str | None,
-    model,
+    model: ReadModel,
     gzip: bool,
 ) -> tuple[int, list[bytes]]:
     """What a new stream sends first: a snapshot (shared) and the changes since it, or on a reconnect with
