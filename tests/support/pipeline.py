@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,3 +72,13 @@ class Pipeline:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
+
+    def aggregator_notes(self, most: int = 300) -> str:
+        """What the aggregators' logs say about their partitions (assignments, revocations, recoveries, the local
+        state) and every warning or error, in order: after a failure, what a figure short or wrong went through."""
+        notable = re.compile(r"services\.aggregator|WARNING|ERROR|newly assigned|Revoking|Recovery\]: (Resume|Done)")
+        out = []
+        for path in sorted(self.log_dir.glob("aggregator*.log")):
+            lines = [line[:300] for line in path.read_text(errors="replace").splitlines() if notable.search(line)]
+            out.append(f"--- {path.name} ({len(lines)} notable lines, the last {most})\n" + "\n".join(lines[-most:]))
+        return "\n".join(out)
