@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.localstate import LocalState
 from services.aggregator.publisher import SnapshotPublisher
-from services.aggregator.rebalance import RebuildOnRebalance, in_flux
+from services.aggregator.rebalance import RebuildOnRebalance, Revocations, in_flux
 from services.aggregator.watchdog import Watchdog
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
@@ -130,6 +131,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     )
 
     watchdog = Watchdog(app, settings.events_topic, rebuild.ready)
+    revocations = Revocations(app)
 
     def assigned() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
@@ -143,8 +145,9 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
             partitions = {event.message.partition for event in batch}
             # Not in the middle of a rebalance or a recovery: Faust hands over a batch before its recovery is
             # complete now and then, and the recovery hook's load then overwrote what the batch wrote (a restart's
-            # figures short for good). Bounded: after 60 s it goes on as before, with a warning (never a stall).
-            await settled(app)
+            # figures short for good). Except during the revocation, which waits for this very batch
+            # (rebalance.Revocations). Bounded: after 60 s it goes on, with a warning (never a stall).
+            await settled(app, revocations.under_way)
             # their records loaded by the recovery hook first (a partition is judged revoked only outside a rebalance)
             ready = await state.loaded(partitions, assigned, rebalancing=lambda: bool(app.rebalancing))
             batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
@@ -174,10 +177,13 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     return app
 
 
-async def settled(app: faust.App, poll_s: float = 0.05, most_s: float = 60.0) -> None:
-    """Wait while the app rebalances or its tables recover, at most ``most_s`` seconds."""
+async def settled(
+    app: faust.App, revoking: Callable[[], bool] = lambda: False, poll_s: float = 0.05, most_s: float = 60.0
+) -> None:
+    """Wait while the app rebalances or its tables recover, at most ``most_s`` seconds; not while ``revoking``
+    (Faust's revocation waits for the batch in hand)."""
     waited = 0.0
-    while in_flux(app):
+    while in_flux(app) and not revoking():
         if waited >= most_s:
             log.warning("a batch goes on after %.0f s of rebalance or recovery", waited)
             return

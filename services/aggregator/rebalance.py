@@ -25,8 +25,33 @@ log = logging.getLogger(__name__)
 
 
 def in_flux(app: faust.App) -> bool:
-    """Whether ``app`` is rebalancing or its tables are still recovering: no batch and no rebuild meanwhile."""
+    """Whether ``app`` is rebalancing or its tables are still recovering: no rebuild meanwhile, and no batch once
+    the rebalance's revocation is over (``Revocations``)."""
     return bool(app.rebalancing) or not app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+
+
+class Revocations:
+    """Whether a rebalance's revocation is still under way.
+
+    A rebalance starts with the revocation (``app.rebalancing`` turns true at once): Faust stops fetching, then
+    waits until the agent has finished and acknowledged the events it already holds (``Consumer.wait_empty``),
+    commits, and only then takes the new assignment and recovers it. A batch in hand during the revocation belongs
+    to the assignment still in force and must go on: waiting for the rebalance to end there held the rebalance
+    itself until the wait gave up (60 s, with the group's heartbeats failing meanwhile), and the batch then went on
+    in the middle of the next phase (a worker leaving: figures short in the joining-and-leaving test). Faust sends
+    ``on_partitions_revoked`` when its revocation is over; ``rebalancing_count`` numbers the rebalances.
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self.done_for = -1  # the rebalance whose revocation is over
+        app.on_partitions_revoked.connect(self._revoked)
+
+    async def _revoked(self, *args: object, **kwargs: object) -> None:
+        self.done_for = self._app.rebalancing_count
+
+    def under_way(self) -> bool:
+        return bool(self._app.rebalancing) and self.done_for != self._app.rebalancing_count
 
 
 class RebuildOnRebalance:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from types import SimpleNamespace
+
 import pytest
 from pydantic import ValidationError
 
-from services.aggregator.app import build_app, lock_data_dir
+from services.aggregator.app import build_app, lock_data_dir, settled
 from services.aggregator.localstate import ContactStore
 from services.common.settings import AggregatorSettings
 
@@ -58,3 +62,21 @@ def test_a_second_worker_on_the_same_data_dir_is_refused_with_a_clear_message(tm
     finally:
         held.close()
     lock_data_dir(settings(tmp_path)).close()  # free again once the first worker is gone
+
+
+def flux(rebalancing: bool):
+    recovered = threading.Event()
+    recovered.set()
+    return SimpleNamespace(rebalancing=rebalancing, tables=SimpleNamespace(recovery=SimpleNamespace(completed=recovered)))
+
+
+async def test_a_batch_waits_while_the_app_rebalances_but_not_during_the_revocation_that_waits_for_it():
+    app = flux(rebalancing=True)
+    started = asyncio.get_running_loop().time()
+    await settled(app, revoking=lambda: True, poll_s=0.01, most_s=5)  # Faust's revocation waits for this batch
+    assert asyncio.get_running_loop().time() - started < 0.5
+    waiting = asyncio.ensure_future(settled(app, revoking=lambda: False, poll_s=0.01, most_s=5))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # the new assignment is recovering: the batch waits
+    app.rebalancing = False
+    await asyncio.wait_for(waiting, 1)

@@ -8,7 +8,7 @@ import threading
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from services.aggregator.rebalance import RebuildOnRebalance
+from services.aggregator.rebalance import RebuildOnRebalance, Revocations
 from services.common.clock import FixedClock
 from services.common.heap import FULL_COLLECTION_AFTER
 from tests.support.events import T0
@@ -115,3 +115,20 @@ def test_what_a_rebuild_built_is_frozen_and_full_collections_made_rare():
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+async def test_a_revocation_is_under_way_from_the_rebalances_start_until_faust_says_it_is_over():
+    import faust
+
+    app = faust.App("revocations-test", broker="kafka://127.0.0.1:1")  # never started: no broker needed
+    revocations = Revocations(app)
+    assert not revocations.under_way()
+    app.rebalancing, app.rebalancing_count = True, app.rebalancing_count + 1  # what on_rebalance_start does first
+    assert revocations.under_way()  # Faust waits for the batch in hand: it must go on
+    await app.on_partitions_revoked.send(set())  # Faust's signal at the end of its revocation
+    assert not revocations.under_way()  # the new assignment and its recovery: batches wait
+    app.rebalancing_count += 1  # another rebalance starts before this one ended
+    assert revocations.under_way()
+    await app.on_partitions_revoked.send(set())
+    app.rebalancing = False
+    assert not revocations.under_way()
