@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, start_http_server
 
 from services.aggregator import localstate
-from services.aggregator.batches import BatchStep
+from services.aggregator.batches import BatchStep, each_batch
 from services.aggregator.engine import Engine, EngineSettings
 from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.localstate import LocalState
@@ -139,22 +139,25 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
     @app.agent(events)
     async def aggregate(stream):
         # Batches: each record touched by a batch is written to the changelog once (see writeback.py). Events
-        # are acknowledged after their batch is processed and its changelog writes are acknowledged, so a crash
-        # replays the batch (idempotent).
-        async for batch in stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s):
-            partitions = {event.message.partition for event in batch}
-            # Not in the middle of a rebalance or a recovery: Faust hands over a batch before its recovery is
-            # complete now and then, and the recovery hook's load then overwrote what the batch wrote (a restart's
-            # figures short for good). Except during the revocation, which waits for this very batch
-            # (rebalance.Revocations). Bounded: after 60 s it goes on, with a warning (never a stall).
-            await settled(app, revocations.under_way)
-            # their records loaded by the recovery hook first (a partition is judged revoked only outside a rebalance)
-            ready = await state.loaded(partitions, assigned, rebalancing=lambda: bool(app.rebalancing))
-            batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
-            watchdog.flushing = True
-            await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
-            watchdog.flushing = False
-            watchdog.batch_done(len(batch))
+        # are acknowledged after their batch is handled and its changelog writes are acknowledged, so a crash
+        # replays the batch (idempotent); never when the agent is cancelled in the middle of one (each_batch).
+        taken = stream.take_events(settings.aggregator_batch_max, within=settings.aggregator_batch_s)
+        await each_batch(taken, handle, stream)
+
+    async def handle(batch: list) -> None:
+        partitions = {event.message.partition for event in batch}
+        # Not in the middle of a rebalance or a recovery: Faust hands over a batch before its recovery is
+        # complete now and then, and the recovery hook's load then overwrote what the batch wrote (a restart's
+        # figures short for good). Except during the revocation, which waits for this very batch
+        # (rebalance.Revocations). Bounded: after 60 s it goes on, with a warning (never a stall).
+        await settled(app, revocations.under_way)
+        # their records loaded by the recovery hook first (a partition is judged revoked only outside a rebalance)
+        ready = await state.loaded(partitions, assigned, rebalancing=lambda: bool(app.rebalancing))
+        batches.process(batch if ready == partitions else [e for e in batch if e.message.partition in ready])
+        watchdog.flushing = True
+        await state.flush()  # the changelog writes acknowledged (and on local disk) before the events
+        watchdog.flushing = False
+        watchdog.batch_done(len(batch))
 
     @app.timer(10.0)
     async def watch_for_stalls():

@@ -9,9 +9,10 @@ the batch; the engine deduplicates, which makes that harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter as Counter_
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -25,6 +26,40 @@ from services.common.events import EventValidationError, parse_event
 log = logging.getLogger(__name__)
 
 LATE_OUTCOMES = ("late", "retired_late")  # the outcomes also counted in deskpulse_late_events_total
+
+
+# Faust take generators left with a batch unfinished, kept alive until the process ends (``each_batch``).
+_UNFINISHED: list[AsyncIterator[Any]] = []
+
+
+async def each_batch(
+    taken: AsyncIterator[list[Any]], handle: Callable[[list[Any]], Awaitable[None]], stream: Any = None
+) -> None:
+    """``handle`` every batch of ``taken`` (``stream.take_events``, Faust's), one at a time.
+
+    Faust acknowledges a batch's events in a ``finally`` around its ``yield``: when the next batch is asked for,
+    or when the generator is closed, which ``Stream.on_stop`` does to every such generator it tracks as the agent
+    stops, and the garbage collector to one left behind. An agent cancelled in the middle of a batch (a worker
+    stopping: Faust cancels its agents after a last wait for them that does not wait while it stops) had its
+    unfinished batch acknowledged that way and committed as the consumer stopped, and the partitions' next owner
+    resumed after events never counted (a worker leaving: figures short for good). So on cancellation the
+    generator is taken off the stream's list and kept alive until the process ends: the batch stays
+    unacknowledged, and its events are read again by whoever owns their partitions next.
+    """
+    in_hand = 0
+    try:
+        async for batch in taken:
+            in_hand = len(batch)
+            await handle(batch)
+            in_hand = 0
+    except asyncio.CancelledError:
+        tracked = getattr(stream, "_active_agens", None)  # faust-streaming's Stream: the generators it closes
+        if tracked is not None:
+            tracked.discard(taken)
+        _UNFINISHED.append(taken)
+        if in_hand:
+            log.info("stopped in the middle of a batch: its %d events stay unacknowledged, to be read again", in_hand)
+        raise
 
 
 class BatchStep:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import weakref
 from types import SimpleNamespace
 
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from services.aggregator.batches import BatchStep
+from services.aggregator.batches import BatchStep, each_batch
 from services.aggregator.engine import Engine
 from services.aggregator.writeback import WriteBack
 from services.common.clock import FixedClock
@@ -128,3 +132,37 @@ def test_with_the_real_engine_the_flushed_records_are_the_engines_table():
     assert table.pending == 0
     [record] = [r for r in store.values() if r.get("kind") != "agent"]
     assert record["p"] == 0 and len(record["ev"]) == 2
+
+
+async def test_an_agent_cancelled_in_the_middle_of_a_batch_leaves_it_unacknowledged():
+    acked: list[int] = []
+
+    async def take_events():  # as Faust's Stream.take_events: a batch is acknowledged in a finally around its yield
+        for batch in ([1, 2], [3, 4], [5, 6]):
+            try:
+                yield batch
+            finally:
+                acked.extend(batch)
+
+    stream = SimpleNamespace(_active_agens=weakref.WeakSet())  # faust-streaming's Stream tracks its take generators
+    taken = take_events()
+    stream._active_agens.add(taken)
+    second = asyncio.Event()
+
+    async def handle(batch):
+        if batch == [3, 4]:
+            second.set()
+            await asyncio.sleep(3600)  # a worker stopping: cancelled here
+
+    agent = asyncio.ensure_future(each_batch(taken, handle, stream))
+    await asyncio.wait_for(second.wait(), 1)
+    agent.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await agent
+    del agent, taken
+    for agen in list(stream._active_agens):  # what Stream.on_stop does as the agent stops
+        await agen.aclose()
+    gc.collect()  # and the loop's finalizer for an abandoned async generator
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert acked == [1, 2]  # the first batch, handled; never the unfinished second
