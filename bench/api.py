@@ -156,8 +156,9 @@ def serve(args) -> None:
     started = time.monotonic()
     model = build_model(args.agents, args.queues)
     print(f"read model: {model.scope_count} scopes built in {time.monotonic() - started:.1f} s", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(), read_model=model, consume=False), host="127.0.0.1",
-                                           port=args.port, log_level="warning", access_log=False))
+    config = uvicorn.Config(create_app(Settings(), read_model=model, consume=False), host="127.0.0.1",
+                            port=args.port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
 
     async def main() -> None:
         task = asyncio.create_task(churn(model, args.churn)) if args.churn else None
@@ -165,7 +166,9 @@ def serve(args) -> None:
         if task is not None:
             task.cancel()
 
-    asyncio.run(main())
+    # The event loop `deskpulse api` runs on (uvicorn's choice: uvloop when installed, as with uvicorn[standard]).
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
 def cpu_seconds(pid: int) -> float:

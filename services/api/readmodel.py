@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,9 +230,10 @@ class ReadModel:
                 pending.append((scope, tuple(partials.values())))
         return ViewsCopy(cached, pending, self.clock())
 
-    def adopt(self, copy: ViewsCopy) -> None:
-        """Cache the views a render thread merged from ``copy`` (on the loop, after the thread finished)."""
-        for scope, parts, view in copy.merged:
+    def adopt(self, merged: Iterable[tuple[str, tuple[dict[str, Any], ...], ScopeView]]) -> None:
+        """Cache views a render thread merged (``ViewsCopy.merged``; on the loop, after the thread finished, in
+        slices if many: after a start that is every scope)."""
+        for scope, parts, view in merged:
             partials = self._partials.get(scope)
             if scope in self._cache or partials is None or len(partials) != len(parts):
                 continue

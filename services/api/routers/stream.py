@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -16,6 +15,7 @@ from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEv
 from services.api.reach import Reach, rule
 from services.api.readmodel import ReadModel
 from services.api.schemas import Error, Window
+from services.api.slices import in_chunks
 from services.api.stream import ChangeFeed, ScopeFilter, Subscriber
 
 router = APIRouter(prefix="/v1", tags=["stream"])
@@ -98,10 +98,8 @@ async def open_stream(
             if not first:
                 yield RESUMED.encoded(gzip)
             for data in first:
-                for start in range(0, len(data), CHUNK):  # a slow client holds one chunk, not the whole snapshot
-                    if start:
-                        await asyncio.sleep(0)  # the others' chunks, and any request, between two of this one
-                    yield memoryview(data)[start : start + CHUNK]
+                async for piece in in_chunks(data, CHUNK):  # the others' chunks, and any request, in between
+                    yield piece
             while True:
                 changes = await subscriber.next(keepalive_s)
                 if changes is None:

@@ -1,5 +1,8 @@
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
@@ -19,8 +22,7 @@ def snapshot(scope, created=4, fr=2, fr_ms=90_000, open_=3, waiting=1, oldest=1_
                    stream_ms=NOW, published_ms=NOW)[1]
 
 
-@pytest.fixture
-def client():
+def small_app():
     model = ReadModel(clock=FixedClock(NOW))
     model.apply(b"all#0", snapshot("all"))
     model.apply(b"platform/zendesk#0", snapshot("platform/zendesk"))
@@ -30,7 +32,12 @@ def client():
     model.apply(b"agent/zendesk/42#0", snapshot("agent/zendesk/42", created=0, waiting=0, oldest=None,
                                                 agent={"state": "busy", "since_ms": NOW - 90_000, "raw_state": "On call"}))
     model.caught_up = True
-    with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:
+    return create_app(Settings(), read_model=model, consume=False)
+
+
+@pytest.fixture
+def client():
+    with TestClient(small_app()) as c:
         yield c
 
 
@@ -95,6 +102,38 @@ def test_metrics_render_queue_series(client):
     assert 'deskpulse_queue_open_contacts{platform="zendesk",queue="billing"} 3\n' in text
     assert 'deskpulse_queue_first_responses_total{platform="intercom",queue="shared"} 2\n' in text
     assert "deskpulse_api_read_model_ready 1\n" in text
+
+
+async def test_metrics_go_out_in_pieces_with_the_whole_length_stated(monkeypatch):
+    """A body of megabytes written at once held the event loop while all of it was copied; in pieces, other
+    requests are served in between (``slices.in_chunks``)."""
+    monkeypatch.setattr("services.api.routers.metrics.CHUNK", 1_000)
+    app = small_app()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/metrics", "raw_path": b"/metrics", "root_path": "", "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    messages = []
+    requested = False
+
+    async def receive():
+        nonlocal requested
+        if requested:
+            await asyncio.Event().wait()  # the client stays connected
+        requested = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start, *bodies = messages
+    body = b"".join(m["body"] for m in bodies)
+    assert start["status"] == 200
+    assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
+    assert len([m for m in bodies if m["body"]]) == -(-len(body) // 1_000) > 3
+    assert all(len(m["body"]) == 1_000 for m in bodies[:-2])
+    assert any(f.name == "deskpulse_contacts_open" for f in text_string_to_metric_families(body.decode()))
+    assert b'deskpulse_contacts_open{platform="zendesk",queue="billing"} 3\n' in body
 
 
 def test_readiness_follows_the_read_model():

@@ -92,7 +92,7 @@ def test_cached_scrapes_equal_cold_renders_while_scopes_change(staffing):
         views = copy.views()
         order[:] = [view.scope for view in views]
         body = render(views, health_at(wall), staffing)
-        model.adopt(copy)
+        model.adopt(copy.merged)
         return body
 
     first = scrape()

@@ -120,11 +120,11 @@ def test_copy_hands_unmerged_scopes_to_the_thread_and_adopts_them_unless_changed
     model.apply(*encoded("queue/zendesk/b", 1, totals={"created": 5}))  # changes while the thread renders
     views = copy.views()
     assert sorted((v.scope, v.totals["created"]) for v in views) == [("queue/zendesk/a", 1), ("queue/zendesk/b", 2)]
-    model.adopt(copy)
+    model.adopt(copy.merged)
     assert model.view("queue/zendesk/b").totals["created"] == 7  # the stale merge was not adopted
     copy = model.copy()
     copy.views()
-    model.adopt(copy)
+    model.adopt(copy.merged)
     assert len(model.copy().cached) == 2
 
 

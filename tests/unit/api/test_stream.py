@@ -1,5 +1,6 @@
 """The live stream: the change feed's numbering, coalescing and replay, and the SSE contract over a real server."""
 
+import asyncio
 import json
 import threading
 import time
@@ -11,7 +12,7 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.readmodel import ReadModel
-from services.api.stream import ChangeFeed, ScopeFilter
+from services.api.stream import WOKEN_AT_ONCE, ChangeFeed, ScopeFilter
 from services.common.localkafka import free_port
 from services.common.settings import Settings
 from tests.support.partials import encoded
@@ -50,6 +51,34 @@ async def test_feed_polls_the_model_and_publishes_changed_scopes():
     model.apply(*encoded("queue/z/a", 1))
     assert [scope for _, scope in await sub.next(1)] == ["queue/z/a"]
     await feed.stop()
+
+
+async def test_a_change_wakes_the_subscribers_a_few_at_a_time():
+    """500 streams woken in one turn of the event loop wrote their updates in it, one after the other: 50 ms
+    that every request waited behind. They are handed their changes ``WOKEN_AT_ONCE`` per turn."""
+    model = ReadModel()
+    feed = ChangeFeed(model, interval_s=0.05, poll_s=0.01)
+    await feed.start()
+    queues = [feed.subscribe(ScopeFilter(["queue/"])) for _ in range(4 * WOKEN_AT_ONCE + 3)]
+    agents = feed.subscribe(ScopeFilter(["agent/"]))
+    seen = [0]  # subscribers with their change: none before it, then once per turn of the loop
+
+    async def watch():
+        while True:
+            seen.append(sum(1 for s in queues if s.pending))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    model.apply(*encoded("queue/z/a"))
+    async with asyncio.timeout(5):
+        while not seen or seen[-1] < len(queues):
+            await asyncio.sleep(0.001)
+    watcher.cancel()
+    await feed.stop()
+    assert {tuple(s.pending.items()) for s in queues} == {(("queue/z/a", feed.seq),)}
+    assert not agents.pending
+    steps = [b - a for a, b in zip(seen, seen[1:]) if b != a]
+    assert max(steps) <= WOKEN_AT_ONCE and len(steps) == 5, steps
 
 
 @contextmanager
