@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -18,6 +19,7 @@ from services.api.schemas import Error, Window
 from services.api.slices import in_chunks
 from services.api.stream import ChangeFeed, ScopeFilter, Subscriber
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["stream"])
 MAX_SCOPES = 200
 WINDOWS = frozenset(get_args(Window))
@@ -98,7 +100,8 @@ async def open_stream(
             if not first:
                 yield RESUMED.encoded(gzip)
             for data in first:
-                async for piece in in_chunks(data, CHUNK):  # the others' chunks, and any request, in between
+                # the others' chunks, a few per turn of the loop (fanout.CHUNKS_PER_TURN), and any request between
+                async for piece in in_chunks(data, CHUNK, shared.chunk_turns.wait):
                     yield piece
             while True:
                 changes = await subscriber.next(keepalive_s)
@@ -135,28 +138,32 @@ async def _first_events(
 ) -> tuple[int, list[bytes]]:
     """What a new stream sends first: a snapshot (shared) and the changes since it, or on a reconnect with
     ``Last-Event-ID`` only the changes since that id; and the feed's number up to which they cover everything."""
+    # One write for every change since, not one each: a snapshot that took seconds to build is followed by
+    # hundreds of them, and each write of its own costs a pass through the ASGI stack.
     replay = None
     if last_event_id is not None and last_event_id.strip().isdigit():
-        replay = feed.since(int(last_event_id.strip()), match)
+        last = feed.seq
+        since = feed.since(int(last_event_id.strip()), match)
+        if since is not None:
+            first = []
+            replay = (last, b"".join(await shared.updates([(q, s) for q, s in since if s in model], window, gzip)))
     if replay is None:
         # The shared snapshot may be a few seconds old: the changes since it follow it (still the newest figures
         # of every scope the client sees, with no gap).
-        snapshot = await shared.snapshot(window, match)
         for _ in range(3):  # a build outrun by more changes than the replay buffer holds is built again
-            replay = feed.since(snapshot.seq, match)
+            snapshot = await shared.snapshot(window, match)
+            replay = await shared.replay(snapshot, window, match, gzip)
             if replay is not None:
                 break
-            snapshot = await shared.snapshot(window, match)
+        else:
+            log.warning(
+                "stream: 3 snapshots in a row were older than the replay buffer; sent without the changes since"
+            )
+            replay = (feed.seq, b"")
         first = [snapshot.data.encoded(gzip)]
-        replay = replay or []
-    else:
-        first = []
-    # Everything numbered up to here is in the snapshot or the replay; what comes later, the subscriber has.
-    last = feed.seq
+    # Everything numbered up to ``last`` is in the snapshot or the replay; what comes later, the subscriber has.
+    last, replayed = replay
     subscriber.pending = {s: q for s, q in subscriber.pending.items() if q > last}
-    # One write for every change since, not one each: a snapshot that took seconds to build is followed by
-    # hundreds of them, and each write of its own costs a pass through the ASGI stack.
-    replayed = b"".join(await shared.updates([(seq, s) for seq, s in replay if s in model], window, gzip))
     if replayed:
         first.append(replayed)
     return last, first

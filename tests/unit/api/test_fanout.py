@@ -9,6 +9,7 @@ import zlib
 from services.api.fanout import GZIP_HEADER, KEEPALIVE, SharedEvents
 from services.api.readmodel import ReadModel
 from services.api.stream import ChangeFeed, ScopeFilter
+from tests.support.partials import encoded
 
 
 class Bodies:
@@ -110,3 +111,37 @@ async def test_compressed_events_are_made_once_and_join_into_one_gzip_stream():
     pieces = b"".join(decompressor.decompress(stream[i:i + 1000]) for i in range(0, len(stream), 1000))
     assert pieces == snapshot.data.raw + KEEPALIVE.raw + update.raw  # readable as it arrives, event by event
     assert len(snapshot.data.gzip) * 5 < len(snapshot.data.raw)
+
+
+def _events(data: bytes, gzip: bool) -> list[tuple[int, str, dict]]:
+    raw = zlib.decompressobj(-15).decompress(data) if gzip else data
+    return [decode(part + b"\n\n") for part in raw.split(b"\n\n") if part]
+
+
+async def test_clients_opening_with_the_same_snapshot_share_its_replay_until_the_feed_moves_on():
+    scopes = ["all", "queue/z/a", "queue/z/b"]
+    feed, bodies, events = shared(scopes, slice_s=0.0)
+    for scope in scopes:
+        feed.model.apply(*encoded(scope))
+    snapshot = await events.snapshot("15m", ScopeFilter())
+    feed.publish(["queue/z/a", "queue/z/b"])
+    built = bodies.calls
+    replays = await asyncio.gather(*(events.replay(snapshot, "15m", ScopeFilter(), True) for _ in range(50)))
+    assert bodies.calls == built + 2  # each change encoded once
+    assert len({id(data) for _, data in replays}) == 1  # and joined once, for all 50
+    upto, data = replays[0]
+    assert upto == feed.seq
+    assert [(seq, kind, body["scope"]) for seq, kind, body in _events(data, gzip=True)] == [
+        (feed.seq - 1, "update", "queue/z/a"), (feed.seq, "update", "queue/z/b")]
+    # the feed moves on: the next client's replay has the new change too
+    feed.publish(["all"])
+    upto, data = await events.replay(snapshot, "15m", ScopeFilter(), False)
+    assert upto == feed.seq and [body["scope"] for _, _, body in _events(data, gzip=False)] == scopes[1:] + ["all"]
+    # a filter sees only its scopes; a scope gone from the model is left out
+    feed.model.apply(b"queue/z/b#0", None)
+    feed.publish(["queue/z/b"])
+    _, data = await events.replay(snapshot, "15m", ScopeFilter(["queue/"]), False)
+    assert [body["scope"] for _, _, body in _events(data, gzip=False)] == ["queue/z/a"]
+    # the buffer no longer reaches back to the snapshot: no replay (the client gets a new snapshot)
+    feed.publish([f"queue/z/x{i}" for i in range(100)])
+    assert await events.replay(snapshot, "15m", ScopeFilter(), False) is None

@@ -1,0 +1,46 @@
+"""Long work on the event loop in slices (services/api/slices.py): turns for many waiters, bodies in pieces."""
+
+import asyncio
+
+from services.api.slices import Turns, in_chunks
+
+
+async def test_turns_let_a_few_waiters_through_per_turn_of_the_loop_first_come_first_served():
+    turns, passed = Turns(3), []
+
+    async def waiter(i: int) -> None:
+        await turns.wait()
+        passed.append(i)
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(11)]
+    await asyncio.sleep(0)  # every waiter queued
+    tasks[4].cancel()  # one leaves before its turn: it takes no place
+    seen = [0]  # how many had passed, once per turn of the loop
+    while len(passed) < 10:
+        await asyncio.sleep(0)
+        seen.append(len(passed))
+    assert passed == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10]
+    steps = [b - a for a, b in zip(seen, seen[1:]) if b != a]
+    assert steps == [3, 3, 3, 1]
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_turns_stay_ready_for_later_waiters_once_the_queue_ran_dry():
+    turns = Turns(2)
+    await turns.wait()
+    await asyncio.wait_for(turns.wait(), 1)  # a new round is scheduled for a waiter that comes later
+
+
+async def test_in_chunks_gives_every_byte_in_pieces_and_pauses_between_them():
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    pauses = 0
+
+    async def pause() -> None:
+        nonlocal pauses
+        pauses += 1
+
+    pieces = [bytes(p) async for p in in_chunks(data, 1_000, pause)]
+    assert b"".join(pieces) == data
+    assert [len(p) for p in pieces] == [1_000] * 10 + [240]
+    assert pauses == 10  # between two pieces, not before the first
+    assert [bytes(p) async for p in in_chunks(b"", 1_000)] == []
