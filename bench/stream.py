@@ -14,7 +14,7 @@ keep nothing, the lightest client that still reads every byte, so the figures ar
 
 and reports when each client had its whole first snapshot (p50, max, how many within the goal), the latency of
 an integration polling one agent's status every 50 ms during the herd (p99, max), one ``/metrics`` scrape
-during the herd, and the API's resident memory with the clients still attached and reading. Every client's
+during the herd (asking for gzip, as Prometheus does), and the API's resident memory with the clients still attached and reading. Every client's
 snapshot is checked to hold every scope it subscribed to. Prints figures; not a timed test.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import http.client
 import json
 import multiprocessing
@@ -286,10 +287,14 @@ def _observe(url: str, agents: int, scrape_after_s: float, stop, results) -> Non
         time.sleep(scrape_after_s)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
         t = time.perf_counter()
-        connection.request("GET", "/metrics")
-        connection.getresponse().read()
+        connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})  # as Prometheus asks
+        response = connection.getresponse()
+        body = response.read()
         scrape.append(time.perf_counter() - t)
         connection.close()
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        assert body.startswith(b"# HELP deskpulse_"), body[:200]
 
     thread = threading.Thread(target=scraper)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)

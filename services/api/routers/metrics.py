@@ -4,6 +4,7 @@ docs/metrics.md)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,13 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.api import metrics
 from services.api.deps import get_model, require_metrics
-from services.api.fanout import CHUNK
 from services.api.reach import rule
 from services.api.readmodel import ReadModel
 from services.api.slices import in_chunks
 
 router = APIRouter(tags=["health"])
 ADOPTED_AT_ONCE = 1_000  # merged views cached per turn of the loop (~6 ms; the first scrape after a start has all)
+CHUNK = 1024 * 1024  # bytes written per turn of the loop (~5 ms on a busy machine): 15 turns for 15 MB
 
 
 @router.get(
@@ -30,7 +31,7 @@ ADOPTED_AT_ONCE = 1_000  # merged views cached per turn of the loop (~6 ms; the 
     responses={
         200: {
             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-            "description": "text exposition format 0.0.4",
+            "description": "text exposition format 0.0.4; gzip-compressed when the request accepts it",
         }
     },
 )
@@ -48,11 +49,19 @@ async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depen
     )
     copy = model.copy()
     staffing = request.app.state.figures.staffing
-    body = await asyncio.to_thread(lambda: metrics.render(copy.views(), health, staffing))
+    compressed = "gzip" in request.headers.get("accept-encoding", "").lower()  # Prometheus asks for it
+
+    def render() -> bytes:
+        body = metrics.render(copy.views(), health, staffing)
+        # 15 MB at 10,000 agents: a tenth of the bytes to write, compressed here (zlib lets go of the GIL)
+        return gzip.compress(body, compresslevel=1, mtime=0) if compressed else body
+
+    body = await asyncio.to_thread(render)
     for start in range(0, len(copy.merged), ADOPTED_AT_ONCE):  # back on the loop: keep what the thread merged
         model.adopt(copy.merged[start : start + ADOPTED_AT_ONCE])
         await asyncio.sleep(0)
     # Megabytes: written in pieces, so other requests are served while it goes out.
-    return StreamingResponse(
-        in_chunks(body, CHUNK), media_type=CONTENT_TYPE_LATEST, headers={"Content-Length": str(len(body))}
-    )
+    headers = {"Content-Length": str(len(body)), "Vary": "Accept-Encoding"}
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+    return StreamingResponse(in_chunks(body, CHUNK), media_type=CONTENT_TYPE_LATEST, headers=headers)

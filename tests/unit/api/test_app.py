@@ -136,6 +136,15 @@ async def test_metrics_go_out_in_pieces_with_the_whole_length_stated(monkeypatch
     assert b'deskpulse_contacts_open{platform="zendesk",queue="billing"} 3\n' in body
 
 
+def test_metrics_are_compressed_for_a_scraper_that_accepts_gzip(client):
+    plain = client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3  # the bytes sent, compressed
+    assert packed.content.split(b"deskpulse_snapshot_age_seconds")[0] == plain.content.split(
+        b"deskpulse_snapshot_age_seconds")[0]  # httpx decompressed it; the age moves between two scrapes
+
+
 def test_readiness_follows_the_read_model():
     model = ReadModel()
     with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:
