@@ -245,16 +245,22 @@ def _platform_text(platforms: Sequence[ScopeView]) -> str:
     return "".join(out)
 
 
-def _names_text(queues: Sequence[ScopeView], agents: Sequence[ScopeView], sla: SlaConfig | None) -> str:
-    """``NAMES``: every queue's and agent's display name (the SLA config's, else the platform's, else the id)."""
+def _name_text(view: ScopeView, family: cat.Family, kind: str, sla: SlaConfig | None) -> tuple[str]:
+    """A queue's or agent's ``NAMES`` sample: its display name (the SLA config's, else the platform's, else the id)."""
+    key = view.id or ""
+    name = (sla.name_for(kind, view.platform, key) if sla is not None else None) or view.name or key
+    return (f"{family.name}{{{labels(family.labels, (view.platform or '', key, name))}}} 1\n",)
+
+
+def _names(
+    cache: ScrapeCache, queues: Sequence[ScopeView], agents: Sequence[ScopeView], sla: SlaConfig | None
+) -> bytes:
+    """``NAMES``, every queue's and agent's line kept on its view (11,000 of them took 20 ms of every scrape)."""
     out = []
     for family, kind, views in zip(cat.NAMES, ("queue", "agent"), (queues, agents)):
-        out.append(header(family))
-        for view in views:
-            key = view.id or ""
-            name = (sla.name_for(kind, view.platform, key) if sla is not None else None) or view.name or key
-            out.append(f"{family.name}{{{labels(family.labels, (view.platform or '', key, name))}}} 1\n")
-    return "".join(out)
+        chunks = [on_view(view, "_prometheus_name", sla, _name_text, view, family, kind, sla) for view in views]
+        out.append(cache.joined(f"{kind} names", [header(family)], chunks))
+    return b"".join(out)
 
 
 def _pipeline_text(health: Health) -> str:
@@ -339,7 +345,7 @@ def render(
     out.append(cache.section("category", _CATEGORY_HEADERS, categories, "_prometheus", key, _queue_text, les, True))
     out.append(_platform_text(platforms).encode())
     out.append(cache.section("agent", _AGENT_HEADERS, agents, "_prometheus", None, _agent_text))
-    out.append(_names_text(queues, agents, staffing.sla if staffing is not None else None).encode())
+    out.append(_names(cache, queues, agents, staffing.sla if staffing is not None else None))
     out.append(_pipeline_text(health).encode())
     return b"".join(out)
 

@@ -142,7 +142,7 @@ def test_a_warm_scrape_renders_no_scope_again(monkeypatch):
     views = model.views()
     first = render(views, health_at(LATER))
     built = []
-    for name in ("_queue_text", "_agent_text", "_staffing_text", "_outlier_text"):
+    for name in ("_queue_text", "_agent_text", "_staffing_text", "_outlier_text", "_name_text"):
         original = getattr(metrics, name)
         monkeypatch.setattr(metrics, name, lambda *a, _f=original, _n=name: built.append(_n) or _f(*a))
     assert render(views, health_at(LATER)) == first
@@ -150,7 +150,7 @@ def test_a_warm_scrape_renders_no_scope_again(monkeypatch):
     key, value = encoded("agent/zendesk/a2", 0, stream_ms=NOW, published_ms=WALL, totals={"replies": 50})
     model.apply(key, value)
     render(model.views(), health_at(LATER))
-    assert built == ["_agent_text"]  # only the changed scope
+    assert built == ["_agent_text", "_name_text"]  # only the changed scope
 
 
 @pytest.fixture
