@@ -46,6 +46,7 @@ from bench.common import Figure, percentile, progress, rss_bytes  # noqa: E402
 
 WALLBOARD = "/v1/stream?scope=all&scope=queue/&window=15m"
 UNFILTERED = "/v1/stream"
+SCRAPE_INTERVAL_S = 5.0  # deploy/prometheus/prometheus.yml's scrape_interval
 
 
 @dataclass
@@ -276,25 +277,32 @@ def _clients(host: str, port: int, herd: Herd, count: int, started: float, resul
     asyncio.run(main())
 
 
-def _observe(url: str, agents: int, scrape_after_s: float, stop, results) -> None:
+def _observe(url: str, agents: int, scrape_at: float, stop, results) -> None:
     """In a process of its own (a thread would wait for this process's GIL, not for the server): an integration
-    polling one agent's status every 50 ms over one keep-alive connection, and one ``/metrics`` scrape
-    ``scrape_after_s`` in, on another connection. Puts (status latencies, scrape seconds) on ``results``."""
+    polling one agent's status every 50 ms over one keep-alive connection, and ``/metrics`` scraped on another
+    at ``scrape_at`` (``time.perf_counter()``, the same clock in every process here) and ``SCRAPE_INTERVAL_S``
+    before. Puts (status latencies, the scrape at ``scrape_at`` in seconds) on ``results``."""
     parts = urlsplit(url)
     scrape: list[float] = []
 
     def scraper() -> None:
-        time.sleep(scrape_after_s)
+        # As the deployed Prometheus: every SCRAPE_INTERVAL_S, asking for gzip. The scrape before the herd only
+        # sets what the herd's scrape finds changed since; that one is reported.
+        due = scrape_at - SCRAPE_INTERVAL_S
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-        t = time.perf_counter()
-        connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})  # as Prometheus asks
-        response = connection.getresponse()
-        body = response.read()
-        scrape.append(time.perf_counter() - t)
+        for _ in range(2):
+            time.sleep(max(0.0, due - time.perf_counter()))
+            t = time.perf_counter()
+            connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            body = response.read()
+            took = time.perf_counter() - t
+            if response.getheader("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            assert body.startswith(b"# HELP deskpulse_"), body[:200]
+            due += SCRAPE_INTERVAL_S
+        scrape.append(took)
         connection.close()
-        if response.getheader("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        assert body.startswith(b"# HELP deskpulse_"), body[:200]
 
     thread = threading.Thread(target=scraper)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
@@ -320,8 +328,9 @@ def _run_herd(url: str, server_pid: int, agents: int, herd: Herd, processes: int
     parts = urlsplit(url)
     context = multiprocessing.get_context("spawn")
     stop, results, release = context.Event(), context.Queue(), context.Event()
-    started = time.perf_counter() + 3.0  # every process's interpreter is up by then, and the observer polling
-    observer = context.Process(target=_observe, args=(url, agents, started - time.perf_counter() + 0.5, stop, results))
+    # every process's interpreter is up by then, the observer polling, and its scrape before the herd done
+    started = time.perf_counter() + SCRAPE_INTERVAL_S + 0.5
+    observer = context.Process(target=_observe, args=(url, agents, started + 0.5, stop, results))
     observer.start()
     shares = [herd.clients // processes + (1 if i < herd.clients % processes else 0) for i in range(processes)]
     found = context.Queue()
@@ -411,7 +420,7 @@ def figures(herds: list[Herd], sizes: str) -> list[Figure]:
                                      f"{max(herd.status) * 1000:.1f} ms"))
         if herd.scrape_s is not None:
             out.append(Figure(name=f"stream: /metrics scrape during {herd.label}", value=herd.scrape_s * 1000,
-                              unit="ms", goal="≤ 500 ms", met=herd.scrape_s <= 0.5, detail="one warm scrape 0.5 s in"))
+                              unit="ms", goal="≤ 500 ms", met=herd.scrape_s <= 0.5, detail="a scrape 0.5 s in, 5 s after the one before (gzip)"))
     largest = max((h for h in herds if h.path == WALLBOARD), key=lambda h: h.clients, default=None)
     if largest is not None:
         out.append(Figure(name=f"stream: API resident memory, {largest.label} attached", value=largest.rss / 2**20,
