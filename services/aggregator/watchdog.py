@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import TopicPartition
+
 if TYPE_CHECKING:
     import faust
 
@@ -114,12 +116,38 @@ class Watchdog:
             consumer: Any = self._app.consumer
             log.warning(
                 "no event handled for %.0f s while events wait on partitions %s: %s; flow active %s, in recovery "
-                "%s, agent waiting for the changelog %s",
+                "%s, agent waiting for the changelog %s; aiokafka's view: %s",
                 now - self.last_batch,
                 sorted(waiting),
                 partitions,
                 consumer.flow_active,
                 self._app.in_recovery,
                 self.flushing,
+                self.fetch_states(sorted(waiting)),
             )
         return True
+
+    def fetch_states(self, partitions: list[int]) -> dict[Any, Any]:
+        """Per partition of the events topic, the state aiokafka's fetcher keeps (status, position, paused,
+        reset strategy): whether the client under Faust still means to fetch it. A restarted worker was once
+        seen with Faust's side ready and nothing read for minutes (CI, 2026-12-07)."""
+        try:
+            consumer: Any = self._app.consumer
+            client = consumer._thread._ensure_consumer()  # Faust's aiokafka consumer (in a thread of its own)
+            assignment = client._subscription.subscription.assignment
+        except Exception as exc:  # internals of the libraries: said, never fatal
+            return {"unavailable": repr(exc)}
+        out: dict[Any, Any] = {}
+        for partition in partitions:
+            state = assignment.state_value(TopicPartition(self._topic, partition))
+            out[partition] = (
+                None
+                if state is None
+                else {
+                    "status": getattr(state._status, "name", state._status),
+                    "position": state._position,
+                    "paused": state.paused,
+                    "reset": state._reset_strategy,
+                }
+            )
+        return out

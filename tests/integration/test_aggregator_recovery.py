@@ -84,7 +84,8 @@ def test_sigkill_mid_stream_then_restart_gives_exact_figures(kafka_bootstrap, un
 
             expected, gauges = recompute.figures(docs), recompute.live(docs)
             body = wait_for(client, f"{pipe.api_url}/v1/summary", expected_body(expected["all"], gauges.get("all")))
-            assert api_figures(body) == expected_body(expected["all"], gauges.get("all"))
+            # what the workers' logs say about their partitions, if the figures stayed short (it happened once)
+            assert api_figures(body) == expected_body(expected["all"], gauges.get("all")), pipe.aggregator_notes()
             for scope, figures in expected.items():
                 kind, platform, key = (scope.split("/", 2) + [None, None])[:3]
                 if kind not in ("queue", "agent"):

@@ -43,7 +43,32 @@ def test_a_stall_is_logged_once_with_the_partitions_and_its_end_once(caplog):
     assert len(warnings) == 1  # once per stall
     assert "while events wait on partitions [1]" in warnings[0]  # partition 0 has read everything
     assert "'paused': True" in warnings[0] and "no event handled for 35 s" in warnings[0]
+    view = warnings[0].split("aiokafka's view: ")[1]  # a stand-in consumer has no aiokafka: said, not fatal
+    assert view.startswith("{'unavailable': ") and "has no attribute" in view and "_thread" in view
     assert caplog.records[-1].getMessage() == "events flow again after a stall of 35 s"
+
+
+async def test_a_stall_says_what_aiokafka_means_to_fetch_for_each_waiting_partition(caplog):
+    from aiokafka import TopicPartition
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    subscription = SubscriptionState()
+    subscription.assign_from_user({TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)})
+    assignment = subscription.subscription.assignment
+    assignment.state_value(TopicPartition(EVENTS, 0)).seek(4)
+    assignment.state_value(TopicPartition(EVENTS, 1)).pause()  # still awaiting its reset, and paused
+    app = app_with({0: None, 1: None}, {0: 10, 1: 8})
+    app.consumer._thread = SimpleNamespace(_ensure_consumer=lambda: SimpleNamespace(_subscription=subscription))
+    clock = Clock()
+    dog = Watchdog(app, EVENTS, lambda: True, 30, clock)
+    clock.now += 31
+    assert dog.fetch_states([0, 1]) == {
+        0: {"status": "CONSUMING", "position": 4, "paused": False, "reset": None},
+        1: {"status": "AWAITING_RESET", "position": None, "paused": True, "reset": None},
+    }
+    with caplog.at_level(logging.WARNING, logger="services.aggregator.watchdog"):
+        assert dog.check()
+    assert "aiokafka's view: {0: {'status': 'CONSUMING', 'position': 4" in caplog.records[-1].getMessage()
 
 
 def test_no_stall_when_idle_without_waiting_events_or_while_not_ready():
