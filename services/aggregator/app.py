@@ -26,6 +26,7 @@ from services.aggregator.kpiconfig import DefaultConfig, SlaKpiConfig
 from services.aggregator.localstate import LocalState
 from services.aggregator.publisher import SnapshotPublisher
 from services.aggregator.rebalance import RebuildOnRebalance, Revocations, in_flux
+from services.aggregator.seeking import rewind_uncommitted
 from services.aggregator.watchdog import Watchdog
 from services.aggregator.writeback import WriteBack
 from services.common.clock import Clock, wall_ms
@@ -130,6 +131,7 @@ def build_app(settings: AggregatorSettings, config=None, clock: Clock = wall_ms)
         contacts_topic=settings.contacts_topic if settings.contact_rows else None,
     )
 
+    rewind_uncommitted(app, settings.events_topic)
     watchdog = Watchdog(app, settings.events_topic, rebuild.ready)
     revocations = Revocations(app)
 
