@@ -30,7 +30,9 @@ def rewind_uncommitted(app: faust.App, topic: str) -> None:
 
     async def seek_to_committed_or_beginning() -> Mapping[Any, int | None]:
         committed = await seek_to_committed()
-        uncommitted = sorted((tp for tp, offset in committed.items() if tp.topic == topic and not offset), key=str)
+        uncommitted = sorted(
+            (tp for tp, offset in committed.items() if tp.topic == topic and not offset), key=lambda tp: tp.partition
+        )
         if uncommitted:
             await consumer._thread.seek_to_beginning(*uncommitted)  # aiokafka's partitions, as it gave them
             log.info(

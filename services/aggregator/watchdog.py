@@ -5,9 +5,9 @@ Written to find why a worker restarted after a SIGKILL came out short of the rec
 hook. ``Watchdog`` keeps such things visible where an operator looks, once per episode each: a stall (events wait
 on an assigned partition, no batch handled for ``after_s``; with the read and high-water offsets, paused and
 buffer-full state of each partition, what aiokafka's fetcher keeps for it, and whether the agent waits for the
-changelog) and its end; a worker not
-ready for ``after_s``; a batch handled before Faust reported the recovery complete (harmless since batches wait
-for their partitions' records: ``LocalState.loaded``). It changes nothing in the worker.
+changelog) and its end; a worker not ready for ``after_s``; a batch handled before Faust reported the recovery
+complete (harmless since batches wait for their partitions' records: ``LocalState.loaded``). It changes nothing
+in the worker.
 """
 
 from __future__ import annotations

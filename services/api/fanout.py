@@ -175,14 +175,19 @@ class SharedEvents:
             changes = self.feed.since(snapshot.seq, match)
             if changes is None:
                 return None
-            model = self.feed.model
-            joined = self._join([(seq, s) for seq, s in changes if s in model], window, gzip)
-            cached = self._replays[key] = (snapshot.seq, upto, asyncio.ensure_future(joined))
+            cached = self._replays[key] = (
+                snapshot.seq,
+                upto,
+                asyncio.ensure_future(self.joined(changes, window, gzip)),
+            )
         # Shielded, like a build: the clients opening meanwhile wait for the same bytes.
         return upto, await asyncio.shield(cached[2])
 
-    async def _join(self, changes: list[tuple[int, str]], window: str, gzip: bool) -> bytes:
-        return b"".join(await self.updates(changes, window, gzip))
+    async def joined(self, changes: list[tuple[int, str]], window: str, gzip: bool) -> bytes:
+        """The ``update`` events of ``changes`` (seq, scope) in ``window`` as one run of bytes, for one write;
+        a scope gone from the read model since its change has nothing to send."""
+        model = self.feed.model
+        return b"".join(await self.updates([(seq, s) for seq, s in changes if s in model], window, gzip))
 
     def update(self, seq: int, scope: str, window: str) -> Payload:
         """The ``update`` event of change ``seq`` (of ``scope``) in ``window``, built once."""

@@ -14,7 +14,6 @@ from starlette.types import Receive, Scope, Send
 from services.api.deps import Access, get_stream_access
 from services.api.fanout import CHUNK, GZIP_HEADER, KEEPALIVE, RESUMED, SharedEvents
 from services.api.reach import Reach, rule
-from services.api.readmodel import ReadModel
 from services.api.schemas import Error, Window
 from services.api.slices import in_chunks
 from services.api.stream import ChangeFeed, ScopeFilter, Subscriber
@@ -79,7 +78,6 @@ async def open_stream(
     shared: SharedEvents = state.shared_events
     keepalive_s: float = state.keepalive_s
     match = ScopeFilter(scope).within(access.reach.stream_filter())
-    model = state.figures.model
     gzip = "gzip" in request.headers.get("accept-encoding", "").lower()  # browsers' EventSource ask for it
 
     # Subscribe first: every change from now on reaches the subscriber; what came before is in the snapshot or
@@ -87,7 +85,7 @@ async def open_stream(
     subscriber = feed.subscribe(match)
     try:
         async with shared.openings:  # a floor connecting at once is set up a few at a time (fanout.OPENINGS)
-            last, first = await _first_events(feed, shared, subscriber, match, window, last_event_id, model, gzip)
+            last, first = await _first_events(feed, shared, subscriber, match, window, last_event_id, gzip)
     except BaseException:
         feed.unsubscribe(subscriber)
         raise
@@ -114,9 +112,9 @@ async def open_stream(
                 if not due:
                     continue
                 sent = due[-1][0]
-                out = await shared.updates([(seq, changed) for seq, changed in due if changed in model], window, gzip)
+                out = await shared.joined(due, window, gzip)
                 if out:
-                    yield b"".join(out)
+                    yield out
         finally:
             feed.unsubscribe(subscriber)
 
@@ -133,7 +131,6 @@ async def _first_events(
     match: ScopeFilter,
     window: str,
     last_event_id: str | None,
-    model: ReadModel,
     gzip: bool,
 ) -> tuple[int, list[bytes]]:
     """What a new stream sends first: a snapshot (shared) and the changes since it, or on a reconnect with
@@ -146,7 +143,7 @@ async def _first_events(
         since = feed.since(int(last_event_id.strip()), match)
         if since is not None:
             first = []
-            replay = (last, b"".join(await shared.updates([(q, s) for q, s in since if s in model], window, gzip)))
+            replay = (last, await shared.joined(since, window, gzip))
     if replay is None:
         # The shared snapshot may be a few seconds old: the changes since it follow it (still the newest figures
         # of every scope the client sees, with no gap).
