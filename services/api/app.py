@@ -21,6 +21,7 @@ from services.api.reach import rule
 from services.api.readmodel import ReadModel
 from services.api.routers import contacts as contacts_router
 from services.api.routers import health, insights, metrics, pages, scopes, stream, teams
+from services.api.slices import Foreground
 from services.api.stream import ChangeFeed
 from services.api.tokens import Tokens, TokensFileError, counted
 from services.common.events import from_epoch_ms
@@ -129,7 +130,10 @@ def create_app(
     app.state.denials = Counter()  # (route, reason) -> refused requests (deskpulse_api_denied_total)
     app.state.exposure = open_to_network
     app.state.change_feed = feed
-    app.state.shared_events = SharedEvents(feed, app.state.figures.body, model.all_scopes)
+    app.state.foreground = Foreground()  # held by /metrics renders; the live stream's builds step aside
+    app.state.shared_events = SharedEvents(
+        feed, app.state.figures.body, model.all_scopes, foreground=app.state.foreground
+    )
     app.state.keepalive_s = keepalive_s
 
     if settings.cors_origins:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from services.api.slices import Slices, Turns
+from services.api.slices import Foreground, Slices, Turns
 from services.api.stream import ChangeFeed, ScopeFilter
 
 CHUNK = 256 * 1024  # bytes of a snapshot written at a time
@@ -99,12 +99,14 @@ class SharedEvents:
         max_age_s: float = 5.0,
         slice_s: float = 0.01,
         updates: int = 20_000,
+        foreground: Foreground | None = None,
     ) -> None:
         self.feed = feed
         self.body = body
         self.all_scopes = all_scopes
         self.max_age_s = max_age_s
         self.slice_s = slice_s
+        self.foreground = foreground  # builds step aside while it is held (a /metrics render)
         self._snapshots: dict[tuple, Snapshot] = {}
         self._building: dict[tuple, asyncio.Future[Snapshot]] = {}
         self._updates: OrderedDict[tuple[int, str], Payload] = OrderedDict()
@@ -141,7 +143,7 @@ class SharedEvents:
             seq = self.feed.seq
             scopes = [s for s in self.all_scopes() if match(s)]
             parts: list[bytes] = []
-            slices = Slices(self.slice_s)
+            slices = Slices(self.slice_s, self.foreground)
             for scope in scopes:
                 parts.append(orjson.dumps(self.body(scope, window)))
                 await slices.pause()
@@ -203,7 +205,7 @@ class SharedEvents:
         """The encoded ``update`` events of ``changes`` (seq, scope) in ``window``, built in slices like a snapshot:
         after a long build or a slow client, thousands may be due at once, and most are built here first."""
         out = []
-        slices = Slices(self.slice_s)
+        slices = Slices(self.slice_s, self.foreground)
         for seq, scope in changes:
             out.append(self.update(seq, scope, window).encoded(gzip))
             await slices.pause()

@@ -34,40 +34,37 @@ class ScopeView:
     future: dict[str, Any] | None = None
     # queues and agents: the display name the platform's events gave (the newest partial that has one), else None
     name: str | None = None
+    # the view this one is ``at`` another stream time: its buckets are merged once, there, and shared
+    origin: ScopeView | None = field(default=None, repr=False)
 
     @cached_property
     def minutes(self) -> dict[int, dict[str, int]]:
         """One-minute buckets by start (ms)."""
-        out: dict[int, dict[str, int]] = {}
-        for partial in self.parts:
-            add_buckets(out, partial["minutes"])
-        return out
+        return self.origin.minutes if self.origin is not None else self._merged("minutes")
 
     @cached_property
     def quarters(self) -> dict[int, dict[str, int]]:
         """Fifteen-minute buckets by start (ms)."""
-        out: dict[int, dict[str, int]] = {}
-        for partial in self.parts:
-            add_buckets(out, partial["quarters"])
-        return out
+        return self.origin.quarters if self.origin is not None else self._merged("quarters")
 
     @cached_property
     def days(self) -> dict[int, dict[str, int]]:
         """Local-day buckets by start (ms): the per-day counters (``kpis.DAY_COUNTERS``), ~16 days."""
+        return self.origin.days if self.origin is not None else self._merged("days")
+
+    def _merged(self, level: str) -> dict[int, dict[str, int]]:
         out: dict[int, dict[str, int]] = {}
         for partial in self.parts:
-            add_buckets(out, partial.get("days", {}))  # absent in partials of older aggregators
+            add_buckets(out, partial.get(level, {}))  # "days" is absent in partials of older aggregators
         return out
 
     def at(self, stream_ms: int) -> ScopeView:
-        """This view at another stream time, sharing the merged buckets."""
+        """This view at another stream time, sharing the merged buckets: they are merged on the first use of any
+        such view and kept on the one the read model holds (a snapshot of every scope asks each view at the time
+        of its build, so merging on the copy merged every scope's minutes again for every snapshot)."""
         if stream_ms == self.stream_ms:
             return self
-        other = replace(self, stream_ms=stream_ms)
-        for name in ("minutes", "quarters", "days"):
-            if name in self.__dict__:
-                other.__dict__[name] = self.__dict__[name]
-        return other
+        return replace(self, stream_ms=stream_ms, origin=self.origin or self)
 
     def counters(self, window: str, now_ms: int, today_start_ms: int | None = None) -> dict[str, int]:
         """Summed counters of ``window`` at ``now_ms`` (``today`` needs its local start)."""

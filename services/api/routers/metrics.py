@@ -56,7 +56,8 @@ async def prometheus_metrics(request: Request, model: Annotated[ReadModel, Depen
         # 15 MB at 10,000 agents: a tenth of the bytes to write, compressed here (zlib lets go of the GIL)
         return gzip.compress(body, compresslevel=1, mtime=0) if compressed else body
 
-    body = await asyncio.to_thread(render)
+    with request.app.state.foreground.hold():  # the live stream's snapshot builds step aside meanwhile
+        body = await asyncio.to_thread(render)
     for start in range(0, len(copy.merged), ADOPTED_AT_ONCE):  # back on the loop: keep what the thread merged
         model.adopt(copy.merged[start : start + ADOPTED_AT_ONCE])
         await asyncio.sleep(0)

@@ -145,6 +145,20 @@ def test_metrics_are_compressed_for_a_scraper_that_accepts_gzip(client):
         b"deskpulse_snapshot_age_seconds")[0]  # httpx decompressed it; the age moves between two scrapes
 
 
+def test_a_metrics_render_holds_the_foreground_so_stream_builds_step_aside(client, monkeypatch):
+    from services.api import metrics
+
+    held, render = [], metrics.render
+
+    def watched(*args, **kw):
+        held.append(client.app.state.foreground.held)  # in the render thread
+        return render(*args, **kw)
+
+    monkeypatch.setattr(metrics, "render", watched)
+    assert client.get("/metrics").status_code == 200
+    assert held == [True] and not client.app.state.foreground.held
+
+
 def test_readiness_follows_the_read_model():
     model = ReadModel()
     with TestClient(create_app(Settings(), read_model=model, consume=False)) as c:

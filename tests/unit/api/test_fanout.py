@@ -8,6 +8,7 @@ import zlib
 
 from services.api.fanout import GZIP_HEADER, KEEPALIVE, SharedEvents
 from services.api.readmodel import ReadModel
+from services.api.slices import Foreground
 from services.api.stream import ChangeFeed, ScopeFilter
 from tests.support.partials import encoded
 
@@ -79,6 +80,18 @@ async def test_the_build_lets_other_work_in_between_slices():
     await events.snapshot("15m", ScopeFilter())
     other.cancel()
     assert ticks >= 1_000  # it ran between the slices, not after the whole build
+
+
+async def test_a_build_steps_aside_while_a_render_holds_the_foreground():
+    foreground = Foreground(longest_s=60)
+    feed, bodies, events = shared([f"agent/z/a{i}" for i in range(200)], slice_s=0.0, foreground=foreground)
+    with foreground.hold():  # a /metrics render in its thread
+        build = asyncio.create_task(events.snapshot("15m", ScopeFilter()))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert 0 < bodies.calls < 5 and not build.done()  # it began, then waited at its first pause
+    snapshot = await asyncio.wait_for(build, 5)
+    assert bodies.calls == snapshot.scopes == 200
 
 
 async def test_an_update_is_encoded_once_per_change_and_window():

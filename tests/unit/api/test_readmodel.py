@@ -84,6 +84,21 @@ def test_cached_view_still_advances_stream_time_by_wall_time():
     assert model.stream_ms(wall_ms=T + 9_000) == T + 9_000
 
 
+def test_views_at_later_stream_times_merge_their_buckets_once_and_share_them():
+    model = ReadModel()
+    minute = T - T % 60_000
+    model.apply(*encoded("all", 0, stream_ms=T, published_ms=T, minutes={minute: {"created": 1}},
+                         quarters={minute: {"created": 1}}, days={minute: {"created": 1}}))
+    model.apply(*encoded("all", 1, stream_ms=T, published_ms=T, minutes={minute: {"created": 2}}))
+    first = model.view("all", wall_ms=T + 5_000)  # a copy at a later stream time, its buckets not merged yet
+    later = model.view("all", wall_ms=T + 9_000)
+    assert first.minutes == {minute: {"created": 3}}
+    # merged once, on the view the model holds, not again on each copy (a snapshot asks every scope's copy)
+    assert later.minutes is first.minutes is model.peek("all").minutes
+    assert later.quarters is first.quarters and later.days is first.days == {minute: {"created": 1}}
+    assert later.counters("15m", T + 9_000) == {"created": 3}
+
+
 def test_the_models_clock_advances_stream_time_between_publications():
     clock = FixedClock(T)
     model = ReadModel(clock=clock)

@@ -1,8 +1,9 @@
-"""Long work on the event loop in slices (services/api/slices.py): turns for many waiters, bodies in pieces."""
+"""Long work on the event loop in slices (services/api/slices.py): turns for many waiters, bodies in pieces, bulk
+work stepping aside for a render in a thread."""
 
 import asyncio
 
-from services.api.slices import Turns, in_chunks
+from services.api.slices import Foreground, Slices, Turns, in_chunks
 
 
 async def test_turns_let_a_few_waiters_through_per_turn_of_the_loop_first_come_first_served():
@@ -44,3 +45,54 @@ async def test_in_chunks_gives_every_byte_in_pieces_and_pauses_between_them():
     assert [len(p) for p in pieces] == [1_000] * 10 + [240]
     assert pauses == 10  # between two pieces, not before the first
     assert [bytes(p) async for p in in_chunks(b"", 1_000)] == []
+
+
+async def test_slices_behind_a_held_foreground_wait_at_their_pauses_until_it_is_let_go():
+    foreground = Foreground(longest_s=60)
+    slices = Slices(-1.0, foreground)  # every pause hands the loop over
+    done = []
+
+    async def bulk() -> None:
+        for i in range(3):
+            await slices.pause()
+            done.append(i)
+
+    with foreground.hold():
+        with foreground.hold():  # two renders at once
+            task = asyncio.create_task(bulk())
+            for _ in range(50):
+                await asyncio.sleep(0)
+            assert done == [] and foreground.held
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert done == [] and foreground.held  # one still renders
+    await asyncio.wait_for(task, 5)
+    assert done == [0, 1, 2] and not foreground.held
+
+
+async def test_slices_with_nothing_in_the_foreground_hand_over_for_one_turn_only():
+    foreground, turns = Foreground(), 0
+    slices = Slices(-1.0, foreground)
+
+    async def count() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count())
+    await asyncio.sleep(0)
+    before = turns
+    for _ in range(10):
+        await slices.pause()
+    counter.cancel()
+    assert turns - before <= 11
+
+
+async def test_bulk_work_steps_aside_for_at_most_longest_s_so_it_never_starves():
+    foreground = Foreground(longest_s=0.05)
+    loop = asyncio.get_running_loop()
+    with foreground.hold():  # held for longer than bulk work waits
+        started = loop.time()
+        await asyncio.wait_for(foreground.wait(), 5)
+        assert loop.time() - started >= 0.04 and foreground.held
