@@ -39,10 +39,10 @@ CHUNK = 256 * 1024  # bytes of a snapshot written at a time
 # Streams set up at once. When a shared snapshot is ready, every client waiting for it would otherwise resume in
 # the same turn of the event loop and prepare its first events there, one after the other: with 200 clients that
 # turn lasted a second, and every other request waited behind it.
-OPENINGS = 8
+OPENINGS = 4
 # Chunks of first events written per turn of the event loop, over every stream: with 200 clients of a 3.5 MB
 # snapshot each writing one per turn, a turn held 50-80 chunk writes (40-80 ms) that every request waited behind.
-CHUNKS_PER_TURN = 8
+CHUNKS_PER_TURN = 4
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS (RFC 1952)
 
 Body = Callable[[str, str], dict]  # (scope, window) -> the scope's public body (deps.Figures.body)
@@ -97,7 +97,7 @@ class SharedEvents:
         all_scopes: Callable[[], list[str]],
         *,
         max_age_s: float = 5.0,
-        slice_s: float = 0.01,
+        slice_s: float = 0.004,
         updates: int = 20_000,
         foreground: Foreground | None = None,
     ) -> None:
@@ -105,8 +105,9 @@ class SharedEvents:
         self.body = body
         self.all_scopes = all_scopes
         self.max_age_s = max_age_s
-        self.slice_s = slice_s
-        self.foreground = foreground  # builds step aside while it is held (a /metrics render)
+        # One slice of building per turn of the loop, over every build; none while a /metrics render holds the
+        # foreground.
+        self.slices = Slices(slice_s, foreground)
         self._snapshots: dict[tuple, Snapshot] = {}
         self._building: dict[tuple, asyncio.Future[Snapshot]] = {}
         self._updates: OrderedDict[tuple[int, str], Payload] = OrderedDict()
@@ -143,10 +144,9 @@ class SharedEvents:
             seq = self.feed.seq
             scopes = [s for s in self.all_scopes() if match(s)]
             parts: list[bytes] = []
-            slices = Slices(self.slice_s, self.foreground)
             for scope in scopes:
                 parts.append(orjson.dumps(self.body(scope, window)))
-                await slices.pause()
+                await self.slices.pause()
 
             def assemble() -> Payload:
                 data = event(seq, "snapshot", b'{"scopes":[', b",".join(parts), b"]}")
@@ -205,8 +205,7 @@ class SharedEvents:
         """The encoded ``update`` events of ``changes`` (seq, scope) in ``window``, built in slices like a snapshot:
         after a long build or a slow client, thousands may be due at once, and most are built here first."""
         out = []
-        slices = Slices(self.slice_s, self.foreground)
         for seq, scope in changes:
             out.append(self.update(seq, scope, window).encoded(gzip))
-            await slices.pause()
+            await self.slices.pause()
         return out

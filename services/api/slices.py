@@ -48,22 +48,31 @@ class Foreground:
 
 
 class Slices:
-    """``await slices.pause()`` between items hands the loop to other work once ``slice_s`` has passed since the
-    last hand-over, and returns at once otherwise; with ``behind``, the hand-over lasts while that is held."""
+    """Long work on the event loop in slices of at most ``slice_s``, one slice per turn of the loop however many
+    tasks share it: ``await slices.pause()`` between items returns at once while the current slice lasts; once
+    it is over, the task waits its turn, and one waiting task per turn of the loop starts the next slice (first
+    come first served). With ``behind``, the next slice waits while that is held.
 
-    __slots__ = ("_deadline", "behind", "slice_s")
+    Shared, not one per task: when a shared snapshot was ready, every stream that opened with it built the
+    hundreds of updates since, each in slices of its own, so one turn of the loop held a slice of each of them
+    (40-70 ms) and every request waited behind them all."""
+
+    __slots__ = ("_deadline", "_turns", "behind", "slice_s")
 
     def __init__(self, slice_s: float, behind: Foreground | None = None) -> None:
         self.slice_s = slice_s
         self.behind = behind
         self._deadline = time.monotonic() + slice_s
+        self._turns = Turns(1)
 
     async def pause(self) -> None:
-        if time.monotonic() > self._deadline:
-            await asyncio.sleep(0)
-            if self.behind is not None:
-                await self.behind.wait()
-            self._deadline = time.monotonic() + self.slice_s
+        if time.monotonic() <= self._deadline:
+            return
+        await self._turns.wait()
+        if self.behind is not None and self.behind.held:
+            await self.behind.wait()
+            await self._turns.wait()  # those that waited start again one per turn, not all at once
+        self._deadline = time.monotonic() + self.slice_s
 
 
 class Turns:

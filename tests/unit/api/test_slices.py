@@ -70,7 +70,7 @@ async def test_slices_behind_a_held_foreground_wait_at_their_pauses_until_it_is_
     assert done == [0, 1, 2] and not foreground.held
 
 
-async def test_slices_with_nothing_in_the_foreground_hand_over_for_one_turn_only():
+async def test_slices_with_nothing_in_the_foreground_hand_over_for_a_turn_or_two_only():
     foreground, turns = Foreground(), 0
     slices = Slices(-1.0, foreground)
 
@@ -86,7 +86,32 @@ async def test_slices_with_nothing_in_the_foreground_hand_over_for_one_turn_only
     for _ in range(10):
         await slices.pause()
     counter.cancel()
-    assert turns - before <= 11
+    assert turns - before <= 2 * 10 + 1
+
+
+async def test_tasks_sharing_slices_do_one_slice_per_turn_of_the_loop_between_them():
+    slices, turn, items = Slices(-1.0), 0, []  # every slice is over after one item
+
+    async def ticker() -> None:
+        nonlocal turn
+        while True:
+            turn += 1
+            await asyncio.sleep(0)
+
+    async def bulk(name: str) -> None:
+        for _ in range(4):
+            items.append((turn, name))
+            await slices.pause()
+
+    clock = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await asyncio.gather(*(bulk(name) for name in "abcde"))
+    clock.cancel()
+    first = items[0][0]
+    assert sorted(n for t, n in items if t == first) == list("abcde")  # each began before its first pause
+    later = [t for t, _ in items if t != first]
+    assert len(later) == 15 and len(set(later)) == 15  # then one item of one task per turn, not one of each
+    assert [n for t, n in items if t != first][:5] == list("abcde")  # taking turns, first come first served
 
 
 async def test_bulk_work_steps_aside_for_at_most_longest_s_so_it_never_starves():
