@@ -326,14 +326,3 @@ def summarize(path: Path, top: int = 12) -> str:
     fmt = lambda d: "; ".join(f"{k} {v * 100 / total:.0f}%" for k, v in  # noqa: E731
                               sorted(d.items(), key=lambda kv: -kv[1])[:top])
     return f"{total} samples. self: {fmt(own)}\n  inclusive: {fmt(inclusive)}"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (from /proc/<pid>/stat), in seconds; 0 if it is gone."""
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0

@@ -35,6 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import cpu_seconds  # noqa: E402
+
 T0 = 1_795_000_000_000
 MINUTE, QUARTER = 60_000, 900_000
 PLATFORMS = ("zendesk", "intercom", "freshdesk", "genesys", "twilio")
@@ -169,12 +171,6 @@ def serve(args) -> None:
     # The event loop `deskpulse api` runs on (uvicorn's choice: uvloop when installed, as with uvicorn[standard]).
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(main())
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(samples: list[float]) -> str:

@@ -102,6 +102,15 @@ def peak_rss_bytes(pid: int) -> int:
     return _status_kib(pid, "VmHWM:") * 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (from /proc/<pid>/stat), in seconds; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _status_kib(pid: int, field: str) -> int:
     """A ``kB`` field of /proc/<pid>/status; 0 if the process is gone."""
     try:

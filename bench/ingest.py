@@ -37,7 +37,6 @@ import base64
 import copy
 import hmac
 import json
-import os
 import re
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    BenchContext, Figure, context_for_cli, percentile, print_figures, progress, topic_names,
+    BenchContext, Figure, context_for_cli, cpu_seconds, percentile, print_figures, progress, topic_names,
 )
 
 SECRET = "bench-zendesk-webhook-secret"
@@ -474,15 +473,6 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
         if after[bound] - before.get(bound, 0.0) >= q * total:
             return bound
     return float("inf")
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process (from /proc/<pid>/stat)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 # -- the benchmark -----------------------------------------------------------------------------------------------

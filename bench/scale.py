@@ -38,8 +38,8 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench._stack import MiB, Profile, Stack, cpu_seconds, mib, produce, wait_counted  # noqa: E402
-from bench.common import (BenchContext, Figure, context_for_cli, percentile, print_figures,  # noqa: E402
+from bench._stack import MiB, Profile, Stack, mib, produce, wait_counted  # noqa: E402
+from bench.common import (BenchContext, Figure, context_for_cli, cpu_seconds, percentile, print_figures,  # noqa: E402
                           progress, summary_ms)
 from services.common.events import SCHEMA_ID, from_epoch_ms  # noqa: E402
 

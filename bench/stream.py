@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.api import PLATFORMS, cpu_seconds, start_server  # noqa: E402
-from bench.common import Figure, percentile, progress, rss_bytes  # noqa: E402
+from bench.api import PLATFORMS, start_server  # noqa: E402
+from bench.common import Figure, cpu_seconds, percentile, progress, rss_bytes  # noqa: E402
 
 WALLBOARD = "/v1/stream?scope=all&scope=queue/&window=15m"
 UNFILTERED = "/v1/stream"
