@@ -49,11 +49,11 @@ ASSIGNED = 0.3
 SCRAPE_GOAL_MS, STATUS_GOAL_MS, AGGREGATOR_GOAL = 250.0, 10.0, 1024 * MiB
 
 
-def contact_events(contacts: int, queues: int, agents: int, now_ms: int, seed: int = 5):
-    """(time-ordered) canonical documents of ``contacts`` open contacts; yields lazily."""
+def contact_events(contacts: int, queues: int, agents: int, now_ms: int, seed: int = 5, first: int = 0):
+    """(time-ordered) canonical documents of ``contacts`` open contacts, numbered from ``first``; yields lazily."""
     rng = random.Random(seed)
     plan = []
-    for c in range(contacts):
+    for c in range(first, first + contacts):
         q = rng.randrange(queues)
         t = now_ms - rng.randrange(DAY_MS)
         plan.append((t, 0, c, q))
