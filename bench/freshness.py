@@ -406,16 +406,20 @@ def run(ctx: BenchContext, seconds: float | None = None, rates: tuple[int, ...] 
                                    f"{stack.log_tail('aggregator')}")
         progress(f"freshness: pipeline warm after {i + 1} warm-up probes")
         results = []
-        for rate in rates:
-            progress(f"freshness: {rate} events/s for {seconds:.0f} s")
+
+        def measured(rate: int, label: str | None = None, held_note: str = "") -> None:
             r = phase(stack, run_id, rate, seconds, ctx.workdir, sse_path, metrics_path, kpis_path,
-                      batch or batch_for(rate))
+                      batch or batch_for(rate), label=label)
             load = r["load"]
             achieved = (load.get("accepted", 0) + len(r["accepted"])) / max(load.get("done_s", seconds), 1e-9)
-            progress(f"freshness @{rate}/s: API {_stats(r['sse'])}; /metrics {_stats(r['metrics'])}; "
+            progress(f"freshness @{rate}/s{held_note}: API {_stats(r['sse'])}; /metrics {_stats(r['metrics'])}; "
                      f"202 → published {_stats(r['published'])}; achieved {achieved:,.0f}/s, aggregator "
                      f"{r['aggregator_rate']:,.0f}/s")
             results.append((r, achieved))
+
+        for rate in rates:
+            progress(f"freshness: {rate} events/s for {seconds:.0f} s")
+            measured(rate)
             time.sleep(3.0)
         held = None
         if loaded:
@@ -426,14 +430,7 @@ def run(ctx: BenchContext, seconds: float | None = None, rates: tuple[int, ...] 
                      f"then a backlog of {held['backlog']:,} at {held['rate']:,.0f} events/s; {LOADED_RATE:,} "
                      f"events/s for {seconds:.0f} s with them held")
             time.sleep(3.0)
-            r = phase(stack, run_id, LOADED_RATE, seconds, ctx.workdir, sse_path, metrics_path, kpis_path,
-                      batch or batch_for(LOADED_RATE), label=f"r{LOADED_RATE}-held")
-            load = r["load"]
-            achieved = (load.get("accepted", 0) + len(r["accepted"])) / max(load.get("done_s", seconds), 1e-9)
-            progress(f"freshness @{LOADED_RATE}/s, {loaded:,} open contacts: API {_stats(r['sse'])}; /metrics "
-                     f"{_stats(r['metrics'])}; 202 → published {_stats(r['published'])}; achieved "
-                     f"{achieved:,.0f}/s, aggregator {r['aggregator_rate']:,.0f}/s")
-            results.append((r, achieved))
+            measured(LOADED_RATE, f"r{LOADED_RATE}-held", f", {loaded:,} open contacts")
         memory = stack.memory()
         scrapes = [float(line.split()[0]) for line in scrapes_path.read_text().splitlines()] \
             if scrapes_path.exists() else []
