@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import cpu_seconds  # noqa: E402
+from bench.common import Figure, cpu_seconds, percentile, progress, rss_bytes  # noqa: E402
 
 T0 = 1_795_000_000_000
 MINUTE, QUARTER = 60_000, 900_000
@@ -233,8 +233,6 @@ def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, sc
     figures (latencies in seconds, scrape times in seconds, sizes in bytes, the server's RSS)."""
     import httpx
 
-    from bench.common import percentile, rss_bytes
-
     server, url = start_server(agents, queues, churn, port)
     out: dict = {"agents": agents, "queues": queues, "partitions": 4, "churn_per_s": churn}
     try:
@@ -293,7 +291,6 @@ def measure(agents: int = 10_000, queues: int = 1_000, requests: int = 5_000, sc
 def run(ctx) -> list:
     """Figures for the runner: agent-status p99, scrape time and the API's resident memory at 10,000 agents and
     1,000 queues (a read model only: no broker needed)."""
-    from bench.common import Figure, progress
 
     agents, queues = (2_000, 200) if ctx.quick else (10_000, 1_000)
     m = measure(agents, queues, requests=1_000 if ctx.quick else 5_000, scrapes=5 if ctx.quick else 10,
